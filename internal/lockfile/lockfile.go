@@ -1,0 +1,112 @@
+// Package lockfile is the overlap guard for cron: an flock(2)-held file
+// beside the database with the holder's PID inside. The kernel releases
+// the lock when its holder dies, so a stale file from a crashed run is
+// simply taken over; only a live holder makes Acquire fail.
+package lockfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrHeld is matched (errors.Is) by the error Acquire returns when
+// another live process holds the lock.
+var ErrHeld = errors.New("another run holds the lock")
+
+// HeldError names the lock file and, when it could be read, the PID of
+// the process holding it.
+type HeldError struct {
+	Path string
+	PID  int
+}
+
+func (e *HeldError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("%s: another run (PID %d) holds the lock %s", ErrHeld, e.PID, e.Path)
+	}
+	return fmt.Sprintf("%s: %s", ErrHeld, e.Path)
+}
+
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// Lock is a held lock; Release gives it up.
+type Lock struct {
+	f *os.File
+}
+
+// Acquire takes the lock at path without waiting. It fails with a
+// *HeldError when another live process holds it.
+func Acquire(path string) (*Lock, error) {
+	for range 10 {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open lock file: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			pid := readPID(f)
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, &HeldError{Path: path, PID: pid}
+			}
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		// The previous holder may have removed the file between our open
+		// and our flock; then we locked an orphan inode. Retry on the new one.
+		if sameFile(f, path) {
+			return finish(f, path)
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("lock %s: file keeps changing under us", path)
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+func finish(f *os.File, path string) (*Lock, error) {
+	// We hold it: whatever PID the file names is a dead previous holder.
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write lock file: %w", err)
+	}
+	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write lock file: %w", err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release unlocks and removes the file. Removing first and unlocking
+// second means a waiter never sees our PID in a file it then locks.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := os.Remove(l.f.Name())
+	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	cerr := l.f.Close()
+	l.f = nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return cerr
+}
+
+func readPID(f *os.File) int {
+	buf := make([]byte, 32)
+	n, _ := f.ReadAt(buf, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	if err != nil {
+		return 0
+	}
+	return pid
+}

@@ -1,0 +1,51 @@
+package lockfile
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAcquireExcludesAndNamesHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.lock")
+	l, err := Acquire(path)
+	require.NoError(t, err)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, strconv.Itoa(os.Getpid()), strings.TrimSpace(string(b)))
+
+	// flock locks belong to the open file description, so a second open in
+	// this process conflicts just as another process would.
+	_, err = Acquire(path)
+	var held *HeldError
+	require.ErrorAs(t, err, &held)
+	require.True(t, errors.Is(err, ErrHeld))
+	require.Equal(t, os.Getpid(), held.PID)
+	require.Contains(t, err.Error(), strconv.Itoa(os.Getpid()))
+
+	require.NoError(t, l.Release())
+	l2, err := Acquire(path)
+	require.NoError(t, err)
+	require.NoError(t, l2.Release())
+}
+
+func TestStaleLockFromDeadProcessIsTakenOver(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.lock")
+	// A dead holder leaves its PID behind but no flock.
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Run())
+	require.NoError(t, os.WriteFile(path, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
+	l, err := Acquire(path)
+	require.NoError(t, err)
+	b, _ := os.ReadFile(path)
+	require.Equal(t, strconv.Itoa(os.Getpid()), strings.TrimSpace(string(b)))
+	require.NoError(t, l.Release())
+	_, err = os.Stat(path)
+	require.True(t, os.IsNotExist(err))
+}
