@@ -1,0 +1,224 @@
+package extract
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Sentinels for errors.Is. An *APIError matches ErrUnauthorized for 401
+// and 403 and ErrNotFound for 404; a *RateLimitedError matches
+// ErrRateLimited.
+var (
+	ErrUnauthorized = errors.New("smartlead: unauthorized (check the API key)")
+	ErrNotFound     = errors.New("smartlead: not found")
+	ErrRateLimited  = errors.New("smartlead: rate limited")
+)
+
+// maxErrorBody caps the excerpt of an error response kept in an APIError:
+// enough to read the server's message, never a whole page in a log line.
+const maxErrorBody = 512
+
+// maxDrain caps how much of a discarded body is read so the connection can
+// be reused; anything longer is cheaper to drop with the connection.
+const maxDrain = 4 << 10
+
+// APIError is a response the client does not retry, or stopped retrying:
+// any non-2xx status other than 429. Body is a capped excerpt with the API
+// key scrubbed out.
+type APIError struct {
+	Status     int
+	Endpoint   string // path template, e.g. "/campaigns/{id}/leads"
+	CampaignID int64  // 0 when not campaign-scoped
+	Attempts   int    // HTTP attempts made, retries included
+	Body       string
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	if e.CampaignID != 0 {
+		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
+	}
+	fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+	}
+	if e.Body != "" {
+		fmt.Fprintf(&b, ": %s", e.Body)
+	}
+	return b.String()
+}
+
+// Is lets callers branch on the class of failure without a type switch.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	}
+	return false
+}
+
+// RateLimitedError means the server asked us to wait longer than the
+// client's maximum (WithMaxRetryAfter), or kept answering 429 until the
+// retries ran out. The worker is released instead of blocking for hours.
+type RateLimitedError struct {
+	Endpoint   string
+	CampaignID int64
+	RetryAfter time.Duration // what the server (or backoff) asked for last
+	Attempts   int
+}
+
+func (e *RateLimitedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	if e.CampaignID != 0 {
+		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
+	}
+	fmt.Fprintf(&b, ": rate limited (429) after %d attempts; server asks to retry after %s",
+		e.Attempts, e.RetryAfter.Round(time.Second))
+	return b.String()
+}
+
+// Is matches ErrRateLimited.
+func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
+
+// DecodeError is a 2xx response whose envelope could not be read. It names
+// the request and the field; the records themselves are decoded (and
+// rejected one by one) by package transform, not here.
+type DecodeError struct {
+	Endpoint   string
+	CampaignID int64
+	Offset     int
+	Field      string // "" for the body as a whole
+	Err        error
+}
+
+func (e *DecodeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	if e.CampaignID != 0 {
+		fmt.Fprintf(&b, " (campaign %d", e.CampaignID)
+		if e.Offset != 0 {
+			fmt.Fprintf(&b, ", offset %d", e.Offset)
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(": bad response")
+	if e.Field != "" {
+		fmt.Fprintf(&b, " field %q", e.Field)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// TransportError is a request that got no HTTP response (refused, reset,
+// dropped, timed out), with the URL's API key already replaced by
+// REDACTED. Go's *url.Error prints the full URL, key included; this type
+// replaces it everywhere in the chain it wraps.
+type TransportError struct {
+	Endpoint   string
+	CampaignID int64
+	Attempts   int
+	Err        error // redacted
+}
+
+func (e *TransportError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	if e.CampaignID != 0 {
+		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " failed after %d attempts", e.Attempts)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// redactor removes one API key from text. The key can appear raw (in a
+// URL's query) or percent-encoded (echoed by a server).
+type redactor struct{ forms []string }
+
+func newRedactor(key string) redactor {
+	forms := []string{key}
+	if q := url.QueryEscape(key); q != key {
+		forms = append(forms, q)
+	}
+	if p := url.PathEscape(key); p != key && p != forms[len(forms)-1] {
+		forms = append(forms, p)
+	}
+	return redactor{forms: forms}
+}
+
+func (r redactor) String(s string) string {
+	for _, f := range r.forms {
+		if f != "" {
+			s = strings.ReplaceAll(s, f, "REDACTED")
+		}
+	}
+	return s
+}
+
+func (r redactor) contains(s string) bool {
+	for _, f := range r.forms {
+		if f != "" && strings.Contains(s, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// transportErr turns the http.Client's error into one that cannot print
+// the key: the *url.Error is rebuilt around the redacted URL, and if the
+// key still shows anywhere in the chain's text (a transport that quotes the
+// URL in an inner error), the chain is cut and only scrubbed text kept.
+func (r redactor) transportErr(err error, redactedURL string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = &url.Error{Op: ue.Op, URL: redactedURL, Err: ue.Err}
+	}
+	if r.contains(err.Error()) {
+		return errors.New(r.String(err.Error()))
+	}
+	return err
+}
+
+// checkResponse is the one place where a status becomes an error: nil for
+// 2xx, otherwise an *APIError carrying a capped, scrubbed body excerpt.
+// 429s are handled by the retry loop before they get here.
+func (c *Client) checkResponse(status int, body []byte, ep endpoint, it Item, attempts int) error {
+	if status >= 200 && status <= 299 {
+		return nil
+	}
+	// Scrub before cutting, so a key straddling the cut cannot survive
+	// as a fragment.
+	excerpt := c.redact.String(strings.ToValidUTF8(string(body), "?"))
+	if len(excerpt) > maxErrorBody {
+		excerpt = strings.ToValidUTF8(excerpt[:maxErrorBody], "") + "..."
+	}
+	return &APIError{
+		Status:     status,
+		Endpoint:   ep.template,
+		CampaignID: it.CampaignID,
+		Attempts:   attempts,
+		Body:       strings.TrimSpace(excerpt),
+	}
+}
+
+// drain reads at most maxDrain bytes of a body nobody wants and closes it,
+// so the keep-alive connection can be reused.
+func drain(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, maxDrain)
+	_ = body.Close()
+}
