@@ -1,0 +1,378 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// DefaultGuard is the margin added to every window's length. The greedy
+// schedule sends a burst, then the next burst exactly one window later; if
+// the first burst reaches the server later than the second (new TLS
+// connections cost one or two round trips more than warm ones), the server
+// would see both bursts in one window. 250 ms covers a couple of round
+// trips and costs at most 2 guards on a short job (the 100th request at
+// 80% Standard goes at 120.5 s instead of 120 s) and one guard per hour on
+// a long one.
+const DefaultGuard = 250 * time.Millisecond
+
+const (
+	// gateJitter bounds the positive jitter each waiter gets when a pause
+	// is what holds it back, so that waiters released by the same pause
+	// do not all hit the server in the same instant.
+	gateJitter = time.Second
+	// resetMargin is added after a server-reported reset: Reset and Date
+	// both have 1 s resolution and skew under 2 s is ignored.
+	resetMargin = time.Second
+	// reserve is how many of the server's remaining requests we leave
+	// unused when another client shares the key: it absorbs our own
+	// requests still in flight when the header was written.
+	reserve = 2
+	// probeHold: after a foreign-traffic pause ends, only one request is
+	// let through until its response reports how much the reset freed (or
+	// until this much time passes without news).
+	probeHold = 3 * time.Second
+	// skewIgnore: the Date header has 1 s precision, so smaller
+	// differences are noise.
+	skewIgnore = 2 * time.Second
+)
+
+// Limiter is the one limiter shared by every worker and every retry of one
+// API key. It keeps an exact log of reserved send times per window, so no
+// rolling window ever holds more than its Max, however many goroutines
+// call Wait. Reservations are first come, first served and never earlier
+// than a previous one. A global gate (PauseUntil) holds everyone back
+// after a 429; Observe reads the server's X-RateLimit headers and slows
+// down when another program spends the same key.
+//
+// All methods are safe for concurrent use. Wait spawns no goroutine, and
+// the mutex is never held while sleeping.
+type Limiter struct {
+	mu      sync.Mutex
+	s       sched
+	raw     []Window
+	guard   time.Duration
+	gate    time.Time
+	gateWhy string
+	lastWhy string
+	ext     []*extBudget // few: one per X-RateLimit-Limit value seen
+	extSeq  uint64
+	rnd     *rand.Rand
+	hookMin time.Duration
+	hook    func(WaitInfo)
+	st      Stats
+}
+
+// extBudget caps our sends while the server reports that someone else is
+// using the key: at most left more reservations before until.
+type extBudget struct {
+	id          uint64
+	limit       int       // X-RateLimit-Limit it came from
+	serverReset int64     // X-RateLimit-Reset as sent (server clock)
+	resetLocal  time.Time // the reset on our clock
+	until       time.Time // resetLocal + resetMargin, or the probe's end
+	remaining   int       // smallest Remaining seen for serverReset
+	left        int
+	exhausted   bool // left reached 0 at some point: probe after the reset
+	probe       bool
+}
+
+func (b *extBudget) reason() string {
+	if b.probe {
+		return "probing how much the server's window freed"
+	}
+	return fmt.Sprintf("server reports %d requests left until %s", b.remaining, b.resetLocal.Format("15:04:05"))
+}
+
+// Option configures a Limiter.
+type Option func(*Limiter)
+
+// WithServerWindows gives the unscaled, documented windows. Observe matches
+// X-RateLimit-Limit against their Max to tell which window a header
+// describes, and so how many requests our own log predicts are left.
+func WithServerWindows(raw []Window) Option {
+	return func(l *Limiter) { l.raw = append([]Window(nil), raw...) }
+}
+
+// WithGuard sets the margin added to every window's length (default
+// DefaultGuard). Negative values count as zero.
+func WithGuard(d time.Duration) Option {
+	return func(l *Limiter) { l.guard = max(d, 0) }
+}
+
+// WithWaitHook calls fn, outside the lock and on the waiting goroutine,
+// before every wait longer than min (for progress lines such as "waiting
+// 14m: 1h window full").
+func WithWaitHook(min time.Duration, fn func(WaitInfo)) Option {
+	return func(l *Limiter) { l.hookMin, l.hook = min, fn }
+}
+
+// WithRand sets the jitter source; tests pass a seeded one. The Limiter
+// only uses it under its own lock.
+func WithRand(r *rand.Rand) Option {
+	return func(l *Limiter) {
+		if r != nil {
+			l.rnd = r
+		}
+	}
+}
+
+// WaitInfo describes a wait that is about to start.
+type WaitInfo struct {
+	Until  time.Time // when the slot is
+	Reason string    // human-readable, e.g. "1h window full (800/1h)"
+}
+
+// Stats is a snapshot of a Limiter's counters.
+type Stats struct {
+	Reservations  int64         // slots granted (Wait returned nil)
+	Waits         int64         // grants that had to wait at all
+	TotalWaited   time.Duration // summed over grants
+	MaxWait       time.Duration // longest single grant's wait
+	Cancelled     int64         // Waits ended by their context
+	Requeued      int64         // slots given up because a pause moved past them
+	Pauses        int64         // PauseUntil calls (incl. from Observe) that moved the gate
+	PausedUntil   time.Time     // the gate; zero if never paused
+	PauseReason   string        // why the gate was last moved
+	Observed      int64         // responses with X-RateLimit headers
+	Foreign       int64         // of those, ones showing another client on the key
+	BadHeaders    int64         // malformed X-RateLimit or Date headers (ignored)
+	LastBadHeader string        // the last one, e.g. `X-RateLimit-Remaining "x": not an integer`
+}
+
+// New builds a limiter enforcing every window at once. The windows must
+// already be scaled by the headroom (see Scale); Parse, Preset and Scale
+// only produce valid ones, and New panics on a window with Len <= 0 or
+// Max < 1 because that is a programming error.
+func New(windows []Window, opts ...Option) *Limiter {
+	for _, w := range windows {
+		if w.Len <= 0 || w.Max < 1 {
+			panic(fmt.Sprintf("ratelimit.New: invalid window %v (want Len > 0 and Max >= 1)", w))
+		}
+	}
+	l := &Limiter{guard: DefaultGuard}
+	for _, o := range opts {
+		o(l)
+	}
+	if l.rnd == nil {
+		l.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	l.s = newSched(windows, l.guard)
+	return l
+}
+
+// Windows returns a copy of the enforced (scaled) windows.
+func (l *Limiter) Windows() []Window { return append([]Window(nil), l.s.wins...) }
+
+// Stats returns a snapshot of the counters.
+func (l *Limiter) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.st
+	st.PausedUntil, st.PauseReason = l.gate, l.gateWhy
+	return st
+}
+
+type reservation struct {
+	at      time.Time
+	why     string
+	charged []uint64 // ext budgets this reservation was counted against
+}
+
+// Wait reserves the next free slot and blocks until it. It returns how long
+// it waited. If ctx ends first it returns ctx.Err() and gives the slot
+// back (when it is still in the future), so later callers move up. If a
+// pause (PauseUntil, a 429) moved past the slot while it slept, it gives
+// the slot up and queues again behind the pause.
+//
+// Wait on the job's context, not on a per-attempt timeout: a wait for the
+// hourly window can legitimately last most of an hour.
+func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		l.mu.Lock()
+		now := time.Now()
+		r := l.reserveLocked(now)
+		l.mu.Unlock()
+
+		d := r.at.Sub(now)
+		if d > 0 && l.hook != nil && d > l.hookMin {
+			l.hook(WaitInfo{Until: r.at, Reason: r.why})
+		}
+		if d = time.Until(r.at); d > 0 {
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				l.mu.Lock()
+				if r.at.After(time.Now()) {
+					l.releaseLocked(r)
+				}
+				l.st.Cancelled++
+				l.mu.Unlock()
+				return time.Since(start), ctx.Err()
+			case <-timer.C:
+			}
+		}
+
+		l.mu.Lock()
+		if l.gate.After(r.at) {
+			// A 429 (or the server's headers) paused everyone while we
+			// slept: our slot is before the pause, so queue again.
+			l.releaseLocked(r)
+			l.st.Requeued++
+			l.mu.Unlock()
+			continue
+		}
+		waited := time.Since(start)
+		l.st.Reservations++
+		l.st.TotalWaited += waited
+		if waited > 0 {
+			l.st.Waits++
+		}
+		l.st.MaxWait = max(l.st.MaxWait, waited)
+		l.mu.Unlock()
+		return waited, nil
+	}
+}
+
+// reserveLocked computes the earliest slot
+// t = max(now, last reservation, gate, max_i(log_i[len-Max_i] + Len_i + guard), exhausted server budgets)
+// and records it in every log and budget.
+func (l *Limiter) reserveLocked(now time.Time) reservation {
+	t, bind := l.s.earliest(now)
+	why := ""
+	if bind >= 0 {
+		w := l.s.wins[bind]
+		why = fmt.Sprintf("%s window full (%s)", fmtDur(w.Len), w)
+	}
+	if tail := l.s.tail(); tail.After(t) {
+		t, why = tail, l.lastWhy // first come, first served
+	}
+	if l.gate.After(t) {
+		t, why = l.gate.Add(l.jitter()), l.gateWhy
+	}
+	// An exhausted server budget holds everyone until its reset. Moving t
+	// past one budget's end can matter for another, hence the loop.
+	for moved := true; moved; {
+		moved = false
+		for _, b := range l.ext {
+			if b.left <= 0 && b.until.After(t) {
+				t, why, moved = b.until.Add(l.jitter()), b.reason(), true
+			}
+		}
+	}
+	r := reservation{at: t, why: why}
+	l.ext = slices.DeleteFunc(l.ext, func(b *extBudget) bool {
+		if t.Before(b.until) {
+			b.left--
+			if b.left <= 0 {
+				b.exhausted = true
+			}
+			r.charged = append(r.charged, b.id)
+			return false
+		}
+		if b.exhausted && !b.probe {
+			// The reset passed after we had used up what the server
+			// allowed. We do not know how much it freed: let this one
+			// request through and hold the rest until its response
+			// (Observe) tells us, or until probeHold passes.
+			b.probe, b.left, b.until = true, 0, t.Add(probeHold)
+			r.charged = append(r.charged, b.id)
+			return false
+		}
+		return true
+	})
+	l.s.push(t, now)
+	l.lastWhy = why
+	return r
+}
+
+// releaseLocked gives a reservation back: its log entry and its charge on
+// any server budget that still exists.
+func (l *Limiter) releaseLocked(r reservation) {
+	l.s.remove(r.at)
+	for _, id := range r.charged {
+		for _, b := range l.ext {
+			if b.id == id {
+				b.left++
+			}
+		}
+	}
+}
+
+func (l *Limiter) jitter() time.Duration {
+	return time.Duration(l.rnd.Int64N(int64(gateJitter)))
+}
+
+// PauseUntil holds every reservation back until t (plus a small positive
+// jitter per waiter): the global reaction to a 429. Waiters already
+// asleep on an earlier slot queue again when they wake. The gate only
+// moves forward; reason is shown to users (WaitInfo, Stats), e.g.
+// "paused after 429 (Retry-After 30s)".
+func (l *Limiter) PauseUntil(t time.Time, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pauseLocked(t, reason)
+}
+
+func (l *Limiter) pauseLocked(t time.Time, reason string) {
+	if !t.After(l.gate) || !t.After(time.Now()) {
+		return
+	}
+	l.gate, l.gateWhy = t, reason
+	l.st.Pauses++
+}
+
+// Preload seeds the logs with sends made before this process started (the
+// warehouse's request ledger), so a new run does not start at full speed
+// into a 429. Call it before the first Wait: slots already granted are
+// not revisited. Times may be in any order; those too old to matter are
+// dropped.
+func (l *Limiter) Preload(sent []time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.s.merge(sent, time.Now())
+}
+
+// FinishTime returns when the n-th request would be sent (n >= 1) if
+// requests were sent as early as windows allow, starting at start, given
+// earlier sends past. It is the greedy schedule the Limiter follows,
+// without its guard, so it is the fastest possible plan; it returns start
+// for n <= 0.
+func FinishTime(windows []Window, past []time.Time, start time.Time, n int) time.Time {
+	if n <= 0 {
+		return start
+	}
+	s := newSched(windows, 0)
+	s.merge(past, start)
+	t := start
+	for range n {
+		t, _ = s.earliest(maxTime(t, s.tail()))
+		s.push(t, t)
+	}
+	return t
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

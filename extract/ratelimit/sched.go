@@ -1,0 +1,120 @@
+package ratelimit
+
+import (
+	"slices"
+	"time"
+)
+
+// sched is the pure sliding-window-log arithmetic shared by Limiter and
+// FinishTime. Each log holds reserved send times in ascending order.
+//
+// Logs are not cut to exactly Max entries: an entry is dropped only once
+// it can no longer constrain a send at or after "now" (older than
+// Len+guard) and the log still has Max others. Cutting to Max alone would
+// be unsafe once a cancelled reservation is removed from the tail: the
+// entry it had pushed out could still be inside the window.
+type sched struct {
+	wins  []Window
+	guard time.Duration
+	logs  [][]time.Time
+}
+
+func newSched(wins []Window, guard time.Duration) sched {
+	return sched{
+		wins:  append([]Window(nil), wins...),
+		guard: guard,
+		logs:  make([][]time.Time, len(wins)),
+	}
+}
+
+// earliest returns the earliest time at or after from at which one more
+// send keeps every window within its cap, and the index of the window that
+// set it (-1 when from itself is allowed). Because reservations are
+// monotone, the log's Max-th most recent entry is the one that must have
+// left the window.
+func (s *sched) earliest(from time.Time) (time.Time, int) {
+	t, bind := from, -1
+	for i, w := range s.wins {
+		lg := s.logs[i]
+		if n := len(lg); n >= w.Max {
+			if c := lg[n-w.Max].Add(w.Len + s.guard); c.After(t) {
+				t, bind = c, i
+			}
+		}
+	}
+	return t, bind
+}
+
+// tail is the latest reservation still held (zero when none).
+func (s *sched) tail() time.Time {
+	var t time.Time
+	for _, lg := range s.logs {
+		if n := len(lg); n > 0 && lg[n-1].After(t) {
+			t = lg[n-1]
+		}
+	}
+	return t
+}
+
+// push records a send at t (t >= tail) in every log and drops entries that
+// cannot matter for any send at or after now.
+func (s *sched) push(t, now time.Time) {
+	for i := range s.logs {
+		s.logs[i] = append(s.logs[i], t)
+		s.trim(i, now)
+	}
+}
+
+func (s *sched) trim(i int, now time.Time) {
+	lg, w := s.logs[i], s.wins[i]
+	k := 0
+	for len(lg)-k > w.Max && !lg[k].Add(w.Len+s.guard).After(now) {
+		k++
+	}
+	if k > 0 {
+		s.logs[i] = lg[k:]
+	}
+}
+
+// remove drops one entry equal to t from every log (entries with the same
+// time are interchangeable). It searches from the end: removed entries
+// are reservations, which sit at the tail.
+func (s *sched) remove(t time.Time) {
+	for i, lg := range s.logs {
+		for j := len(lg) - 1; j >= 0; j-- {
+			if lg[j].Equal(t) {
+				s.logs[i] = slices.Delete(lg, j, j+1)
+				break
+			}
+			if lg[j].Before(t) {
+				break
+			}
+		}
+	}
+}
+
+// merge adds past sends (any order) to every log, keeping logs sorted.
+func (s *sched) merge(sent []time.Time, now time.Time) {
+	if len(sent) == 0 {
+		return
+	}
+	add := slices.Clone(sent)
+	slices.SortFunc(add, func(a, b time.Time) int { return a.Compare(b) })
+	for i := range s.logs {
+		lg := append(slices.Clone(s.logs[i]), add...)
+		slices.SortStableFunc(lg, func(a, b time.Time) int { return a.Compare(b) })
+		s.logs[i] = lg
+		s.trim(i, now)
+	}
+}
+
+// count returns how many logged sends of window i fall in (from, to].
+func (s *sched) count(i int, from, to time.Time) int {
+	n := 0
+	for _, e := range s.logs[i] {
+		if e.After(from) && !e.After(to) {
+			n++
+		}
+	}
+	return n
+}
