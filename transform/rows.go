@@ -11,6 +11,25 @@ import "time"
 // JSON is a raw JSON document stored in a DuckDB JSON column; nil is NULL.
 type JSON []byte
 
+// MarshalJSON writes the document itself rather than base64, so rows
+// print readably (golden files, logs); nil is null.
+func (j JSON) MarshalJSON() ([]byte, error) {
+	if j == nil {
+		return []byte("null"), nil
+	}
+	return j, nil
+}
+
+// UnmarshalJSON keeps a copy of the document; null becomes nil.
+func (j *JSON) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*j = nil
+		return nil
+	}
+	*j = append(JSON(nil), b...)
+	return nil
+}
+
 // Campaign is one row of campaigns_history (GET /campaigns/).
 type Campaign struct {
 	CampaignID         int64

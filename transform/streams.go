@@ -1,0 +1,536 @@
+package transform
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// DecodeCampaign converts one element of GET /campaigns/.
+func DecodeCampaign(raw []byte) (Campaign, error) {
+	c, _, err := decodeCampaign(raw)
+	if err != nil {
+		return Campaign{}, err
+	}
+	return c, nil
+}
+
+func decodeCampaign(raw []byte) (c Campaign, keyOK bool, _ *FieldError) {
+	var d decoder
+	it := d.record(raw)
+	for k, ok := d.next(&it); ok; k, ok = d.next(&it) {
+		switch string(k) {
+		case "id":
+			c.CampaignID, keyOK = d.key("id")
+		case "user_id":
+			c.UserID = d.optInt("user_id")
+		case "name":
+			c.Name, _ = d.str("name")
+		case "status":
+			c.Status, _ = d.enum("status")
+		case "created_at":
+			c.CreatedAt = d.optTime("created_at")
+		case "updated_at":
+			c.UpdatedAt = d.optTime("updated_at")
+		case "client_id":
+			c.ClientID = d.optInt("client_id")
+		case "parent_campaign_id":
+			c.ParentCampaignID = d.optInt("parent_campaign_id")
+		case "track_settings":
+			c.TrackSettings = d.json()
+		case "scheduler_cron_value":
+			c.SchedulerCronValue = d.json()
+		case "min_time_btwn_emails":
+			c.MinTimeBtwnEmails = d.optInt("min_time_btwn_emails")
+		case "max_leads_per_day":
+			c.MaxLeadsPerDay = d.optInt("max_leads_per_day")
+		case "stop_lead_settings":
+			c.StopLeadSettings = d.optString("stop_lead_settings")
+		case "follow_up_percentage":
+			c.FollowUpPercentage = d.optPercentInt("follow_up_percentage")
+		case "send_as_plain_text":
+			c.SendAsPlainText = d.optBool("send_as_plain_text")
+		case "tags":
+			c.Tags = d.json()
+		default:
+			d.skip()
+		}
+	}
+	d.requireKey(it, keyOK, "id")
+	return c, keyOK, d.finish(it, "id")
+}
+
+// requireKey reports a key that never appeared.
+func (d *decoder) requireKey(it objIter, have bool, field string) {
+	if !have && !d.keyErr && d.fatal == nil && it.n > 0 {
+		d.failKey(field, "required key is missing")
+	}
+}
+
+// optPercentInt reads an integer percentage: 20, "20" or "20%".
+func (d *decoder) optPercentInt(field string) *int64 {
+	v, ok := d.val()
+	if !ok {
+		return nil
+	}
+	if v.kind == kindString {
+		if b := trimSpace(v.bytes()); len(b) > 0 && b[len(b)-1] == '%' {
+			v = value{kind: kindNumber, raw: trimSpace(b[:len(b)-1])}
+			if numberLen(v.raw) != len(v.raw) || len(v.raw) == 0 {
+				d.fail(field, "not a percentage: "+describe(value{kind: kindString, raw: b}))
+				return nil
+			}
+		}
+	}
+	n, null, reason := parseInt(v)
+	if reason != "" {
+		d.fail(field, reason)
+		return nil
+	}
+	if null {
+		return nil
+	}
+	return &n
+}
+
+// DecodeCampaignAnalytics converts the body of
+// GET /campaigns/{id}/analytics. Its counters arrive as strings and its
+// campaign_lead_stats as numbers; both are accepted either way.
+func DecodeCampaignAnalytics(raw []byte) (CampaignAnalytics, error) {
+	a, _, err := decodeCampaignAnalytics(raw)
+	if err != nil {
+		return CampaignAnalytics{}, err
+	}
+	return a, nil
+}
+
+func decodeCampaignAnalytics(raw []byte) (a CampaignAnalytics, keyOK bool, _ *FieldError) {
+	var d decoder
+	it := d.record(raw)
+	for k, ok := d.next(&it); ok; k, ok = d.next(&it) {
+		switch string(k) {
+		case "id":
+			a.CampaignID, keyOK = d.key("id")
+		case "name":
+			a.Name = d.optString("name")
+		case "status":
+			if s, ok := d.enum("status"); ok {
+				a.Status = &s
+			}
+		case "client_id":
+			a.ClientID = d.optInt("client_id")
+		case "sequence_count":
+			a.SequenceCount = d.optInt("sequence_count")
+		case "sent_count":
+			a.SentCount = d.count("sent_count")
+		case "unique_sent_count":
+			a.UniqueSentCount = d.count("unique_sent_count")
+		case "open_count":
+			a.OpenCount = d.count("open_count")
+		case "unique_open_count":
+			a.UniqueOpenCount = d.count("unique_open_count")
+		case "click_count":
+			a.ClickCount = d.count("click_count")
+		case "unique_click_count":
+			a.UniqueClickCount = d.count("unique_click_count")
+		case "reply_count":
+			a.ReplyCount = d.count("reply_count")
+		case "bounce_count":
+			a.BounceCount = d.count("bounce_count")
+		case "unsubscribed_count":
+			a.UnsubscribedCount = d.count("unsubscribed_count")
+		case "block_count":
+			a.BlockCount = d.count("block_count")
+		case "total_count":
+			a.TotalCount = d.count("total_count")
+		case "drafted_count":
+			a.DraftedCount = d.count("drafted_count")
+		case "campaign_lead_stats":
+			in, ok := d.nested("campaign_lead_stats")
+			if !ok {
+				continue
+			}
+			for k, ok := d.next(&in); ok; k, ok = d.next(&in) {
+				switch string(k) {
+				case "total":
+					a.LeadsTotal = d.count("campaign_lead_stats.total")
+				case "notStarted":
+					a.LeadsNotStarted = d.count("campaign_lead_stats.notStarted")
+				case "inprogress":
+					a.LeadsInProgress = d.count("campaign_lead_stats.inprogress")
+				case "completed":
+					a.LeadsCompleted = d.count("campaign_lead_stats.completed")
+				case "paused":
+					a.LeadsPaused = d.count("campaign_lead_stats.paused")
+				case "stopped":
+					a.LeadsStopped = d.count("campaign_lead_stats.stopped")
+				case "blocked":
+					a.LeadsBlocked = d.count("campaign_lead_stats.blocked")
+				case "interested":
+					a.LeadsInterested = d.count("campaign_lead_stats.interested")
+				case "revenue":
+					a.Revenue = d.optFloat("campaign_lead_stats.revenue", false)
+				default:
+					d.skip()
+				}
+			}
+			d.endNested()
+		default:
+			d.skip()
+		}
+	}
+	d.requireKey(it, keyOK, "id")
+	return a, keyOK, d.finish(it, "id")
+}
+
+// DecodeDailyStat converts the body of
+// GET /campaigns/{id}/analytics-by-date asked for the single day day
+// (YYYY-MM-DD). The campaign and day come from the request; the body's
+// own id and start_date/end_date, when present, must agree with them.
+func DecodeDailyStat(campaignID int64, day string, raw []byte) (CampaignDailyStat, error) {
+	s, err := decodeDailyStat(campaignID, day, raw)
+	if err != nil {
+		return CampaignDailyStat{}, err
+	}
+	return s, nil
+}
+
+func decodeDailyStat(campaignID int64, day string, raw []byte) (s CampaignDailyStat, _ *FieldError) {
+	s.CampaignID = campaignID
+	dayT, ok := parseTime(day)
+	if !ok || len(day) != 10 {
+		return s, &FieldError{Field: "day", Reason: "requested day is not YYYY-MM-DD: " + strconv.Quote(truncate(day, maxShown))}
+	}
+	if campaignID <= 0 {
+		return s, &FieldError{Field: "campaign_id", Reason: "requested campaign id must be positive, got " + strconv.FormatInt(campaignID, 10)}
+	}
+	s.Day = dayT
+	var d decoder
+	it := d.record(raw)
+	sameDay := func(field string) {
+		t := d.optTime(field)
+		if t != nil && !t.Equal(dayT) {
+			d.fail(field, field+" "+t.Format(time.DateOnly)+" does not match the requested day "+day)
+		}
+	}
+	for k, ok := d.next(&it); ok; k, ok = d.next(&it) {
+		switch string(k) {
+		case "id":
+			if id, ok := d.int("id"); ok && id != campaignID {
+				d.fail("id", "campaign id "+strconv.FormatInt(id, 10)+" does not match the requested campaign "+strconv.FormatInt(campaignID, 10))
+			}
+		case "start_date":
+			sameDay("start_date")
+		case "end_date":
+			sameDay("end_date")
+		case "sent_count":
+			s.SentCount = d.count("sent_count")
+		case "unique_sent_count":
+			s.UniqueSentCount = d.count("unique_sent_count")
+		case "open_count":
+			s.OpenCount = d.count("open_count")
+		case "unique_open_count":
+			s.UniqueOpenCount = d.count("unique_open_count")
+		case "click_count":
+			s.ClickCount = d.count("click_count")
+		case "unique_click_count":
+			s.UniqueClickCount = d.count("unique_click_count")
+		case "reply_count":
+			s.ReplyCount = d.count("reply_count")
+		case "bounce_count":
+			s.BounceCount = d.count("bounce_count")
+		case "unsubscribed_count":
+			s.UnsubscribedCount = d.count("unsubscribed_count")
+		default:
+			d.skip()
+		}
+	}
+	return s, d.finish(it, "id")
+}
+
+// truncate shortens s to at most n bytes on a rune boundary, as valid
+// UTF-8, marking a cut with an ellipsis.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// DecodeLeadEmailStat converts one element of the data array of
+// GET /campaigns/{id}/statistics: one email sent to one lead.
+func DecodeLeadEmailStat(campaignID int64, raw []byte) (LeadEmailStat, error) {
+	s, _, err := decodeLeadEmailStat(campaignID, raw)
+	if err != nil {
+		return LeadEmailStat{}, err
+	}
+	return s, nil
+}
+
+func decodeLeadEmailStat(campaignID int64, raw []byte) (s LeadEmailStat, keyOK bool, _ *FieldError) {
+	var d decoder
+	it := d.record(raw)
+	s.CampaignID = campaignID
+	var haveEmail bool
+	for k, ok := d.next(&it); ok; k, ok = d.next(&it) {
+		switch string(k) {
+		case "stats_id":
+			keyOK = d.stringKey("stats_id", &s.StatsID)
+		case "lead_name":
+			s.LeadName = d.optString("lead_name")
+		case "lead_email":
+			haveEmail = d.requiredString("lead_email", &s.LeadEmail)
+		case "lead_category":
+			s.LeadCategory = d.optTextOrJSON("lead_category")
+		case "sequence_number":
+			s.SequenceNumber = d.optInt("sequence_number")
+		case "email_campaign_seq_id":
+			s.EmailCampaignSeqID = d.optInt("email_campaign_seq_id")
+		case "seq_variant_id":
+			s.SeqVariantID = d.optInt("seq_variant_id")
+		case "email_subject":
+			s.EmailSubject = d.optString("email_subject")
+		case "sent_time":
+			s.SentTime = d.optTime("sent_time")
+		case "open_time":
+			s.OpenTime = d.optTime("open_time")
+		case "click_time":
+			s.ClickTime = d.optTime("click_time")
+		case "reply_time":
+			s.ReplyTime = d.optTime("reply_time")
+		case "open_count":
+			s.OpenCount = d.count("open_count")
+		case "click_count":
+			s.ClickCount = d.count("click_count")
+		case "is_bounced":
+			s.IsBounced = d.flag("is_bounced")
+		case "is_unsubscribed":
+			s.IsUnsubscribed = d.flag("is_unsubscribed")
+		default:
+			d.skip()
+		}
+	}
+	d.requireKey(it, keyOK, "stats_id")
+	if !haveEmail && d.first == nil && d.fatal == nil && it.n > 0 {
+		d.fail("lead_email", "required field is missing")
+	}
+	return s, keyOK, d.finish(it, "stats_id")
+}
+
+// stringKey reads a required non-empty text key (a number is taken as
+// its digits).
+func (d *decoder) stringKey(field string, dst *string) bool {
+	v, ok := d.val()
+	if !ok {
+		return false
+	}
+	s, null, reason := parseString(v)
+	switch {
+	case reason != "":
+		d.failKey(field, reason)
+	case null || len(trimSpace([]byte(s))) == 0:
+		d.failKey(field, "required key is "+nullWord(v))
+	default:
+		*dst = s
+		return true
+	}
+	return false
+}
+
+// DecodeSequence converts one element of GET /campaigns/{id}/sequences.
+// The delay is read from seq_delay_details.delayInDays (camelCase on
+// read; the API takes delay_in_days on write, accepted too).
+func DecodeSequence(campaignID int64, raw []byte) (Sequence, error) {
+	s, _, err := decodeSequence(campaignID, raw)
+	if err != nil {
+		return Sequence{}, err
+	}
+	return s, nil
+}
+
+func decodeSequence(campaignID int64, raw []byte) (s Sequence, keyOK bool, _ *FieldError) {
+	var d decoder
+	it := d.record(raw)
+	s.CampaignID = campaignID
+	var haveSeq bool
+	for k, ok := d.next(&it); ok; k, ok = d.next(&it) {
+		switch string(k) {
+		case "id":
+			s.SequenceID, keyOK = d.key("id")
+		case "email_campaign_id":
+			if id, ok := d.int("email_campaign_id"); ok && campaignID != 0 && id != campaignID {
+				d.fail("email_campaign_id", "campaign id "+strconv.FormatInt(id, 10)+" does not match the requested campaign "+strconv.FormatInt(campaignID, 10))
+			}
+		case "seq_number":
+			v, ok := d.val()
+			if !ok {
+				continue
+			}
+			n, null, reason := parseInt(v)
+			switch {
+			case reason != "":
+				d.fail("seq_number", reason)
+			case null:
+				d.fail("seq_number", "required field is "+nullWord(v))
+			default:
+				s.SeqNumber, haveSeq = n, true
+			}
+		case "subject":
+			s.Subject = d.optString("subject")
+		case "email_body":
+			s.EmailBody = d.optString("email_body")
+		case "created_at":
+			s.CreatedAt = d.optTime("created_at")
+		case "updated_at":
+			s.UpdatedAt = d.optTime("updated_at")
+		case "sequence_variants":
+			s.SequenceVariants = d.json()
+		case "seq_delay_details":
+			in, ok := d.nested("seq_delay_details")
+			if !ok {
+				continue
+			}
+			for k, ok := d.next(&in); ok; k, ok = d.next(&in) {
+				switch string(k) {
+				case "delayInDays":
+					s.DelayInDays = d.optInt("seq_delay_details.delayInDays")
+				case "delay_in_days":
+					if n := d.optInt("seq_delay_details.delay_in_days"); s.DelayInDays == nil {
+						s.DelayInDays = n
+					}
+				default:
+					d.skip()
+				}
+			}
+			d.endNested()
+		default:
+			d.skip()
+		}
+	}
+	d.requireKey(it, keyOK, "id")
+	if !haveSeq && d.first == nil && d.fatal == nil && it.n > 0 {
+		d.fail("seq_number", "required field is missing")
+	}
+	return s, keyOK, d.finish(it, "id")
+}
+
+// DecodeEmailAccount converts one element of GET /email-accounts/.
+// password, imap_password and any other secret are never read: they
+// are skipped like unknown fields, so they cannot reach a row.
+func DecodeEmailAccount(raw []byte) (EmailAccount, error) {
+	a, _, err := decodeEmailAccount(raw)
+	if err != nil {
+		return EmailAccount{}, err
+	}
+	return a, nil
+}
+
+func decodeEmailAccount(raw []byte) (a EmailAccount, keyOK bool, _ *FieldError) {
+	var d decoder
+	it := d.record(raw)
+	var haveEmail bool
+	for k, ok := d.next(&it); ok; k, ok = d.next(&it) {
+		switch string(k) {
+		case "id":
+			a.EmailAccountID, keyOK = d.key("id")
+		case "from_email":
+			haveEmail = d.requiredString("from_email", &a.FromEmail)
+		case "from_name":
+			a.FromName = d.optString("from_name")
+		case "type":
+			a.Type = d.optString("type")
+		case "message_per_day":
+			a.MessagePerDay = d.optInt("message_per_day")
+		case "daily_sent_count":
+			a.DailySentCount = d.optInt("daily_sent_count")
+		case "client_id":
+			a.ClientID = d.optInt("client_id")
+		case "campaign_count":
+			a.CampaignCount = d.optInt("campaign_count")
+		case "is_smtp_success":
+			a.IsSMTPSuccess = d.optBool("is_smtp_success")
+		case "is_imap_success":
+			a.IsIMAPSuccess = d.optBool("is_imap_success")
+		case "smtp_host":
+			a.SMTPHost = d.optString("smtp_host")
+		case "imap_host":
+			a.IMAPHost = d.optString("imap_host")
+		case "created_at":
+			a.CreatedAt = d.optTime("created_at")
+		case "updated_at":
+			a.UpdatedAt = d.optTime("updated_at")
+		case "warmup_details":
+			in, ok := d.nested("warmup_details")
+			if !ok {
+				continue
+			}
+			for k, ok := d.next(&in); ok; k, ok = d.next(&in) {
+				switch string(k) {
+				case "status":
+					a.WarmupStatus = d.optString("warmup_details.status")
+				case "warmup_reputation":
+					a.WarmupReputation = d.optFloat("warmup_details.warmup_reputation", true)
+				case "total_sent_count":
+					a.WarmupTotalSent = d.optInt("warmup_details.total_sent_count")
+				case "total_spam_count":
+					a.WarmupSpamCount = d.optInt("warmup_details.total_spam_count")
+				default:
+					d.skip()
+				}
+			}
+			d.endNested()
+		default:
+			d.skip()
+		}
+	}
+	d.requireKey(it, keyOK, "id")
+	if !haveEmail && d.first == nil && d.fatal == nil && it.n > 0 {
+		d.fail("from_email", "required field is missing")
+	}
+	return a, keyOK, d.finish(it, "id")
+}
+
+// DecodeClient converts one element of GET /client/. The permissions
+// key is spelled client_permision by the API; the correct spelling is
+// accepted too in case it is ever fixed.
+func DecodeClient(raw []byte) (Client, error) {
+	c, _, err := decodeClient(raw)
+	if err != nil {
+		return Client{}, err
+	}
+	return c, nil
+}
+
+func decodeClient(raw []byte) (c Client, keyOK bool, _ *FieldError) {
+	var d decoder
+	it := d.record(raw)
+	var misspelled bool
+	for k, ok := d.next(&it); ok; k, ok = d.next(&it) {
+		switch string(k) {
+		case "id":
+			c.ClientID, keyOK = d.key("id")
+		case "name":
+			c.Name = d.optString("name")
+		case "email":
+			c.Email = d.optString("email")
+		case "uuid":
+			c.UUID = d.optString("uuid")
+		case "created_at":
+			c.CreatedAt = d.optTime("created_at")
+		case "client_permision":
+			c.Permissions, misspelled = d.json(), true
+		case "client_permission":
+			if p := d.json(); !misspelled {
+				c.Permissions = p
+			}
+		default:
+			d.skip()
+		}
+	}
+	d.requireKey(it, keyOK, "id")
+	return c, keyOK, d.finish(it, "id")
+}
