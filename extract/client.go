@@ -243,6 +243,13 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	}, nil
 }
 
+// String describes the client without its key, so that printing one (even
+// with %+v) cannot leak it.
+func (c *Client) String() string { return "smartlead client for " + c.base.String() }
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
 // Limiter returns the limiter every request of this client goes through.
 func (c *Client) Limiter() *ratelimit.Limiter { return c.lim }
 
