@@ -1,0 +1,271 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Commit ends the run: it flushes the staged rows, runs the data checks and
+// then, in one transaction, copies the rows into the history tables,
+// upserts campaign_daily_stats, records the checks, marks the run
+// succeeded, clears its staging rows and applies retention. The new
+// snapshot becomes visible in every view at once.
+//
+// A check of severity error (a duplicate key) fails the run instead: the
+// views do not move, the checks are recorded, and the error matches
+// ErrCheckFailed. Any other error leaves the run running, to be aborted.
+func (r *Run) Commit(ctx context.Context, c Counters) (*Summary, error) {
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	if err := r.closeAppenders(true); err != nil {
+		return nil, r.fail(err)
+	}
+	s := r.s
+	sum := &Summary{RunID: r.id}
+	var err error
+	if sum.Rows, err = stagedRows(ctx, s.db, r.id); err != nil {
+		return nil, fmt.Errorf("load: commit %s: %w", r.id, err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM rejected_records WHERE run_id = ?`, r.id).Scan(&sum.Rejected); err != nil {
+		return nil, fmt.Errorf("load: commit %s: count rejected: %w", r.id, err)
+	}
+	if sum.Checks, err = runChecks(ctx, s.db, r.id); err != nil {
+		return nil, fmt.Errorf("load: commit %s: data checks: %w", r.id, err)
+	}
+	var failed []string
+	for _, ch := range sum.Checks {
+		switch ch.Severity {
+		case SeverityWarning:
+			sum.Warnings++
+		case SeverityError:
+			failed = append(failed, ch.Subject+": "+ch.Detail)
+		}
+	}
+	now := s.opts.now()
+	if len(failed) > 0 {
+		sum.Status = StatusFailed
+		cause := fmt.Errorf("%w: %s", ErrCheckFailed, strings.Join(failed, "; "))
+		err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+			if err := insertChecks(ctx, tx, r.id, sum.Checks); err != nil {
+				return err
+			}
+			if err := finishRun(ctx, tx, r.id, StatusFailed, now, c, sum, cause.Error()); err != nil {
+				return err
+			}
+			return deleteStaged(ctx, tx, r.id)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load: fail run %s: %w", r.id, err)
+		}
+		r.end()
+		s.log.Error("run failed a data check", "run_id", r.id, "error", cause)
+		return sum, fmt.Errorf("load: run %s: %w", r.id, cause)
+	}
+
+	sum.Status = StatusSucceeded
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+		for _, t := range tables {
+			if t.history == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+t.history+` BY NAME
+				SELECT * EXCLUDE (batch), ?::DATE AS snapshot_date FROM `+t.staging()+` WHERE run_id = ?`,
+				r.snapshot, r.id); err != nil {
+				return fmt.Errorf("copy %s: %w", t.name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reported_totals BY NAME
+			SELECT run_id, ?::DATE AS snapshot_date, stream, campaign_id, arg_max(total, batch) AS total
+			FROM reported_totals_staging WHERE run_id = ? GROUP BY ALL`, r.snapshot, r.id); err != nil {
+			return fmt.Errorf("copy reported totals: %w", err)
+		}
+		if err := upsertDailyStats(ctx, tx, r.id); err != nil {
+			return err
+		}
+		if err := insertChecks(ctx, tx, r.id, sum.Checks); err != nil {
+			return err
+		}
+		if err := finishRun(ctx, tx, r.id, StatusSucceeded, now, c, sum, ""); err != nil {
+			return err
+		}
+		if err := deleteStaged(ctx, tx, r.id); err != nil {
+			return err
+		}
+		return retain(ctx, tx, s.opts.Retain)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load: commit %s: %w", r.id, err)
+	}
+	r.end()
+	s.log.Info("run succeeded", "run_id", r.id, "rows", sum.Rows, "rejected", sum.Rejected, "warnings", sum.Warnings)
+	return sum, nil
+}
+
+// Abort ends the run without publishing it. status is StatusFailed,
+// StatusCancelled or StatusIncomplete; cause (may be nil) is recorded as
+// the run's error. Staged rows are discarded, except for an incomplete run,
+// whose rows are flushed and kept for a later run to continue. The views
+// and history tables are untouched. Abort works with an already cancelled
+// ctx, since it is how a cancelled run gets recorded.
+func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters) error {
+	switch status {
+	case StatusFailed, StatusCancelled, StatusIncomplete:
+	default:
+		return fmt.Errorf("load: abort %s: status %q is not failed, cancelled or incomplete", r.id, status)
+	}
+	if r.ended {
+		return fmt.Errorf("load: run %s has already ended", r.id)
+	}
+	ctx = context.WithoutCancel(ctx)
+	keep := status == StatusIncomplete
+	closeErr := r.closeAppenders(keep)
+	if keep && closeErr != nil {
+		// Rows that could not be flushed make the run's staging unusable
+		// for a continuation: record it as failed instead.
+		status, keep = StatusFailed, false
+		cause = errors.Join(cause, closeErr)
+	}
+	msg := ""
+	if cause != nil {
+		msg = cause.Error()
+	}
+	s := r.s
+	sum := &Summary{}
+	var err error
+	if sum.Rows, err = stagedRows(ctx, s.db, r.id); err == nil {
+		err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM rejected_records WHERE run_id = ?`, r.id).Scan(&sum.Rejected)
+	}
+	if err == nil {
+		err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+			if err := finishRun(ctx, tx, r.id, status, s.opts.now(), c, sum, msg); err != nil {
+				return err
+			}
+			if keep {
+				return nil
+			}
+			return deleteStaged(ctx, tx, r.id)
+		})
+	}
+	r.end()
+	if err != nil {
+		return fmt.Errorf("load: abort %s: %w", r.id, err)
+	}
+	s.log.Warn("run ended without a snapshot", "run_id", r.id, "status", status, "error", redact(msg))
+	return nil
+}
+
+// stagedRows counts the run's staged rows per table.
+func stagedRows(ctx context.Context, db *sql.DB, runID string) (map[string]int64, error) {
+	var q strings.Builder
+	for i, t := range tables {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&q, "SELECT '%s', count(*) FROM %s WHERE run_id = $1", t.name, t.staging())
+	}
+	rows, err := db.QueryContext(ctx, q.String(), runID)
+	if err != nil {
+		return nil, fmt.Errorf("count staged rows: %w", err)
+	}
+	defer rows.Close()
+	m := make(map[string]int64, len(tables))
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, err
+		}
+		m[name] = n
+	}
+	return m, rows.Err()
+}
+
+func finishRun(ctx context.Context, tx *sql.Tx, id, status string, at time.Time, c Counters, sum *Summary, msg string) error {
+	var set strings.Builder
+	args := []any{status, at, c.Requests, c.Throttled, c.Retries, c.Waited.Seconds(), sum.Rejected, sum.Warnings, nullEmpty(redact(msg))}
+	for _, t := range tables {
+		fmt.Fprintf(&set, ", rows_%s = ?", t.name)
+		args = append(args, sum.Rows[t.name])
+	}
+	seq := "NULL"
+	if status == StatusSucceeded {
+		seq = "(SELECT coalesce(max(commit_seq), 0) + 1 FROM etl_runs)"
+	}
+	args = append(args, id)
+	res, err := tx.ExecContext(ctx, `UPDATE etl_runs SET status = ?, finished_at = ?, requests = ?, throttled = ?,
+		retries = ?, wait_seconds = ?, rejected = ?, warnings = ?, error = ?`+set.String()+`, commit_seq = `+seq+`
+		WHERE run_id = ? AND status = 'running'`, args...)
+	if err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		// Another process (after this one lost its lock) marked it failed.
+		return fmt.Errorf("record run: run %s is no longer running", id)
+	}
+	return nil
+}
+
+func deleteStaged(ctx context.Context, tx *sql.Tx, id string) error {
+	for _, name := range stagingTables() {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id = ?`, id); err != nil {
+			return fmt.Errorf("clear %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// upsertDailyStats writes the run's days into campaign_daily_stats: a day
+// fetched again replaces the earlier numbers.
+func upsertDailyStats(ctx context.Context, tx *sql.Tx, id string) error {
+	set := make([]string, 0, len(tDailyStats.cols))
+	for _, c := range tDailyStats.cols[2:] {
+		set = append(set, c+" = excluded."+c)
+	}
+	set = append(set, "run_id = excluded.run_id", "extracted_at = excluded.extracted_at")
+	if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_daily_stats BY NAME
+		SELECT * EXCLUDE (batch) FROM campaign_daily_stats_staging WHERE run_id = ?
+		ON CONFLICT (campaign_id, day) DO UPDATE SET `+strings.Join(set, ", "), id); err != nil {
+		return fmt.Errorf("upsert campaign_daily_stats: %w", err)
+	}
+	return nil
+}
+
+func insertChecks(ctx context.Context, tx *sql.Tx, id string, checks []Check) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO data_checks (run_id, "check", subject, detail, severity) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("record checks: %w", err)
+	}
+	defer stmt.Close()
+	for _, c := range checks {
+		if _, err := stmt.ExecContext(ctx, id, c.Name, c.Subject, c.Detail, c.Severity); err != nil {
+			return fmt.Errorf("record checks: %w", err)
+		}
+	}
+	return nil
+}
+
+// retain deletes history rows of all but the last n succeeded runs; the
+// latest succeeded run is always among them. n <= 0 keeps everything.
+func retain(ctx context.Context, tx *sql.Tx, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	names := []string{"reported_totals"}
+	for _, t := range tables {
+		if t.history != "" {
+			names = append(names, t.history)
+		}
+	}
+	for _, h := range names {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+h+` WHERE run_id NOT IN
+			(SELECT run_id FROM etl_runs WHERE status = 'succeeded' ORDER BY commit_seq DESC LIMIT ?)`, n); err != nil {
+			return fmt.Errorf("retention on %s: %w", h, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,527 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/transform"
+)
+
+// Run statuses, as stored in etl_runs.status.
+const (
+	StatusRunning    = "running"
+	StatusSucceeded  = "succeeded"
+	StatusIncomplete = "incomplete"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+)
+
+// flushEvery is how many staged rows Write lets the Appenders buffer before
+// it flushes them. Each flush is a commit, so this bounds both the memory a
+// load holds and what a crash can lose of a run's staged rows.
+const flushEvery = 50_000
+
+// ErrCheckFailed is matched by the error Commit returns when a data check
+// of severity "error" (a duplicate key) failed the run.
+var ErrCheckFailed = errors.New("data check failed")
+
+// ErrRunActive is returned by BeginRun while another run of the same Store
+// has not been committed or aborted.
+var ErrRunActive = errors.New("a run is already in progress on this store")
+
+// RunStart describes a run being started.
+type RunStart struct {
+	SnapshotDate time.Time // the day the snapshot describes; only the date is kept
+	StartedAt    time.Time // zero means now
+	// Config is the run's settings, stored in etl_runs.config as JSON: a
+	// JSON-able value, or a string/[]byte/json.RawMessage holding JSON.
+	// Keys naming a password, secret or API key are refused.
+	Config any
+}
+
+// Counters are a run's request statistics, kept in its etl_runs row.
+type Counters struct {
+	Requests, Throttled, Retries int64
+	Waited                       time.Duration // time spent waiting on the rate limiter
+}
+
+// Check is one data check result: a row of data_checks.
+type Check struct {
+	Name     string // e.g. "unique_key", "counter_drop"
+	Subject  string // what it is about, e.g. "leads campaign_lead_map_id=12"
+	Detail   string
+	Severity string // SeverityOK, SeverityWarning or SeverityError
+}
+
+// Check severities.
+const (
+	SeverityOK      = "ok"
+	SeverityWarning = "warning"
+	SeverityError   = "error" // fails the run
+)
+
+// Summary is the outcome of a committed run.
+type Summary struct {
+	RunID    string
+	Status   string
+	Rows     map[string]int64 // rows loaded per table (view name)
+	Rejected int64            // records that could not be converted, kept in rejected_records
+	Checks   []Check
+	Warnings int // checks of severity warning; Warnings > 0 or Rejected > 0 means exit code 3
+}
+
+// Run is a run in progress. Write and Flush must be called from one
+// goroutine; LogAttempts from any. Commit or Abort ends it.
+type Run struct {
+	s        *Store
+	id       string
+	snapshot time.Time
+
+	conn    *sql.Conn // dedicated to the Appenders
+	apps    map[string]*duckdb.Appender
+	vals    []driver.Value // reused row buffer
+	batch   int64
+	pending int   // rows appended since the last flush
+	broken  error // a failed append: the run can only be aborted
+	ended   bool
+}
+
+// BeginRun starts a run: it marks runs left 'running' by a process that
+// died as failed and discards their staged rows (and those of failed or
+// cancelled runs; an incomplete run's rows are kept for a later run to
+// continue), then records the new run as running.
+func (s *Store) BeginRun(ctx context.Context, rs RunStart) (*Run, error) {
+	if s.readOnly {
+		return nil, errors.New("load: BeginRun on a read-only store")
+	}
+	if rs.SnapshotDate.IsZero() {
+		return nil, errors.New("load: BeginRun: SnapshotDate is required")
+	}
+	config, err := configJSON(rs.Config)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active != nil {
+		return nil, fmt.Errorf("load: BeginRun: %w (%s)", ErrRunActive, s.active.id)
+	}
+	started := rs.StartedAt
+	if started.IsZero() {
+		started = s.opts.now()
+	}
+	id := fmt.Sprintf("%s-%04x", started.UTC().Format("20060102T150405Z"), rand.Uint32N(1<<16))
+	snap := dateOnly(rs.SnapshotDate)
+
+	var crashed []string
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT run_id FROM etl_runs WHERE status = 'running' ORDER BY run_id`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				rows.Close()
+				return err
+			}
+			crashed = append(crashed, c)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE etl_runs SET status = 'failed', finished_at = ?,
+			error = 'the process running it stopped before finishing (found by run ' || ? || ')'
+			WHERE status = 'running'`, s.opts.now(), id); err != nil {
+			return err
+		}
+		if err := discardStaged(ctx, tx); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO etl_runs (run_id, status, snapshot_date, started_at, config)
+			VALUES (?, 'running', ?, ?, ?)`, id, snap, started, config)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load: begin run: %w", err)
+	}
+	for _, c := range crashed {
+		s.log.Warn("run found still running: marked failed", "run_id", c, "by", id)
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		s.finishOrphan(id, err)
+		return nil, fmt.Errorf("load: begin run: %w", err)
+	}
+	r := &Run{s: s, id: id, snapshot: snap, conn: conn, apps: map[string]*duckdb.Appender{}}
+	s.active = r
+	s.log.Info("run started", "run_id", id, "snapshot_date", snap.Format(time.DateOnly))
+	return r, nil
+}
+
+// finishOrphan marks a run whose setup failed as failed.
+func (s *Store) finishOrphan(id string, cause error) {
+	_, _ = s.db.ExecContext(context.Background(),
+		`UPDATE etl_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?`,
+		s.opts.now(), redact(cause.Error()), id)
+}
+
+// discardStaged deletes the staged rows of every run that can no longer
+// be committed: all but the incomplete ones.
+func discardStaged(ctx context.Context, tx *sql.Tx) error {
+	for _, name := range stagingTables() {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id NOT IN
+			(SELECT run_id FROM etl_runs WHERE status IN ('running', 'incomplete'))`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stagingTables() []string {
+	names := make([]string, 0, len(tables)+1)
+	for _, t := range tables {
+		names = append(names, t.staging())
+	}
+	return append(names, "reported_totals_staging")
+}
+
+// ID returns the run's id, the run_id of every row it writes.
+func (r *Run) ID() string { return r.id }
+
+// Write stages one batch (typically one page) of rows. The rows become
+// durable at the next flush (every flushEvery rows, Flush, Commit or an
+// incomplete Abort), and visible only when Commit succeeds. Rejected
+// records are written to rejected_records under the run's id. A row with
+// invalid JSON in a JSON column is an error naming the table, key and
+// column; after any error the run can only be aborted.
+func (r *Run) Write(ctx context.Context, b transform.Batch) error {
+	return r.WriteAt(ctx, b, r.s.opts.now())
+}
+
+// WriteAt is Write with the extracted_at time of the batch's rows (the
+// time its page was fetched).
+func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.Time) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, t := range b.Totals {
+		if totalTables[t.Stream] == nil {
+			return r.fail(fmt.Errorf("load: reported total for campaign %d: unknown stream %q (want leads or lead_email_stats)", t.CampaignID, t.Stream))
+		}
+	}
+	r.batch++
+	err := errors.Join(
+		appendRows(r, tCampaigns, b.Campaigns, extractedAt, fillCampaign),
+		appendRows(r, tCampaignAnalytics, b.CampaignAnalytics, extractedAt, fillCampaignAnalytics),
+		appendRows(r, tDailyStats, b.DailyStats, extractedAt, fillDailyStat),
+		appendRows(r, tLeads, b.Leads, extractedAt, fillLead),
+		appendRows(r, tLeadEmailStats, b.LeadEmailStats, extractedAt, fillLeadEmailStat),
+		appendRows(r, tSequences, b.Sequences, extractedAt, fillSequence),
+		appendRows(r, tEmailAccounts, b.EmailAccounts, extractedAt, fillEmailAccount),
+		appendRows(r, tClients, b.Clients, extractedAt, fillClient),
+		r.appendRejected(b.Rejected),
+		r.appendTotals(b.Totals),
+	)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.pending >= flushEvery {
+		return r.Flush(ctx)
+	}
+	return nil
+}
+
+// appendRows stages rows into t: the 3-column prefix, then fill's values.
+func appendRows[T any](r *Run, t *table, rows []T, at time.Time, fill func([]driver.Value, *T) (key, badJSON string)) error {
+	if len(rows) == 0 || r.broken != nil {
+		return nil
+	}
+	app, err := r.appender(t.staging())
+	if err != nil {
+		return err
+	}
+	v := r.row(3 + len(t.cols))
+	v[0], v[1], v[2] = r.id, r.batch, at
+	for i := range rows {
+		key, bad := fill(v[3:], &rows[i])
+		if bad != "" {
+			return fmt.Errorf("load: %s %s: column %s: not valid JSON", t.name, key, bad)
+		}
+		if err := app.AppendRow(v...); err != nil {
+			return fmt.Errorf("load: %s %s: %w", t.name, key, err)
+		}
+	}
+	r.pending += len(rows)
+	return nil
+}
+
+func (r *Run) appendRejected(rej []transform.Rejected) error {
+	if len(rej) == 0 || r.broken != nil {
+		return nil
+	}
+	app, err := r.appender("rejected_records")
+	if err != nil {
+		return err
+	}
+	v := r.row(6)
+	for i := range rej {
+		x := &rej[i]
+		var raw driver.Value
+		switch {
+		case x.Raw == nil:
+		case json.Valid(x.Raw):
+			raw = json.RawMessage(x.Raw)
+		default:
+			// The record may be rejected for not being JSON at all: keep
+			// its text as a JSON string rather than lose it.
+			raw = string(x.Raw)
+		}
+		v[0], v[1], v[2], v[3], v[4], v[5] = r.id, x.Stream, x.RecordKey, x.Field, redact(x.Reason), raw
+		if err := app.AppendRow(v...); err != nil {
+			return fmt.Errorf("load: rejected record %s %s: %w", x.Stream, x.RecordKey, err)
+		}
+	}
+	r.pending += len(rej)
+	return nil
+}
+
+func (r *Run) appendTotals(ts []transform.ReportedTotal) error {
+	if len(ts) == 0 || r.broken != nil {
+		return nil
+	}
+	app, err := r.appender("reported_totals_staging")
+	if err != nil {
+		return err
+	}
+	v := r.row(5)
+	for _, t := range ts {
+		v[0], v[1], v[2], v[3], v[4] = r.id, r.batch, t.Stream, t.CampaignID, t.Total
+		if err := app.AppendRow(v...); err != nil {
+			return fmt.Errorf("load: reported total %s campaign %d: %w", t.Stream, t.CampaignID, err)
+		}
+	}
+	r.pending += len(ts)
+	return nil
+}
+
+func (r *Run) row(n int) []driver.Value {
+	if cap(r.vals) < n {
+		r.vals = make([]driver.Value, n)
+	}
+	return r.vals[:n]
+}
+
+// appender returns the run's Appender for table, creating it on first use.
+func (r *Run) appender(table string) (*duckdb.Appender, error) {
+	if a := r.apps[table]; a != nil {
+		return a, nil
+	}
+	var a *duckdb.Appender
+	err := r.conn.Raw(func(dc any) error {
+		var err error
+		a, err = duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load: appender for %s: %w", table, err)
+	}
+	r.apps[table] = a
+	return a, nil
+}
+
+// Flush makes every row written so far durable (each table's flush is a
+// commit). Rows stay invisible until Commit.
+func (r *Run) Flush(ctx context.Context) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	for name, a := range r.apps {
+		if err := a.FlushWithCancel(ctx); err != nil {
+			return r.fail(fmt.Errorf("load: flush %s: %w", name, err))
+		}
+	}
+	r.pending = 0
+	return nil
+}
+
+// closeAppenders closes every Appender: flushing their rows when keep is
+// true, discarding the unflushed ones otherwise.
+func (r *Run) closeAppenders(keep bool) error {
+	var errs []error
+	for name, a := range r.apps {
+		if !keep || r.broken != nil {
+			if err := a.Clear(); err != nil {
+				errs = append(errs, fmt.Errorf("load: discard %s rows: %w", name, err))
+			}
+		}
+		if err := a.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("load: flush %s: %w", name, err))
+		}
+		delete(r.apps, name)
+	}
+	r.pending = 0
+	return errors.Join(errs...)
+}
+
+func (r *Run) usable() error {
+	switch {
+	case r.ended:
+		return fmt.Errorf("load: run %s has already ended", r.id)
+	case r.broken != nil:
+		return fmt.Errorf("load: run %s cannot continue after an earlier error: %w", r.id, r.broken)
+	}
+	return nil
+}
+
+func (r *Run) fail(err error) error {
+	if r.broken == nil {
+		r.broken = err
+	}
+	return err
+}
+
+// end releases the run's connection and lets the store start another run.
+func (r *Run) end() {
+	r.ended = true
+	_ = r.conn.Close()
+	r.s.mu.Lock()
+	if r.s.active == r {
+		r.s.active = nil
+	}
+	r.s.mu.Unlock()
+}
+
+// LogAttempts writes api_requests rows at once, durably; they are kept
+// whatever becomes of the run, since they are the quota ledger. Safe to
+// call from any goroutine, also after the run ended.
+func (r *Run) LogAttempts(ctx context.Context, attempts []extract.Attempt) error {
+	if len(attempts) == 0 {
+		return nil
+	}
+	conn, err := r.s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("load: log attempts: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "api_requests")
+		if err != nil {
+			return fmt.Errorf("load: log attempts: %w", err)
+		}
+		v := make([]driver.Value, 10)
+		for _, at := range attempts {
+			v[0], v[1], v[2], v[3], v[4] = r.id, at.At, redact(at.Endpoint), nullZero(at.CampaignID), int32(at.Status)
+			v[5], v[6], v[7], v[8], v[9] = ms(at.Duration), int32(at.Attempt), ms(at.Waited), nullNeg(at.RateRemaining), nullEmpty(redact(at.Err))
+			if err := a.AppendRow(v...); err != nil {
+				_ = a.Clear()
+				_ = a.Close()
+				return fmt.Errorf("load: log attempt %s at %s: %w", at.Endpoint, at.At.Format(time.RFC3339Nano), err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			return fmt.Errorf("load: log attempts: %w", err)
+		}
+		return nil
+	})
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func nullZero(v int64) driver.Value {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullNeg(v int) driver.Value {
+	if v < 0 {
+		return nil
+	}
+	return int32(v)
+}
+
+func nullEmpty(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// secretParam matches a credential in a URL or message; the extractor
+// already redacts, this is the warehouse's own guard.
+var secretParam = regexp.MustCompile(`(?i)((?:api[_-]?key|password|secret)["']?\s*[=:]\s*["']?)[^&\s"']+`)
+
+func redact(s string) string { return secretParam.ReplaceAllString(s, "${1}REDACTED") }
+
+// secretKey matches config keys that would hold a credential.
+var secretKey = regexp.MustCompile(`(?i)api[_-]?key|password|secret`)
+
+// configJSON renders a run's config as JSON and refuses one holding a key
+// that names a credential.
+func configJSON(c any) (any, error) {
+	var raw []byte
+	switch v := c.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		raw = v
+	case []byte:
+		raw = v
+	case string:
+		raw = []byte(v)
+	default:
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("load: run config: %w", err)
+		}
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("load: run config is not JSON: %w", err)
+	}
+	if k := findKey(doc, secretKey); k != "" {
+		return nil, fmt.Errorf("load: run config key %q looks like a credential; secrets are never stored", k)
+	}
+	return string(raw), nil
+}
+
+func findKey(doc any, re *regexp.Regexp) string {
+	switch v := doc.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if re.MatchString(k) {
+				return k
+			}
+			if f := findKey(x, re); f != "" {
+				return f
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if f := findKey(x, re); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+func dateOnly(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}

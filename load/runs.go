@@ -1,0 +1,129 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RunInfo is one etl_runs row.
+type RunInfo struct {
+	RunID        string
+	Status       string
+	SnapshotDate time.Time
+	StartedAt    time.Time
+	FinishedAt   time.Time // zero while running
+	Counters     Counters
+	Rejected     int64
+	Warnings     int64
+	Rows         map[string]int64 // per table (view name)
+	Error        string
+}
+
+// LatestRun returns the most recently started run, or nil when there is
+// none.
+func (s *Store) LatestRun(ctx context.Context) (*RunInfo, error) {
+	rs, err := s.Runs(ctx, 1)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
+// LatestSucceeded returns the run whose snapshot the views show, or nil
+// when no run has succeeded yet.
+func (s *Store) LatestSucceeded(ctx context.Context) (*RunInfo, error) {
+	rs, err := s.queryRuns(ctx, `WHERE run_id = (SELECT run_id FROM latest_run)`, 1)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
+// Runs returns the last n runs, newest first.
+func (s *Store) Runs(ctx context.Context, n int) ([]RunInfo, error) {
+	return s.queryRuns(ctx, "", n)
+}
+
+func (s *Store) queryRuns(ctx context.Context, where string, n int) ([]RunInfo, error) {
+	cols := make([]string, len(tables))
+	for i, t := range tables {
+		cols[i] = "coalesce(rows_" + t.name + ", 0)"
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT run_id, status, snapshot_date, started_at, finished_at,
+		coalesce(requests, 0), coalesce(throttled, 0), coalesce(retries, 0), coalesce(wait_seconds, 0),
+		coalesce(rejected, 0), coalesce(warnings, 0), coalesce(error, ''), `+strings.Join(cols, ", ")+`
+		FROM etl_runs `+where+` ORDER BY started_at DESC, run_id DESC LIMIT ?`, n)
+	if err != nil {
+		return nil, fmt.Errorf("load: read etl_runs: %w", err)
+	}
+	defer rows.Close()
+	var out []RunInfo
+	for rows.Next() {
+		var ri RunInfo
+		var finished sql.NullTime
+		var waited float64
+		counts := make([]int64, len(tables))
+		dest := []any{&ri.RunID, &ri.Status, &ri.SnapshotDate, &ri.StartedAt, &finished,
+			&ri.Counters.Requests, &ri.Counters.Throttled, &ri.Counters.Retries, &waited,
+			&ri.Rejected, &ri.Warnings, &ri.Error}
+		for i := range counts {
+			dest = append(dest, &counts[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("load: read etl_runs: %w", err)
+		}
+		ri.FinishedAt = finished.Time
+		ri.Counters.Waited = time.Duration(waited * float64(time.Second))
+		ri.Rows = make(map[string]int64, len(tables))
+		for i, t := range tables {
+			ri.Rows[t.name] = counts[i]
+		}
+		out = append(out, ri)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load: read etl_runs: %w", err)
+	}
+	return out, nil
+}
+
+// Checks returns the data_checks rows of a run, in the order recorded.
+func (s *Store) Checks(ctx context.Context, runID string) ([]Check, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT "check", subject, detail, severity FROM data_checks
+		WHERE run_id = ? ORDER BY rowid`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("load: read data_checks: %w", err)
+	}
+	defer rows.Close()
+	var out []Check
+	for rows.Next() {
+		var c Check
+		if err := rows.Scan(&c.Name, &c.Subject, &c.Detail, &c.Severity); err != nil {
+			return nil, fmt.Errorf("load: read data_checks: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// RecentAttempts returns the send times of every HTTP attempt logged since
+// since, oldest first, whatever run made it: the quota already spent in the
+// rate-limit windows that are still open.
+func (s *Store) RecentAttempts(ctx context.Context, since time.Time) ([]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT "at" FROM api_requests WHERE "at" >= ? ORDER BY "at"`, since)
+	if err != nil {
+		return nil, fmt.Errorf("load: read api_requests: %w", err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var t time.Time
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("load: read api_requests: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
