@@ -89,11 +89,11 @@ func decodeLead(campaignID int64, raw []byte) (l Lead, keyOK bool, _ *FieldError
 			d.skip()
 		}
 	}
-	if d.fatal == nil && it.n > 0 {
+	if d.fatal == nil && d.first == nil && it.n > 0 {
 		switch {
-		case !keyOK && !d.keyErr:
+		case !keyOK:
 			d.failKey("campaign_lead_map_id", "required key is missing")
-		case !haveLeadID && !d.keyErr:
+		case !haveLeadID:
 			d.failKey("lead.id", "required key is missing")
 		case !haveEmail:
 			d.fail("lead.email", "required field is missing")

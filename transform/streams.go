@@ -63,7 +63,9 @@ func decodeCampaign(raw []byte) (c Campaign, keyOK bool, _ *FieldError) {
 
 // requireKey reports a key that never appeared.
 func (d *decoder) requireKey(it objIter, have bool, field string) {
-	if !have && !d.keyErr && d.fatal == nil && it.n > 0 {
+	// A field error already found (such as the enclosing object having
+	// the wrong type) explains the record better than the missing key.
+	if !have && d.first == nil && d.fatal == nil && it.n > 0 {
 		d.failKey(field, "required key is missing")
 	}
 }
@@ -76,11 +78,12 @@ func (d *decoder) optPercentInt(field string) *int64 {
 	}
 	if v.kind == kindString {
 		if b := trimSpace(v.bytes()); len(b) > 0 && b[len(b)-1] == '%' {
-			v = value{kind: kindNumber, raw: trimSpace(b[:len(b)-1])}
-			if numberLen(v.raw) != len(v.raw) || len(v.raw) == 0 {
-				d.fail(field, "not a percentage: "+describe(value{kind: kindString, raw: b}))
+			num := trimSpace(b[:len(b)-1])
+			if len(num) == 0 || numberLen(num) != len(num) {
+				d.fail(field, "not a percentage: "+describe(v))
 				return nil
 			}
+			v = value{kind: kindNumber, raw: num}
 		}
 	}
 	n, null, reason := parseInt(v)
