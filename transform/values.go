@@ -107,16 +107,76 @@ func parseInt(v value) (n int64, null bool, reason string) {
 	if n, ok := atoi(b); ok {
 		return n, false, ""
 	}
-	if numberLen(b) != len(b) {
-		return 0, false, "not an integer: " + describe(v)
+	if n, ok := exactInt(b); ok {
+		return n, false, ""
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	// Beyond 2^53 a float64 no longer holds every integer, so a value
-	// there cannot be trusted to be the one that was sent.
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return 0, false, "not an integer: " + describe(v)
+	return 0, false, "not an integer: " + describe(v)
+}
+
+// exactInt reads a JSON number with a fraction or exponent when its
+// value is exactly an integer ("12.0", "1.2e1"). It works on the digits
+// rather than through float64, which would round 4503599627370496.5 to
+// an integer.
+func exactInt(b []byte) (int64, bool) {
+	if len(b) == 0 || numberLen(b) != len(b) {
+		return 0, false
 	}
-	return int64(f), false, ""
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	mant, exp := b, 0
+	if i := bytes.IndexAny(b, "eE"); i >= 0 {
+		mant = b[:i]
+		e, ok := atoi(bytes.TrimPrefix(b[i+1:], []byte("+")))
+		if !ok || e > 100 || e < -100 {
+			// Such an exponent is only an integer in int64 range if the
+			// mantissa is zero.
+			if len(bytes.Trim(mant, "0.")) > 0 {
+				return 0, false
+			}
+			return 0, true
+		}
+		exp = int(e)
+	}
+	intPart, frac := mant, []byte(nil)
+	if i := bytes.IndexByte(mant, '.'); i >= 0 {
+		intPart, frac = mant[:i], mant[i+1:]
+	}
+	// The value is 0.<digits> * 10^point.
+	var buf [64]byte
+	digits := append(append(buf[:0], intPart...), frac...)
+	point := len(intPart) + exp
+	var whole []byte
+	switch {
+	case point <= 0:
+		whole = nil
+		frac = digits
+	case point >= len(digits):
+		whole = digits
+		for range point - len(digits) {
+			whole = append(whole, '0')
+			if len(whole) > 40 {
+				break
+			}
+		}
+		frac = nil
+	default:
+		whole, frac = digits[:point], digits[point:]
+	}
+	for _, c := range frac {
+		if c != '0' {
+			return 0, false
+		}
+	}
+	whole = bytes.TrimLeft(whole, "0")
+	if len(whole) == 0 {
+		return 0, true
+	}
+	if neg {
+		whole = append([]byte{'-'}, whole...)
+	}
+	return atoi(whole)
 }
 
 // atoi parses an optionally negative run of decimal digits, reporting
