@@ -384,9 +384,10 @@ func (g *generator) campaign(r *rand.Rand, cfg Config, acc *Account, i int, stat
 		delay = 2 + r.IntN(3)
 	}
 
-	// Leads, uploaded in batches over the first 80% of the sending life.
+	// Leads, uploaded in batches over the first 80% of the sending life
+	// (the whole life for ACTIVE campaigns).
 	span := max(stopAt.Sub(created), time.Hour)
-	batches := 1 + nLeads/250
+	batches := 2 + nLeads/20
 	batchAge := make([]time.Duration, batches)
 	for b := range batchAge {
 		batchAge[b] = between(r, 6*time.Hour, 3*day)
@@ -394,15 +395,15 @@ func (g *generator) campaign(r *rand.Rand, cfg Config, acc *Account, i int, stat
 	c.Leads = make([]Lead, 0, nLeads)
 	for j := range nLeads {
 		b := j * batches / max(nLeads, 1)
-		at := created.Add(time.Duration(float64(span) * 0.8 * float64(b) / float64(batches)))
+		f := float64(b) / float64(batches-1)
+		at := created.Add(time.Duration(float64(span) * 0.8 * f))
 		switch status {
 		case "DRAFTED":
 			at = created
 		case "ACTIVE":
 			// Uploads continue: the last batch is at most a few days old,
 			// so some leads still have steps to send.
-			at = created.Add(time.Duration(float64(span) * float64(b+1) / float64(batches))).Add(-batchAge[b])
-			at = latest(at, created)
+			at = latest(created.Add(time.Duration(float64(span)*f)).Add(-batchAge[b]), created)
 		}
 		at = at.Add(time.Duration(j) * 37 * time.Millisecond)
 		l := g.newLead(r, earliest(at, now.Add(-time.Minute)))
