@@ -135,7 +135,7 @@ func parseWireTime(t testing.TB, v string) time.Time {
 	t.Helper()
 	ts, err := time.Parse(time.RFC3339Nano, v)
 	require.NoError(t, err, v)
-	return ts
+	return ts.UTC()
 }
 
 func isoMilli(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
