@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// route splits a request path into its template and campaign id segment.
+// parseRoute splits a request path into its template and campaign id segment.
 // ok is false for paths outside the API.
 func parseRoute(path string) (tmpl, id string, ok bool) {
 	rest, found := strings.CutPrefix(path, BasePath+"/")
@@ -249,7 +249,7 @@ func (s *Server) leads(c *Campaign, q url.Values) (any, *apiError) {
 		category = n
 	}
 	page := wireLeadsPage{Offset: offset, Limit: limit, Data: []wireLeadEntry{}}
-	if c == nil {
+	if c == nil { // an unknown campaign is an empty list, not an error
 		page.TotalLeads = "0"
 		return page, nil
 	}
@@ -312,7 +312,7 @@ func (s *Server) statistics(c *Campaign, q url.Values) (any, *apiError) {
 		return nil, badRequest("email_status must be one of opened, clicked, replied, unsubscribed, bounced; got %q", status)
 	}
 	page := wireStatsPage{Offset: offset, Limit: limit, Data: []wireStat{}}
-	if c == nil {
+	if c == nil { // an unknown campaign is an empty list, not an error
 		page.TotalStats = "0"
 		return page, nil
 	}

@@ -32,7 +32,8 @@ type Config struct {
 	EmailAccounts        int    // default 5; negative for none
 	Clients              int    // default 2; negative for none
 	Now                  time.Time
-	// Windows are the server-side limits, unscaled; nil means no limit.
+	// Windows are the server-side limits, unscaled; nil means no limit
+	// and no X-RateLimit headers.
 	Windows       []ratelimit.Window
 	StatsMaxLimit int // largest statistics page honoured, default 1000
 	Faults        Faults
