@@ -131,12 +131,36 @@ func TestLeadFilters(t *testing.T) {
 	}
 	require.Positive(t, checked, "the filters matched something")
 
-	// Strictly after: a lead's own created_at excludes it.
-	c := s.Truth().Campaigns[len(s.Truth().Campaigns)-1]
-	l := c.Leads[len(c.Leads)-1]
-	p := getJSON[leadsPage](t, s, fmt.Sprintf("/campaigns/%d/leads?created_at_gt=%s", c.ID, url.QueryEscape(l.CreatedAt.Format(time.RFC3339Nano))))
-	for _, e := range p.Data {
-		require.NotEqual(t, l.CampaignLeadMapID, e.CampaignLeadMapID)
+	// Strictly after: a lead's own time excludes it, a millisecond less
+	// includes it.
+	var c fakeapi.Campaign
+	for _, x := range s.Truth().Campaigns {
+		if len(x.Stats) > 0 {
+			c = x
+		}
+	}
+	l := c.Leads[0]
+	for _, x := range c.Leads {
+		if !x.LastSentAt.IsZero() {
+			l = x
+			break
+		}
+	}
+	for param, at := range map[string]time.Time{"created_at_gt": l.CreatedAt, "last_sent_time_gt": l.LastSentAt, "event_time_gt": l.LastEventAt} {
+		has := func(at time.Time) bool {
+			found := false
+			for off := 0; ; off += 100 {
+				p := getJSON[leadsPage](t, s, fmt.Sprintf("/campaigns/%d/leads?offset=%d&%s=%s", c.ID, off, param, url.QueryEscape(at.Format(time.RFC3339Nano))))
+				for _, e := range p.Data {
+					found = found || e.CampaignLeadMapID == l.CampaignLeadMapID
+				}
+				if len(p.Data) < 100 {
+					return found
+				}
+			}
+		}
+		require.False(t, has(at), "%s equal to the lead's time excludes it", param)
+		require.True(t, has(at.Add(-time.Millisecond)), "%s just before the lead's time includes it", param)
 	}
 	// An unescaped "+00:00" arrives as a space and is still understood.
 	r := get(t, s, fmt.Sprintf("/campaigns/%d/leads?event_time_gt=2026-01-01T00:00:00+00:00", c.ID))
