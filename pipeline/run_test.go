@@ -1,0 +1,58 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
+	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+)
+
+const testKey = "sk-pipeline-test-1234"
+
+func testConfig(t *testing.T, fake *fakeapi.Server, db string) Config {
+	t.Helper()
+	raw, err := ratelimit.Parse("1000/1s,60000/1m,1000000/1h")
+	require.NoError(t, err)
+	scaled, err := ratelimit.Scale(raw, 0.8)
+	require.NoError(t, err)
+	return Config{
+		DB: db, Schema: os.DirFS("../sql/schema"), APIKey: testKey,
+		BaseURL:    "http://fake" + fakeapi.BasePath,
+		HTTPClient: &http.Client{Transport: fake.Transport()},
+		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
+	}
+}
+
+func count(t *testing.T, db *sql.DB, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, db.QueryRow(q, args...).Scan(&n), q)
+	return n
+}
+
+func TestRunLoadsTheWholeAccount(t *testing.T) {
+	fake := fakeapi.New(fakeapi.Config{Seed: 3, APIKey: testKey, Campaigns: 5, LeadsPerCampaign: 150})
+	dbPath := filepath.Join(t.TempDir(), "w.duckdb")
+	sum, err := Run(context.Background(), testConfig(t, fake, dbPath))
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", sum.Status)
+
+	truth := fake.Truth()
+	db, err := sql.Open("duckdb", dbPath)
+	require.NoError(t, err)
+	defer db.Close()
+	require.EqualValues(t, len(truth.Campaigns), count(t, db, "SELECT count(*) FROM campaigns"))
+	require.EqualValues(t, truth.LeadCount(), count(t, db, "SELECT count(*) FROM leads"))
+	require.EqualValues(t, truth.StatCount(), count(t, db, "SELECT count(*) FROM lead_email_stats"))
+	require.EqualValues(t, len(truth.EmailAccounts), count(t, db, "SELECT count(*) FROM email_accounts"))
+	require.EqualValues(t, len(truth.Clients), count(t, db, "SELECT count(*) FROM clients"))
+	require.EqualValues(t, 2*len(truth.Campaigns), count(t, db, "SELECT count(*) FROM campaign_daily_stats"))
+	require.EqualValues(t, fake.Stats().Requests, count(t, db, "SELECT count(*) FROM api_requests"))
+}
