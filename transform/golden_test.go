@@ -354,6 +354,10 @@ func TestTotalsOnlyOnFirstPage(t *testing.T) {
 
 	p.Item.Offset, p.Total = 0, -1
 	require.Empty(t, transform.FromPage(p).Totals, "Total -1 means not sent")
+
+	c := loadPage(t, "clients.json", extract.Item{Stream: extract.StreamClients})
+	c.Total = 0
+	require.Empty(t, transform.FromPage(c).Totals, "clients report no total")
 }
 
 func TestUnknownStreamRejectsEverything(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 
 // FromPage converts one page of raw records into rows for the stream's
 // table. Every record becomes exactly one row or one Rejected; a bad
-// record never affects its neighbours. A total the API reported on the
-// first page of a stream (Page.Total >= 0, Item.Offset 0) becomes a
-// ReportedTotal.
+// record never affects its neighbours. The total the API reported on the
+// first page of a leads or statistics stream (Page.Total >= 0, Item.Offset
+// 0) becomes a ReportedTotal. FromPage is pure and safe for concurrent use.
 func FromPage(p extract.Page) Batch {
 	var b Batch
 	cid := p.Item.CampaignID
@@ -73,7 +73,10 @@ func FromPage(p extract.Page) Batch {
 		}
 		return b
 	}
-	if p.Total >= 0 && p.Item.Offset == 0 {
+	// Only these endpoints report a total; a stray Total elsewhere (say
+	// a zero value left by mistake) must not become a data check.
+	reportsTotal := p.Item.Stream == extract.StreamLeads || p.Item.Stream == extract.StreamLeadEmailStats
+	if reportsTotal && p.Total >= 0 && p.Item.Offset == 0 {
 		b.Totals = append(b.Totals, ReportedTotal{Stream: string(p.Item.Stream), CampaignID: cid, Total: p.Total})
 	}
 	return b
