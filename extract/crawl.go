@@ -3,7 +3,6 @@ package extract
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/sourcegraph/conc/pool"
 )
@@ -37,7 +36,10 @@ func (c *Client) Crawl(ctx context.Context, items []Item, workers int, emit func
 	if workers < 1 {
 		workers = DefaultWorkers
 	}
-	var emitMu sync.Mutex
+	// A one-slot channel, not a sync.Mutex, serialises emit: a worker
+	// waiting for its turn must still see the crawl being cancelled, and
+	// channel waits are what testing/synctest counts as durably blocked.
+	emitTurn := make(chan struct{}, 1)
 	p := pool.New().WithContext(ctx).WithMaxGoroutines(workers).WithCancelOnError().WithFirstError()
 	for _, it := range items {
 		if ctx.Err() != nil {
@@ -53,9 +55,13 @@ func (c *Client) Crawl(ctx context.Context, items []Item, workers int, emit func
 				if err != nil {
 					return err
 				}
-				emitMu.Lock()
+				select {
+				case emitTurn <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 				err = emit(page)
-				emitMu.Unlock()
+				<-emitTurn
 				if err != nil {
 					return &EmitError{Item: page.Item, Err: err}
 				}
