@@ -58,6 +58,7 @@ type Limiter struct {
 	gate    time.Time
 	gateWhy string
 	lastWhy string
+	pending int          // reservations handed out but not yet granted or released
 	ext     []*extBudget // few: one per X-RateLimit-Limit value seen
 	extSeq  uint64
 	rnd     *rand.Rand
@@ -192,6 +193,9 @@ type reservation struct {
 // hourly window can legitimately last most of an hour.
 func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
+		l.mu.Lock()
+		l.st.Cancelled++
+		l.mu.Unlock()
 		return 0, err
 	}
 	start := time.Now()
@@ -221,6 +225,7 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 			case <-ctx.Done():
 				timer.Stop()
 				l.mu.Lock()
+				l.pending--
 				if r.at.After(time.Now()) {
 					l.releaseLocked(r)
 				}
@@ -232,6 +237,7 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 		}
 
 		l.mu.Lock()
+		l.pending--
 		if l.gate.After(r.at) {
 			// A 429 (or the server's headers) paused everyone while we
 			// slept: our slot is before the pause, so queue again.
@@ -299,7 +305,8 @@ func (l *Limiter) reserveLocked(now time.Time) reservation {
 		}
 		return true
 	})
-	l.s.push(t, now)
+	l.pending++
+	l.s.push(t, now, l.pending)
 	l.lastWhy = why
 	return r
 }
@@ -348,7 +355,7 @@ func (l *Limiter) pauseLocked(t time.Time, reason string) {
 func (l *Limiter) Preload(sent []time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.s.merge(sent, time.Now())
+	l.s.merge(sent, time.Now(), l.pending)
 }
 
 // FinishTime returns when the n-th request would be sent (n >= 1) if
@@ -361,11 +368,11 @@ func FinishTime(windows []Window, past []time.Time, start time.Time, n int) time
 		return start
 	}
 	s := newSched(windows, 0)
-	s.merge(past, start)
+	s.merge(past, start, 0)
 	t := start
 	for range n {
 		t, _ = s.earliest(maxTime(t, s.tail()))
-		s.push(t, t)
+		s.push(t, t, 0)
 	}
 	return t
 }

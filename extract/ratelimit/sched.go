@@ -8,11 +8,13 @@ import (
 // sched is the pure sliding-window-log arithmetic shared by Limiter and
 // FinishTime. Each log holds reserved send times in ascending order.
 //
-// Logs are not cut to exactly Max entries: an entry is dropped only once
-// it can no longer constrain a send at or after "now" (older than
-// Len+guard) and the log still has Max others. Cutting to Max alone would
-// be unsafe once a cancelled reservation is removed from the tail: the
-// entry it had pushed out could still be inside the window.
+// An entry is dropped once it can no longer constrain a send at or after
+// "now" (older than Len+guard), or once Max+pending newer entries exist,
+// where pending counts reservations not yet granted. Cutting to exactly
+// Max would be unsafe: a cancelled reservation is removed from the log,
+// and the entry it had pushed out may still be inside the window. Only
+// pending entries are ever removed, so keeping pending extra entries is
+// enough, and a log never grows past Max+pending.
 type sched struct {
 	wins  []Window
 	guard time.Duration
@@ -57,18 +59,19 @@ func (s *sched) tail() time.Time {
 }
 
 // push records a send at t (t >= tail) in every log and drops entries that
-// cannot matter for any send at or after now.
-func (s *sched) push(t, now time.Time) {
+// cannot matter for any send at or after now, given pending reservations
+// that may still be removed.
+func (s *sched) push(t, now time.Time, pending int) {
 	for i := range s.logs {
 		s.logs[i] = append(s.logs[i], t)
-		s.trim(i, now)
+		s.trim(i, now, pending)
 	}
 }
 
-func (s *sched) trim(i int, now time.Time) {
+func (s *sched) trim(i int, now time.Time, pending int) {
 	lg, w := s.logs[i], s.wins[i]
 	k := 0
-	for len(lg)-k > w.Max && !lg[k].Add(w.Len+s.guard).After(now) {
+	for k < len(lg) && (len(lg)-k > w.Max+pending || !lg[k].Add(w.Len+s.guard).After(now)) {
 		k++
 	}
 	if k > 0 {
@@ -94,7 +97,7 @@ func (s *sched) remove(t time.Time) {
 }
 
 // merge adds past sends (any order) to every log, keeping logs sorted.
-func (s *sched) merge(sent []time.Time, now time.Time) {
+func (s *sched) merge(sent []time.Time, now time.Time, pending int) {
 	if len(sent) == 0 {
 		return
 	}
@@ -104,7 +107,7 @@ func (s *sched) merge(sent []time.Time, now time.Time) {
 		lg := append(slices.Clone(s.logs[i]), add...)
 		slices.SortStableFunc(lg, func(a, b time.Time) int { return a.Compare(b) })
 		s.logs[i] = lg
-		s.trim(i, now)
+		s.trim(i, now, pending)
 	}
 }
 
