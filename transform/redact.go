@@ -27,7 +27,7 @@ func Redact(raw []byte) JSON {
 		return redactInvalid(raw)
 	}
 	if !utf8.Valid(out) {
-		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
+		out = fixUTF8(out)
 	}
 	return out
 }

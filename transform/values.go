@@ -65,9 +65,26 @@ func (v value) text() string {
 	}
 	b := v.raw[1 : len(v.raw)-1]
 	if !utf8.Valid(b) {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+		return string(fixUTF8(b))
 	}
 	return string(b)
+}
+
+// fixUTF8 replaces each invalid byte with U+FFFD, exactly as
+// encoding/json does when it decodes a string, so that text reads the
+// same whichever path it took.
+func fixUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
 }
 
 // trimSpace trims ASCII space without allocating.
@@ -325,7 +342,7 @@ func compact(raw []byte) JSON {
 		out = append(out, c)
 	}
 	if !utf8.Valid(out) {
-		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
+		out = fixUTF8(out)
 	}
 	return out
 }

@@ -140,6 +140,8 @@ func TestParseStringAndJSON(t *testing.T) {
 
 	s, _, _ = parseString(scan(t, "\"bad \xff byte\""))
 	require.Equal(t, "bad \uFFFD byte", s, "the warehouse needs valid UTF-8")
+	s, _, _ = parseString(scan(t, "\"\xda\xda\""))
+	require.Equal(t, "\uFFFD\uFFFD", s, "one U+FFFD per bad byte, as encoding/json does")
 
 	s, _, _ = parseString(scan(t, `4915112345678`))
 	require.Equal(t, "4915112345678", s)
