@@ -201,6 +201,16 @@ func TestSingleRecordStreamsBroken(t *testing.T) {
 	}
 }
 
+func TestCampaignIDFromRequestMustBePositive(t *testing.T) {
+	rec := []byte(`{"campaign_lead_map_id":1,"stats_id":"s","lead_email":"e","id":1,"seq_number":1,"lead":{"id":2,"email":"e"}}`)
+	for _, stream := range []extract.Stream{extract.StreamLeads, extract.StreamLeadEmailStats, extract.StreamSequences, extract.StreamCampaignDailyStats} {
+		b := transform.FromPage(extract.Page{Item: extract.Item{Stream: stream, Day: "2025-02-03"}, Records: []json.RawMessage{rec}, Total: -1})
+		require.Len(t, b.Rejected, 1, stream)
+		require.Equal(t, "campaign_id", b.Rejected[0].Field, stream)
+		require.Equal(t, "requested campaign id must be positive, got 0", b.Rejected[0].Reason, stream)
+	}
+}
+
 func TestRecordsThatAreNotObjects(t *testing.T) {
 	for _, raw := range []string{``, `[]`, `"x"`, `null`, `42`, `{"name":"a"`, `{"name":"a"}{}`, `{"name":"a",}`, "{\"name\":\"a\x01\"}", `{"id":1e999999999}`} {
 		t.Run(raw, func(t *testing.T) {

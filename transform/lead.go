@@ -66,6 +66,9 @@ func appendText(buf []byte, d *decoder, field string) (_ []byte, ok bool) {
 }
 
 func decodeLead(campaignID int64, raw []byte) (l Lead, keyOK bool, _ *FieldError) {
+	if err := checkCampaignID(campaignID); err != nil {
+		return l, false, err
+	}
 	var d decoder
 	it := d.record(raw)
 	l.CampaignID = campaignID

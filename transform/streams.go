@@ -205,8 +205,8 @@ func decodeDailyStat(campaignID int64, day string, raw []byte) (s CampaignDailyS
 	if !ok || len(day) != 10 {
 		return s, &FieldError{Field: "day", Reason: "requested day is not YYYY-MM-DD: " + strconv.Quote(truncate(day, maxShown))}
 	}
-	if campaignID <= 0 {
-		return s, &FieldError{Field: "campaign_id", Reason: "requested campaign id must be positive, got " + strconv.FormatInt(campaignID, 10)}
+	if err := checkCampaignID(campaignID); err != nil {
+		return s, err
 	}
 	s.Day = dayT
 	var d decoder
@@ -254,6 +254,15 @@ func decodeDailyStat(campaignID int64, day string, raw []byte) (s CampaignDailyS
 
 // truncate shortens s to at most n bytes on a rune boundary, as valid
 // UTF-8, marking a cut with an ellipsis.
+// checkCampaignID guards the campaign id that per-campaign decoders take
+// from the request: a zero would load rows under campaign 0.
+func checkCampaignID(id int64) *FieldError {
+	if id <= 0 {
+		return &FieldError{Field: "campaign_id", Reason: "requested campaign id must be positive, got " + strconv.FormatInt(id, 10)}
+	}
+	return nil
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		for n > 0 && !utf8.RuneStart(s[n]) {
@@ -275,6 +284,9 @@ func DecodeLeadEmailStat(campaignID int64, raw []byte) (LeadEmailStat, error) {
 }
 
 func decodeLeadEmailStat(campaignID int64, raw []byte) (s LeadEmailStat, keyOK bool, _ *FieldError) {
+	if err := checkCampaignID(campaignID); err != nil {
+		return s, false, err
+	}
 	var d decoder
 	it := d.record(raw)
 	s.CampaignID = campaignID
@@ -356,6 +368,9 @@ func DecodeSequence(campaignID int64, raw []byte) (Sequence, error) {
 }
 
 func decodeSequence(campaignID int64, raw []byte) (s Sequence, keyOK bool, _ *FieldError) {
+	if err := checkCampaignID(campaignID); err != nil {
+		return s, false, err
+	}
 	var d decoder
 	it := d.record(raw)
 	s.CampaignID = campaignID
@@ -365,7 +380,7 @@ func decodeSequence(campaignID int64, raw []byte) (s Sequence, keyOK bool, _ *Fi
 		case "id":
 			s.SequenceID, keyOK = d.key("id")
 		case "email_campaign_id":
-			if id, ok := d.int("email_campaign_id"); ok && campaignID != 0 && id != campaignID {
+			if id, ok := d.int("email_campaign_id"); ok && id != campaignID {
 				d.fail("email_campaign_id", "campaign id "+strconv.FormatInt(id, 10)+" does not match the requested campaign "+strconv.FormatInt(campaignID, 10))
 			}
 		case "seq_number":
