@@ -18,7 +18,8 @@ import (
 type sched struct {
 	wins  []Window
 	guard time.Duration
-	logs  [][]time.Time
+	logs  [][]time.Time // logs[i][heads[i]:] is window i's log; the
+	heads []int         // dropped prefix is reused, not reallocated
 }
 
 func newSched(wins []Window, guard time.Duration) sched {
@@ -26,8 +27,11 @@ func newSched(wins []Window, guard time.Duration) sched {
 		wins:  append([]Window(nil), wins...),
 		guard: guard,
 		logs:  make([][]time.Time, len(wins)),
+		heads: make([]int, len(wins)),
 	}
 }
+
+func (s *sched) log(i int) []time.Time { return s.logs[i][s.heads[i]:] }
 
 // earliest returns the earliest time at or after from at which one more
 // send keeps every window within its cap, and the index of the window that
@@ -37,7 +41,7 @@ func newSched(wins []Window, guard time.Duration) sched {
 func (s *sched) earliest(from time.Time) (time.Time, int) {
 	t, bind := from, -1
 	for i, w := range s.wins {
-		lg := s.logs[i]
+		lg := s.log(i)
 		if n := len(lg); n >= w.Max {
 			if c := lg[n-w.Max].Add(w.Len + s.guard); c.After(t) {
 				t, bind = c, i
@@ -50,9 +54,9 @@ func (s *sched) earliest(from time.Time) (time.Time, int) {
 // tail is the latest reservation still held (zero when none).
 func (s *sched) tail() time.Time {
 	var t time.Time
-	for _, lg := range s.logs {
-		if n := len(lg); n > 0 && lg[n-1].After(t) {
-			t = lg[n-1]
+	for i := range s.logs {
+		if lg := s.log(i); len(lg) > 0 && lg[len(lg)-1].After(t) {
+			t = lg[len(lg)-1]
 		}
 	}
 	return t
@@ -69,13 +73,17 @@ func (s *sched) push(t, now time.Time, pending int) {
 }
 
 func (s *sched) trim(i int, now time.Time, pending int) {
-	lg, w := s.logs[i], s.wins[i]
+	lg, w := s.log(i), s.wins[i]
 	k := 0
 	for k < len(lg) && (len(lg)-k > w.Max+pending || !lg[k].Add(w.Len+s.guard).After(now)) {
 		k++
 	}
-	if k > 0 {
-		s.logs[i] = lg[k:]
+	s.heads[i] += k
+	if h := s.heads[i]; h > 0 && h >= len(s.logs[i])/2 {
+		// Move the live part down once the dead prefix is as long as
+		// it: amortised O(1) per entry and no new allocation.
+		n := copy(s.logs[i], s.logs[i][h:])
+		s.logs[i], s.heads[i] = s.logs[i][:n], 0
 	}
 }
 
@@ -84,7 +92,7 @@ func (s *sched) trim(i int, now time.Time, pending int) {
 // are reservations, which sit at the tail.
 func (s *sched) remove(t time.Time) {
 	for i, lg := range s.logs {
-		for j := len(lg) - 1; j >= 0; j-- {
+		for j := len(lg) - 1; j >= s.heads[i]; j-- {
 			if lg[j].Equal(t) {
 				s.logs[i] = slices.Delete(lg, j, j+1)
 				break
@@ -104,9 +112,9 @@ func (s *sched) merge(sent []time.Time, now time.Time, pending int) {
 	add := slices.Clone(sent)
 	slices.SortFunc(add, func(a, b time.Time) int { return a.Compare(b) })
 	for i := range s.logs {
-		lg := append(slices.Clone(s.logs[i]), add...)
+		lg := append(slices.Clone(s.log(i)), add...)
 		slices.SortStableFunc(lg, func(a, b time.Time) int { return a.Compare(b) })
-		s.logs[i] = lg
+		s.logs[i], s.heads[i] = lg, 0
 		s.trim(i, now, pending)
 	}
 }
@@ -114,7 +122,7 @@ func (s *sched) merge(sent []time.Time, now time.Time, pending int) {
 // count returns how many logged sends of window i fall in (from, to].
 func (s *sched) count(i int, from, to time.Time) int {
 	n := 0
-	for _, e := range s.logs[i] {
+	for _, e := range s.log(i) {
 		if e.After(from) && !e.After(to) {
 			n++
 		}
