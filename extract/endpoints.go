@@ -82,11 +82,14 @@ func (c *Client) request(it Item) (endpoint, string, url.Values, error) {
 		q.Set("start_date", it.Day)
 		q.Set("end_date", it.Day)
 	case StreamLeads:
-		// event_time_gt covers every change to a lead (sent, opened,
-		// replied, status or category changed) and its creation, so one
-		// filtered chain is enough for an incremental run; no second chain
-		// on created_at_gt is needed. (The simulated API implements it so;
-		// the live API's exact semantics are unverified.)
+		// An incremental chain filters on event_time_gt only: it covers
+		// every change to a lead (sent, opened, clicked, replied, status or
+		// category changed), so no second chain on created_at_gt is
+		// planned. The filters AND together, so one request cannot ask for
+		// "created or changed". Caveat: a lead created after Since that has
+		// had no event yet is only returned if the server counts creation
+		// as an event; the live API's semantics are undocumented, and the
+		// simulated API (fakeapi) currently does not.
 		if !it.Since.IsZero() {
 			q.Set("event_time_gt", it.Since.UTC().Format(isoMillis))
 		}
