@@ -76,7 +76,7 @@ func checkUniqueKeys(ctx context.Context, db *sql.DB, id string) ([]Check, error
 		keys := strings.Join(t.key, ", ")
 		cs, err := collect(ctx, db, "unique_key", SeverityError, t.name, keys+" unique in this snapshot",
 			`SELECT '`+t.name+` ' || `+t.keyExpr()+`, n || ' rows share this key', count(*) OVER ()
-			FROM (SELECT `+keys+`, count(*) AS n FROM `+t.staging()+` WHERE run_id = ? GROUP BY ALL HAVING count(*) > 1)
+			FROM (SELECT `+keys+`, count(*) AS n FROM `+t.physical+` WHERE run_id = ? GROUP BY ALL HAVING count(*) > 1)
 			ORDER BY ALL`, id)
 		if err != nil {
 			return nil, err
@@ -100,9 +100,9 @@ func checkCounterDrops(ctx context.Context, db *sql.DB, id string) ([]Check, err
 	cols := strings.Join(cumulativeCounters, ", ")
 	return collect(ctx, db, "counter_drop", SeverityWarning, "campaign_analytics",
 		"no cumulative counter lower than in run "+prev.String,
-		`WITH cur AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_staging WHERE run_id = ?)
+		`WITH cur AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_rows WHERE run_id = ?)
 			ON `+cols+` INTO NAME counter VALUE value),
-		prev AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_history WHERE run_id = ?)
+		prev AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_rows WHERE run_id = ?)
 			ON `+cols+` INTO NAME counter VALUE value)
 		SELECT 'campaign ' || campaign_id,
 			counter || ' dropped from ' || p.value || ' to ' || c.value || ' since run ' || ?,
@@ -121,9 +121,9 @@ func checkReportedTotals(ctx context.Context, db *sql.DB, id string) ([]Check, e
 		cs, err := collect(ctx, db, "reported_total", SeverityWarning, stream,
 			"rows loaded per campaign match the totals the API reported",
 			`WITH reported AS (
-				SELECT campaign_id, arg_max(total, batch) AS total FROM reported_totals_staging
+				SELECT campaign_id, arg_max(total, batch) AS total FROM reported_totals_rows
 				WHERE run_id = $1 AND stream = $2 GROUP BY ALL),
-			loaded AS (SELECT campaign_id, count(*) AS n FROM `+t.staging()+` WHERE run_id = $1 GROUP BY ALL),
+			loaded AS (SELECT campaign_id, count(*) AS n FROM `+t.physical+` WHERE run_id = $1 GROUP BY ALL),
 			rejected AS (SELECT count(*) AS n FROM rejected_records WHERE run_id = $1 AND stream = $2)
 			SELECT $2 || ' campaign ' || campaign_id,
 				'loaded ' || coalesce(l.n, 0) || ' rows, the API reported ' || r.total ||
@@ -146,13 +146,13 @@ func checkAnalyticsLeadsTotal(ctx context.Context, db *sql.DB, id string) ([]Che
 	return collect(ctx, db, "analytics_leads_total", SeverityWarning, "campaign_analytics",
 		"leads_total matches the leads loaded for every campaign whose leads were fetched",
 		`WITH fetched AS (
-			SELECT campaign_id FROM reported_totals_staging WHERE run_id = $1 AND stream = 'leads'
-			UNION SELECT campaign_id FROM leads_staging WHERE run_id = $1),
-		loaded AS (SELECT campaign_id, count(*) AS n FROM leads_staging WHERE run_id = $1 GROUP BY ALL)
+			SELECT campaign_id FROM reported_totals_rows WHERE run_id = $1 AND stream = 'leads'
+			UNION SELECT campaign_id FROM leads_rows WHERE run_id = $1),
+		loaded AS (SELECT campaign_id, count(*) AS n FROM leads_rows WHERE run_id = $1 GROUP BY ALL)
 		SELECT 'campaign ' || a.campaign_id,
 			'analytics leads_total is ' || a.leads_total || ' but ' || coalesce(l.n, 0) || ' leads were loaded',
 			count(*) OVER ()
-		FROM campaign_analytics_staging a
+		FROM campaign_analytics_rows a
 		JOIN fetched f USING (campaign_id)
 		LEFT JOIN loaded l USING (campaign_id)
 		WHERE a.run_id = $1 AND a.leads_total <> coalesce(l.n, 0)
@@ -164,12 +164,12 @@ func checkAnalyticsLeadsTotal(ctx context.Context, db *sql.DB, id string) ([]Che
 func checkOrphans(ctx context.Context, db *sql.DB, id string) ([]Check, error) {
 	var parts []string
 	for _, t := range []*table{tCampaignAnalytics, tLeads, tLeadEmailStats, tSequences} {
-		parts = append(parts, `SELECT '`+t.name+`' AS tbl, campaign_id FROM `+t.staging()+` WHERE run_id = $1`)
+		parts = append(parts, `SELECT '`+t.name+`' AS tbl, campaign_id FROM `+t.physical+` WHERE run_id = $1`)
 	}
 	return collect(ctx, db, "orphan_campaign", SeverityWarning, "campaigns",
 		"every campaign-scoped row refers to a campaign in this snapshot",
 		`WITH rows AS (`+strings.Join(parts, " UNION ALL ")+`),
-		known AS (SELECT campaign_id FROM campaigns_staging WHERE run_id = $1)
+		known AS (SELECT campaign_id FROM campaigns_rows WHERE run_id = $1)
 		SELECT tbl || ' campaign ' || campaign_id,
 			count(*) || ' rows refer to a campaign that is not in this snapshot''s campaigns',
 			count(*) OVER ()

@@ -9,19 +9,44 @@ import (
 	"time"
 )
 
-// Commit ends the run: it flushes the staged rows, runs the data checks and
-// then, in one transaction, copies the rows into the history tables,
-// upserts campaign_daily_stats, records the checks, marks the run
-// succeeded, clears its staging rows and applies retention. The new
-// snapshot becomes visible in every view at once.
+// Commit ends the run: it flushes the staged rows, runs the data checks
+// and then, in one small transaction, upserts campaign_daily_stats,
+// records the checks, marks the run succeeded and applies retention. The
+// run's rows are already in place, so marking it succeeded is the swap:
+// the new snapshot appears in every view at once.
 //
 // A check of severity error (a duplicate key) fails the run instead: the
-// views do not move, the checks are recorded, and the error matches
-// ErrCheckFailed. Any other error leaves the run running, to be aborted.
+// views do not move, the checks are recorded, its rows are deleted, and
+// the error matches ErrCheckFailed. Any other error also ends the run, as
+// cancelled when ctx is done and failed otherwise (best effort: a run
+// that cannot even be recorded is marked failed by the next BeginRun).
+// After Commit returns, the run is over whatever happened.
 func (r *Run) Commit(ctx context.Context, c Counters) (*Summary, error) {
 	if err := r.usable(); err != nil {
+		if !r.ended {
+			r.abortAfter(ctx, err, c)
+		}
 		return nil, err
 	}
+	sum, err := r.commit(ctx, c)
+	if err != nil && !r.ended {
+		r.abortAfter(ctx, err, c)
+	}
+	return sum, err
+}
+
+// abortAfter ends a run whose commit failed.
+func (r *Run) abortAfter(ctx context.Context, cause error, c Counters) {
+	status := StatusFailed
+	if ctx.Err() != nil {
+		status = StatusCancelled
+	}
+	if err := r.Abort(ctx, status, cause, c); err != nil {
+		r.s.log.Error("could not record the end of a run", "run_id", r.id, "error", err)
+	}
+}
+
+func (r *Run) commit(ctx context.Context, c Counters) (*Summary, error) {
 	if err := r.closeAppenders(true); err != nil {
 		return nil, r.fail(err)
 	}
@@ -69,21 +94,6 @@ func (r *Run) Commit(ctx context.Context, c Counters) (*Summary, error) {
 
 	sum.Status = StatusSucceeded
 	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
-		for _, t := range tables {
-			if t.history == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO `+t.history+` BY NAME
-				SELECT * EXCLUDE (batch), ?::DATE AS snapshot_date FROM `+t.staging()+` WHERE run_id = ?`,
-				r.snapshot, r.id); err != nil {
-				return fmt.Errorf("copy %s: %w", t.name, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reported_totals BY NAME
-			SELECT run_id, ?::DATE AS snapshot_date, stream, campaign_id, arg_max(total, batch) AS total
-			FROM reported_totals_staging WHERE run_id = ? GROUP BY ALL`, r.snapshot, r.id); err != nil {
-			return fmt.Errorf("copy reported totals: %w", err)
-		}
 		if err := upsertDailyStats(ctx, tx, r.id); err != nil {
 			return err
 		}
@@ -93,8 +103,8 @@ func (r *Run) Commit(ctx context.Context, c Counters) (*Summary, error) {
 		if err := finishRun(ctx, tx, r.id, StatusSucceeded, now, c, sum, ""); err != nil {
 			return err
 		}
-		if err := deleteStaged(ctx, tx, r.id); err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM campaign_daily_stats_staging WHERE run_id = ?`, r.id); err != nil {
+			return fmt.Errorf("clear campaign_daily_stats_staging: %w", err)
 		}
 		return retain(ctx, tx, s.opts.Retain)
 	})
@@ -166,7 +176,7 @@ func stagedRows(ctx context.Context, db *sql.DB, runID string) (map[string]int64
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
-		fmt.Fprintf(&q, "SELECT '%s', count(*) FROM %s WHERE run_id = $1", t.name, t.staging())
+		fmt.Fprintf(&q, "SELECT '%s', count(*) FROM %s WHERE run_id = $1", t.name, t.physical)
 	}
 	rows, err := db.QueryContext(ctx, q.String(), runID)
 	if err != nil {
@@ -210,8 +220,9 @@ func finishRun(ctx context.Context, tx *sql.Tx, id, status string, at time.Time,
 	return nil
 }
 
+// deleteStaged deletes the rows of a run that will never be visible.
 func deleteStaged(ctx context.Context, tx *sql.Tx, id string) error {
-	for _, name := range stagingTables() {
+	for _, name := range physicalTables() {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id = ?`, id); err != nil {
 			return fmt.Errorf("clear %s: %w", name, err)
 		}
@@ -228,7 +239,7 @@ func upsertDailyStats(ctx context.Context, tx *sql.Tx, id string) error {
 	}
 	set = append(set, "run_id = excluded.run_id", "extracted_at = excluded.extracted_at")
 	if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_daily_stats BY NAME
-		SELECT * EXCLUDE (batch) FROM campaign_daily_stats_staging WHERE run_id = ?
+		SELECT * EXCLUDE (batch, snapshot_date) FROM campaign_daily_stats_staging WHERE run_id = ?
 		ON CONFLICT (campaign_id, day) DO UPDATE SET `+strings.Join(set, ", "), id); err != nil {
 		return fmt.Errorf("upsert campaign_daily_stats: %w", err)
 	}
@@ -249,22 +260,17 @@ func insertChecks(ctx context.Context, tx *sql.Tx, id string, checks []Check) er
 	return nil
 }
 
-// retain deletes history rows of all but the last n succeeded runs; the
-// latest succeeded run is always among them. n <= 0 keeps everything.
+// retain deletes the rows of succeeded runs older than the last n; the
+// latest succeeded run is always among those kept. n <= 0 keeps all.
+// Rows of incomplete runs are not snapshots and are left alone.
 func retain(ctx context.Context, tx *sql.Tx, n int) error {
 	if n <= 0 {
 		return nil
 	}
-	names := []string{"reported_totals"}
-	for _, t := range tables {
-		if t.history != "" {
-			names = append(names, t.history)
-		}
-	}
-	for _, h := range names {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+h+` WHERE run_id NOT IN
-			(SELECT run_id FROM etl_runs WHERE status = 'succeeded' ORDER BY commit_seq DESC LIMIT ?)`, n); err != nil {
-			return fmt.Errorf("retention on %s: %w", h, err)
+	for _, name := range physicalTables() {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id IN (
+			SELECT run_id FROM etl_runs WHERE status = 'succeeded' ORDER BY commit_seq DESC OFFSET ?)`, n); err != nil {
+			return fmt.Errorf("retention on %s: %w", name, err)
 		}
 	}
 	return nil

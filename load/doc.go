@@ -4,20 +4,23 @@
 //
 // # Snapshots
 //
-// A run ([Store.BeginRun]) appends its rows into per-table staging tables
-// (<table>_staging), tagged with its run_id, through DuckDB Appenders that
-// commit every few tens of thousands of rows. Staged rows are durable but
-// invisible: the user-facing views (campaigns, leads, ...) show only the
-// rows of the latest succeeded run. [Run.Commit] runs the data checks and
-// then, in one transaction, copies the staged rows into the <table>_history
-// tables, upserts campaign_daily_stats, marks the run succeeded and clears
-// its staging rows. Killing the process at any moment therefore leaves the
-// history tables and views exactly as they were; the next [Store.BeginRun]
-// marks the dead run failed and discards its staged rows.
+// Each snapshot table has a physical <table>_rows table holding the rows of
+// every run, tagged with run_id, and two views: <table>_history (the rows
+// of succeeded runs) and <table> (the rows of the latest succeeded run).
+// A run ([Store.BeginRun]) appends its rows through DuckDB Appenders that
+// commit every few tens of thousands of rows, so staged rows are durable
+// but invisible: no view shows a run that has not succeeded. [Run.Commit]
+// runs the data checks and then, in one small transaction, upserts
+// campaign_daily_stats and flips the run's etl_runs row to succeeded, which
+// is the swap: the snapshot appears in every view at once, and nothing is
+// copied. Killing the process at any moment leaves every view exactly as it
+// was; the next [Store.BeginRun] marks the dead run failed and deletes its
+// rows. Failed and cancelled runs' rows are deleted; an incomplete run's
+// rows stay for a later run to continue.
 //
 // Staged rows carry the number of the [Run.Write] call that staged them
 // (column batch) and [Run.Flush] makes every row written so far durable, so
-// that a resumable run can later tell which pages it already holds.
+// that a resumable run can tell which pages it already holds.
 //
 // # Concurrency
 //

@@ -1,14 +1,31 @@
 package load
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/transform"
 )
 
 // helperMain runs a helper-process role and returns the exit code.
 func helperMain(role string) int {
 	var err error
 	switch role {
+	case "load-go", "load-read_json", "load-read_json_typed", "load-none":
+		err = helperLoad(strings.TrimPrefix(role, "load-"))
+	case "hold-lock":
+		err = helperHoldLock()
+	case "crash-load":
+		err = helperCrashLoad()
 	default:
 		err = fmt.Errorf("unknown helper role %q", role)
 	}
@@ -17,4 +34,102 @@ func helperMain(role string) int {
 		return 1
 	}
 	return 0
+}
+
+// helperHoldLock opens the warehouse at LOAD_DB, says "locked", and holds
+// it until its stdin closes.
+func helperHoldLock() error {
+	s, err := Open(context.Background(), os.Getenv("LOAD_DB"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Println("locked")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return s.Close()
+}
+
+// helperCrashLoad loads a snapshot of LOAD_LEADS leads into LOAD_DB in
+// pages of 100, saying "staging" once the first rows are durable and
+// "committing" just before Commit; the parent kills it at one of those.
+func helperCrashLoad() error {
+	ctx := context.Background()
+	n, err := strconv.Atoi(os.Getenv("LOAD_LEADS"))
+	if err != nil {
+		return err
+	}
+	s, err := Open(ctx, os.Getenv("LOAD_DB"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), Options{})
+	if err != nil {
+		return err
+	}
+	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2)})
+	if err != nil {
+		return err
+	}
+	if err := r.Write(ctx, fullBatch(2)); err != nil {
+		return err
+	}
+	announced := false
+	for off := 0; off < n; off += 100 {
+		b := transform.Batch{Leads: synthLeads(101, off, min(100, n-off))}
+		if off == 0 {
+			b.Totals = []transform.ReportedTotal{{Stream: "leads", CampaignID: 101, Total: int64(n)}}
+		}
+		if err := r.Write(ctx, b); err != nil {
+			return err
+		}
+		if !announced && off+100 >= flushEvery {
+			if err := r.Flush(ctx); err != nil {
+				return err
+			}
+			fmt.Println("staging")
+			announced = true
+		}
+	}
+	fmt.Println("committing")
+	if _, err := r.Commit(ctx, Counters{}); err != nil {
+		return err
+	}
+	fmt.Println("committed")
+	return s.Close()
+}
+
+// helper is a running helper process.
+type helper struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	stderr *strings.Builder
+}
+
+// startHelper re-execs the test binary in role with env.
+func startHelper(t *testing.T, role string, env ...string) *helper {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + role, "LOAD_SCHEMA_DIR=../sql/schema"}, env...)...)
+	h := &helper{cmd: cmd, stderr: &strings.Builder{}}
+	cmd.Stderr = h.stderr
+	var err error
+	h.stdin, err = cmd.StdinPipe()
+	require.NoError(t, err)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	h.lines = bufio.NewScanner(out)
+	return h
+}
+
+// await reads the helper's stdout until it prints want.
+func (h *helper) await(t *testing.T, want string) {
+	t.Helper()
+	for h.lines.Scan() {
+		if h.lines.Text() == want {
+			return
+		}
+	}
+	_ = h.cmd.Wait()
+	t.Fatalf("helper ended before saying %q: %v\n%s", want, h.lines.Err(), h.stderr)
 }

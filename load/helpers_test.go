@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,8 +128,8 @@ func contents(t *testing.T, db *sql.DB) map[string][]string {
 	t.Helper()
 	names := []string{"campaign_daily_stats", "reported_totals"}
 	for _, tb := range tables {
-		if tb.history != "" {
-			names = append(names, tb.name, tb.history)
+		if !tb.upsert {
+			names = append(names, tb.name, tb.name+"_history")
 		}
 	}
 	out := map[string][]string{}
@@ -227,3 +228,5 @@ func loadRun(t *testing.T, s *Store, snap time.Time, batches ...transform.Batch)
 	require.NoError(t, err)
 	return r, sum
 }
+
+func schemaDir() fs.FS { return os.DirFS("../sql/schema") }

@@ -29,7 +29,7 @@ const (
 // flushEvery is how many staged rows Write lets the Appenders buffer before
 // it flushes them. Each flush is a commit, so this bounds both the memory a
 // load holds and what a crash can lose of a run's staged rows.
-const flushEvery = 50_000
+var flushEvery = 50_000
 
 // ErrCheckFailed is matched by the error Commit returns when a data check
 // of severity "error" (a duplicate key) failed the run.
@@ -176,24 +176,26 @@ func (s *Store) finishOrphan(id string, cause error) {
 		s.opts.now(), redact(cause.Error()), id)
 }
 
-// discardStaged deletes the staged rows of every run that can no longer
-// be committed: all but the incomplete ones.
+// discardStaged deletes the rows of every run that can no longer become
+// visible: failed and cancelled ones (incomplete runs keep theirs for a
+// later run to continue).
 func discardStaged(ctx context.Context, tx *sql.Tx) error {
-	for _, name := range stagingTables() {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id NOT IN
-			(SELECT run_id FROM etl_runs WHERE status IN ('running', 'incomplete'))`); err != nil {
+	for _, name := range physicalTables() {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id IN
+			(SELECT run_id FROM etl_runs WHERE status IN ('failed', 'cancelled'))`); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func stagingTables() []string {
+// physicalTables lists the tables holding rows per run.
+func physicalTables() []string {
 	names := make([]string, 0, len(tables)+1)
 	for _, t := range tables {
-		names = append(names, t.staging())
+		names = append(names, t.physical)
 	}
-	return append(names, "reported_totals_staging")
+	return append(names, "reported_totals_rows")
 }
 
 // ID returns the run's id, the run_id of every row it writes.
@@ -201,7 +203,7 @@ func (r *Run) ID() string { return r.id }
 
 // Write stages one batch (typically one page) of rows. The rows become
 // durable at the next flush (every flushEvery rows, Flush, Commit or an
-// incomplete Abort), and visible only when Commit succeeds. Rejected
+// incomplete Abort), and visible only once Commit succeeds. Rejected
 // records are written to rejected_records under the run's id. A row with
 // invalid JSON in a JSON column is an error naming the table, key and
 // column; after any error the run can only be aborted.
@@ -245,24 +247,24 @@ func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.T
 	return nil
 }
 
-// appendRows stages rows into t: the 3-column prefix, then fill's values.
-func appendRows[T any](r *Run, t *table, rows []T, at time.Time, fill func([]driver.Value, *T) (key, badJSON string)) error {
+// appendRows stages rows into t: the prefix, then fill's values.
+func appendRows[T any](r *Run, t *table, rows []T, at time.Time, fill func([]driver.Value, *T)) error {
 	if len(rows) == 0 || r.broken != nil {
 		return nil
 	}
-	app, err := r.appender(t.staging())
+	app, err := r.appender(t.physical)
 	if err != nil {
 		return err
 	}
-	v := r.row(3 + len(t.cols))
-	v[0], v[1], v[2] = r.id, r.batch, at
+	v := r.row(prefix + len(t.cols))
+	v[0], v[1], v[2], v[3] = r.id, r.batch, r.snapshot, at
 	for i := range rows {
-		key, bad := fill(v[3:], &rows[i])
-		if bad != "" {
-			return fmt.Errorf("load: %s %s: column %s: not valid JSON", t.name, key, bad)
-		}
+		fill(v[prefix:], &rows[i])
 		if err := app.AppendRow(v...); err != nil {
-			return fmt.Errorf("load: %s %s: %w", t.name, key, err)
+			if bad := t.badJSON(v[prefix:]); bad != "" {
+				return fmt.Errorf("load: %s %s: column %s: not valid JSON", t.name, t.keyOf(v[prefix:]), bad)
+			}
+			return fmt.Errorf("load: %s %s: %w", t.name, t.keyOf(v[prefix:]), err)
 		}
 	}
 	r.pending += len(rows)
@@ -303,13 +305,13 @@ func (r *Run) appendTotals(ts []transform.ReportedTotal) error {
 	if len(ts) == 0 || r.broken != nil {
 		return nil
 	}
-	app, err := r.appender("reported_totals_staging")
+	app, err := r.appender("reported_totals_rows")
 	if err != nil {
 		return err
 	}
-	v := r.row(5)
+	v := r.row(6)
 	for _, t := range ts {
-		v[0], v[1], v[2], v[3], v[4] = r.id, r.batch, t.Stream, t.CampaignID, t.Total
+		v[0], v[1], v[2], v[3], v[4], v[5] = r.id, r.batch, r.snapshot, t.Stream, t.CampaignID, t.Total
 		if err := app.AppendRow(v...); err != nil {
 			return fmt.Errorf("load: reported total %s campaign %d: %w", t.Stream, t.CampaignID, err)
 		}

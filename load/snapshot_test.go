@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -88,9 +89,7 @@ func TestRunShowsEveryRowType(t *testing.T) {
 		"campaign_id=101|day=2026-11-28T00:00:00Z|sent_count=2|unique_sent_count=0|open_count=0|unique_open_count=0|click_count=0|unique_click_count=0|reply_count=0|bounce_count=0|unsubscribed_count=0|this_run=true",
 	}, daily)
 
-	for _, tb := range tables {
-		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+tb.staging()), tb.staging())
-	}
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM campaign_daily_stats_staging"))
 	runs, err := s.Runs(t.Context(), 5)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
@@ -117,14 +116,15 @@ func TestSecondRunMovesViews(t *testing.T) {
 
 	after := contents(t, s.DB())
 	for _, tb := range tables {
-		if tb.history == "" {
+		if tb.upsert {
 			continue
 		}
+		hist := tb.name + "_history"
 		assert.Equal(t, sum.Rows[tb.name], count(t, s.DB(), "SELECT count(*) FROM "+tb.name+" WHERE run_id = ?", r2.ID()), tb.name)
 		assert.Equal(t, sum.Rows[tb.name], count(t, s.DB(), "SELECT count(*) FROM "+tb.name), tb.name)
 		// History holds the first snapshot unchanged next to the second.
-		assert.Subset(t, after[tb.history], before[tb.history], tb.history)
-		assert.Len(t, after[tb.history], len(before[tb.history])+int(sum.Rows[tb.name]), tb.history)
+		assert.Subset(t, after[hist], before[hist], hist)
+		assert.Len(t, after[hist], len(before[hist])+int(sum.Rows[tb.name]), hist)
 	}
 	assert.Equal(t, []string{"email=snap2@example.com"}, dumpRows(t, s.DB(), "SELECT email FROM leads WHERE campaign_lead_map_id = 5003"))
 	assert.Equal(t, []string{"campaign_id=101|day=2026-11-27T00:00:00Z|sent_count=11|from_run2=false",
@@ -165,19 +165,19 @@ func TestAbortLeavesWarehouseUnchanged(t *testing.T) {
 			assert.Contains(t, info.Error, "GET /campaigns/{id}/leads")
 			assert.NotContains(t, info.Error, "sk-secret-123")
 
-			staged := count(t, s.DB(), "SELECT count(*) FROM leads_staging WHERE run_id = ?", r.ID())
+			staged := count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID())
 			if status == StatusIncomplete {
 				assert.Equal(t, int64(13), staged, "an incomplete run keeps every row it wrote")
 				assert.Equal(t, int64(13), info.Rows["leads"])
 			} else {
-				for _, name := range stagingTables() {
-					assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+name), name)
+				for _, name := range physicalTables() {
+					assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+name+" WHERE run_id = ?", r.ID()), name)
 				}
 			}
 			// The next run starts cleanly, and an incomplete run's rows survive it.
 			r2, err := s.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
 			require.NoError(t, err)
-			assert.Equal(t, staged, count(t, s.DB(), "SELECT count(*) FROM leads_staging WHERE run_id = ?", r.ID()))
+			assert.Equal(t, staged, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
 			require.NoError(t, r2.Write(t.Context(), fullBatch(2)))
 			sum, err := r2.Commit(t.Context(), Counters{})
 			require.NoError(t, err)
@@ -202,7 +202,7 @@ func TestCrashedRunMarkedFailed(t *testing.T) {
 
 	s := openAt(t, path, Options{})
 	before := contents(t, s.DB())
-	require.Equal(t, int64(500), count(t, s.DB(), "SELECT count(*) FROM leads_staging"))
+	require.Equal(t, int64(500), count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
 	r2, err := s.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
 	require.NoError(t, err)
 	rows := rowMaps(t, s.DB(), "SELECT status, error, finished_at IS NOT NULL AS finished FROM etl_runs WHERE run_id = ?", r.ID())
@@ -211,7 +211,7 @@ func TestCrashedRunMarkedFailed(t *testing.T) {
 	assert.Equal(t, "true", rows[0]["finished"])
 	assert.Contains(t, rows[0]["error"], "stopped before finishing")
 	assert.Contains(t, rows[0]["error"], r2.ID())
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_staging"))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
 	assert.Equal(t, before, contents(t, s.DB()))
 
 	require.NoError(t, r2.Write(t.Context(), fullBatch(2)))
@@ -263,8 +263,8 @@ func TestDuplicateKeyFailsRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, info.Status)
 	assert.Contains(t, info.Error, "data check failed")
-	for _, name := range stagingTables() {
-		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+name), name)
+	for _, name := range physicalTables() {
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+name+" WHERE run_id = ?", r.ID()), name)
 	}
 }
 
@@ -345,8 +345,10 @@ func TestRetention(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.Abort(t.Context(), StatusFailed, errors.New("boom"), Counters{}))
 
-	for _, h := range []string{"campaigns_history", "campaign_analytics_history", "leads_history", "lead_email_stats_history",
-		"sequences_history", "email_accounts_history", "clients_history", "reported_totals"} {
+	for _, h := range physicalTables() {
+		if h == "campaign_daily_stats_staging" {
+			continue
+		}
 		assert.Equal(t, []string{"run_id=" + ids[2], "run_id=" + ids[3]}, dumpRows(t, s.DB(), "SELECT DISTINCT run_id FROM "+h), h)
 	}
 	assert.Equal(t, int64(3), count(t, s.DB(), "SELECT count(*) FROM leads"))
@@ -421,40 +423,39 @@ func TestNoSecretColumns(t *testing.T) {
 }
 
 // TestTableSpecsMatchSchema holds the Appender's positional column lists
-// and the SQL schema together.
+// and the SQL schema together, and the views to the physical tables.
 func TestTableSpecsMatchSchema(t *testing.T) {
 	s, _ := openTest(t, Options{})
 	columns := func(table string) []string {
-		rows := dumpRows(t, s.DB(), `SELECT lpad(ordinal_position::VARCHAR, 3, '0') AS pos, column_name, data_type
-			FROM information_schema.columns WHERE table_name = ?`, table)
+		rows := rowMaps(t, s.DB(), `SELECT column_name, data_type FROM information_schema.columns
+			WHERE table_name = ? ORDER BY ordinal_position`, table)
 		require.NotEmpty(t, rows, table)
 		out := make([]string, len(rows))
 		for i, r := range rows {
-			out[i] = r[strings.Index(r, "|column_name=")+len("|column_name="):]
+			out[i] = r["column_name"] + " " + r["data_type"]
+		}
+		return out
+	}
+	names := func(cols []string) []string {
+		out := make([]string, len(cols))
+		for i, c := range cols {
+			out[i] = c[:strings.Index(c, " ")]
 		}
 		return out
 	}
 	for _, tb := range tables {
-		staging := columns(tb.staging())
-		var names []string
-		for _, c := range staging {
-			names = append(names, c[:strings.Index(c, "|")])
-		}
-		require.Equal(t, append([]string{"run_id", "batch", "extracted_at"}, tb.cols...), names, tb.staging())
-		for _, c := range staging {
-			assert.NotContains(t, c, "JSON", "%s: staging holds JSON as VARCHAR", tb.staging())
-		}
-		dest := tb.history
-		if dest == "" {
-			dest = tb.name
-		}
-		hist := strings.Join(columns(dest), " ")
-		for _, c := range tb.cols {
-			assert.Contains(t, hist, c+"|", dest)
-		}
+		phys := columns(tb.physical)
+		require.Equal(t, append([]string{"run_id", "batch", "snapshot_date", "extracted_at"}, tb.cols...), names(phys), tb.physical)
 		for _, c := range tb.jsonCols {
-			assert.Contains(t, hist, c+"|data_type=JSON", dest)
+			assert.Contains(t, phys, c+" JSON", tb.physical)
 		}
+		if tb.upsert {
+			assert.Equal(t, append(slices.Clone(tb.cols), "run_id", "extracted_at"), names(columns(tb.name)))
+			continue
+		}
+		lineage := []string{"run_id VARCHAR", "snapshot_date DATE", "extracted_at TIMESTAMP WITH TIME ZONE"}
+		assert.Equal(t, append(lineage, phys[prefix:]...), columns(tb.name+"_history"), tb.name)
+		assert.Equal(t, append(lineage, phys[prefix:]...), columns(tb.name), tb.name)
 	}
 }
 
@@ -467,11 +468,16 @@ func TestInvalidJSONNamesRecordAndField(t *testing.T) {
 	leads := synthLeads(101, 0, 3)
 	leads[1].CustomFields = transform.JSON(`{"a":`)
 	err = r.Write(t.Context(), transform.Batch{Leads: leads})
-	require.EqualError(t, err, "load: leads 101000001: column custom_fields: not valid JSON")
+	require.EqualError(t, err, "load: leads campaign_lead_map_id=101000001: column custom_fields: not valid JSON")
+	// Committing a broken run ends it as failed, and its rows are gone.
 	_, err = r.Commit(t.Context(), Counters{})
 	require.ErrorContains(t, err, "cannot continue after an earlier error")
-	require.NoError(t, r.Abort(t.Context(), StatusFailed, err, Counters{}))
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_staging"))
+	require.ErrorContains(t, r.Abort(t.Context(), StatusFailed, err, Counters{}), "has already ended")
+	info, err := s.LatestRun(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, StatusFailed, info.Status)
+	assert.Contains(t, info.Error, "column custom_fields: not valid JSON")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows"))
 
 	r, err = s.BeginRun(t.Context(), RunStart{SnapshotDate: day(1)})
 	require.NoError(t, err)

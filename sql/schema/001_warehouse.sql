@@ -1,14 +1,18 @@
--- 001_warehouse: the warehouse's public tables and views (issue 3), plus the
--- staging tables a run appends into before its snapshot is swapped in.
+-- 001_warehouse: the warehouse's public tables and views (issue 3).
 --
--- Layout:
---   <name>_history   one snapshot per succeeded run: run_id, snapshot_date,
---                    extracted_at, then the row's columns.
+-- Layout, for each snapshot table <name> (campaigns, leads, ...):
+--   <name>_rows      the rows every run appended: run_id, batch (the Write
+--                    call that staged the row, for resuming a run),
+--                    snapshot_date, extracted_at, then the row's columns.
+--                    Rows of a run not yet succeeded are staged here,
+--                    durable but invisible.
+--   <name>_history   view: the rows of every succeeded run, one snapshot
+--                    each (run_id, snapshot_date, extracted_at, columns).
 --   <name>           view: the rows of the latest succeeded run.
---   <name>_staging   rows of runs not yet committed: run_id, batch (the
---                    Write call that staged it, for resume), extracted_at,
---                    then the same columns as history (JSON columns held as
---                    VARCHAR; validated in Go, cast at commit).
+-- A run becomes visible in all of them at once when its etl_runs row flips
+-- to 'succeeded' (one small transaction, no copy), so a crash at any moment
+-- leaves every view exactly as it was.
+--
 -- No column anywhere holds a password or the API key.
 
 CREATE TABLE etl_runs (
@@ -67,8 +71,9 @@ CREATE TABLE data_checks (
     severity VARCHAR NOT NULL CHECK (severity IN ('ok', 'warning', 'error'))
 );
 
-CREATE TABLE campaigns_history (
+CREATE TABLE campaigns_rows (
     run_id               VARCHAR NOT NULL,
+    batch                BIGINT NOT NULL,
     snapshot_date        DATE NOT NULL,
     extracted_at         TIMESTAMPTZ NOT NULL,
     campaign_id          BIGINT NOT NULL,
@@ -89,8 +94,9 @@ CREATE TABLE campaigns_history (
     tags                 JSON
 );
 
-CREATE TABLE campaign_analytics_history (
+CREATE TABLE campaign_analytics_rows (
     run_id             VARCHAR NOT NULL,
+    batch              BIGINT NOT NULL,
     snapshot_date      DATE NOT NULL,
     extracted_at       TIMESTAMPTZ NOT NULL,
     campaign_id        BIGINT NOT NULL,
@@ -121,8 +127,9 @@ CREATE TABLE campaign_analytics_history (
     revenue            DOUBLE
 );
 
-CREATE TABLE leads_history (
+CREATE TABLE leads_rows (
     run_id               VARCHAR NOT NULL,
+    batch                BIGINT NOT NULL,
     snapshot_date        DATE NOT NULL,
     extracted_at         TIMESTAMPTZ NOT NULL,
     campaign_lead_map_id BIGINT NOT NULL,
@@ -144,8 +151,9 @@ CREATE TABLE leads_history (
     custom_fields        JSON
 );
 
-CREATE TABLE lead_email_stats_history (
+CREATE TABLE lead_email_stats_rows (
     run_id                VARCHAR NOT NULL,
+    batch                 BIGINT NOT NULL,
     snapshot_date         DATE NOT NULL,
     extracted_at          TIMESTAMPTZ NOT NULL,
     stats_id              VARCHAR NOT NULL,
@@ -167,8 +175,9 @@ CREATE TABLE lead_email_stats_history (
     is_unsubscribed       BOOLEAN NOT NULL
 );
 
-CREATE TABLE sequences_history (
+CREATE TABLE sequences_rows (
     run_id            VARCHAR NOT NULL,
+    batch             BIGINT NOT NULL,
     snapshot_date     DATE NOT NULL,
     extracted_at      TIMESTAMPTZ NOT NULL,
     sequence_id       BIGINT NOT NULL,
@@ -182,8 +191,9 @@ CREATE TABLE sequences_history (
     sequence_variants JSON
 );
 
-CREATE TABLE email_accounts_history (
+CREATE TABLE email_accounts_rows (
     run_id            VARCHAR NOT NULL,
+    batch             BIGINT NOT NULL,
     snapshot_date     DATE NOT NULL,
     extracted_at      TIMESTAMPTZ NOT NULL,
     email_account_id  BIGINT NOT NULL,
@@ -206,8 +216,9 @@ CREATE TABLE email_accounts_history (
     updated_at        TIMESTAMPTZ
 );
 
-CREATE TABLE clients_history (
+CREATE TABLE clients_rows (
     run_id        VARCHAR NOT NULL,
+    batch         BIGINT NOT NULL,
     snapshot_date DATE NOT NULL,
     extracted_at  TIMESTAMPTZ NOT NULL,
     client_id     BIGINT NOT NULL,
@@ -218,11 +229,12 @@ CREATE TABLE clients_history (
     permissions   JSON                         -- client_permision, as sent
 );
 
--- Totals the API stated (total_leads, total_stats) per stream and campaign,
--- one set per succeeded run: what the data checks compared against, and what
--- a later plan can size work from.
-CREATE TABLE reported_totals (
+-- Totals the API stated (total_leads, total_stats) per stream and campaign
+-- and run: what the data checks compare against, and what a later plan can
+-- size work from (view reported_totals).
+CREATE TABLE reported_totals_rows (
     run_id        VARCHAR NOT NULL,
+    batch         BIGINT NOT NULL,
     snapshot_date DATE NOT NULL,
     stream        VARCHAR NOT NULL,
     campaign_id   BIGINT NOT NULL,
@@ -248,39 +260,11 @@ CREATE TABLE campaign_daily_stats (
     PRIMARY KEY (campaign_id, day)
 );
 
--- Staging tables derive their columns from history so the two cannot drift:
--- snapshot_date is set at commit, batch is added, JSON becomes VARCHAR.
-CREATE TABLE campaigns_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, snapshot_date, extracted_at)
-        REPLACE (track_settings::VARCHAR AS track_settings, scheduler_cron_value::VARCHAR AS scheduler_cron_value, tags::VARCHAR AS tags)
-    FROM campaigns_history LIMIT 0;
-CREATE TABLE campaign_analytics_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, snapshot_date, extracted_at)
-    FROM campaign_analytics_history LIMIT 0;
-CREATE TABLE leads_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, snapshot_date, extracted_at)
-        REPLACE (custom_fields::VARCHAR AS custom_fields)
-    FROM leads_history LIMIT 0;
-CREATE TABLE lead_email_stats_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, snapshot_date, extracted_at)
-    FROM lead_email_stats_history LIMIT 0;
-CREATE TABLE sequences_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, snapshot_date, extracted_at)
-        REPLACE (sequence_variants::VARCHAR AS sequence_variants)
-    FROM sequences_history LIMIT 0;
-CREATE TABLE email_accounts_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, snapshot_date, extracted_at)
-    FROM email_accounts_history LIMIT 0;
-CREATE TABLE clients_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, snapshot_date, extracted_at)
-        REPLACE (permissions::VARCHAR AS permissions)
-    FROM clients_history LIMIT 0;
+-- campaign_daily_stats is upserted, so a run's days wait here until it
+-- commits; same leading columns as the _rows tables.
 CREATE TABLE campaign_daily_stats_staging AS
-    SELECT run_id, 0::BIGINT AS batch, extracted_at, * EXCLUDE (run_id, extracted_at)
+    SELECT run_id, 0::BIGINT AS batch, NULL::DATE AS snapshot_date, extracted_at, * EXCLUDE (run_id, extracted_at)
     FROM campaign_daily_stats LIMIT 0;
-CREATE TABLE reported_totals_staging AS
-    SELECT run_id, 0::BIGINT AS batch, * EXCLUDE (run_id, snapshot_date)
-    FROM reported_totals LIMIT 0;
 
 -- The latest succeeded run; every plain-name view follows it, so a new
 -- snapshot appears in all of them at the same instant.
@@ -291,17 +275,38 @@ CREATE VIEW latest_run AS
     ORDER BY commit_seq DESC
     LIMIT 1;
 
+CREATE VIEW succeeded_runs AS
+    SELECT run_id FROM etl_runs WHERE status = 'succeeded';
+
+CREATE VIEW campaigns_history AS
+    SELECT * EXCLUDE (batch) FROM campaigns_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs);
 CREATE VIEW campaigns AS
-    SELECT * FROM campaigns_history WHERE run_id = (SELECT run_id FROM latest_run);
+    SELECT * EXCLUDE (batch) FROM campaigns_rows WHERE run_id = (SELECT run_id FROM latest_run);
+CREATE VIEW campaign_analytics_history AS
+    SELECT * EXCLUDE (batch) FROM campaign_analytics_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs);
 CREATE VIEW campaign_analytics AS
-    SELECT * FROM campaign_analytics_history WHERE run_id = (SELECT run_id FROM latest_run);
+    SELECT * EXCLUDE (batch) FROM campaign_analytics_rows WHERE run_id = (SELECT run_id FROM latest_run);
+CREATE VIEW leads_history AS
+    SELECT * EXCLUDE (batch) FROM leads_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs);
 CREATE VIEW leads AS
-    SELECT * FROM leads_history WHERE run_id = (SELECT run_id FROM latest_run);
+    SELECT * EXCLUDE (batch) FROM leads_rows WHERE run_id = (SELECT run_id FROM latest_run);
+CREATE VIEW lead_email_stats_history AS
+    SELECT * EXCLUDE (batch) FROM lead_email_stats_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs);
 CREATE VIEW lead_email_stats AS
-    SELECT * FROM lead_email_stats_history WHERE run_id = (SELECT run_id FROM latest_run);
+    SELECT * EXCLUDE (batch) FROM lead_email_stats_rows WHERE run_id = (SELECT run_id FROM latest_run);
+CREATE VIEW sequences_history AS
+    SELECT * EXCLUDE (batch) FROM sequences_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs);
 CREATE VIEW sequences AS
-    SELECT * FROM sequences_history WHERE run_id = (SELECT run_id FROM latest_run);
+    SELECT * EXCLUDE (batch) FROM sequences_rows WHERE run_id = (SELECT run_id FROM latest_run);
+CREATE VIEW email_accounts_history AS
+    SELECT * EXCLUDE (batch) FROM email_accounts_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs);
 CREATE VIEW email_accounts AS
-    SELECT * FROM email_accounts_history WHERE run_id = (SELECT run_id FROM latest_run);
+    SELECT * EXCLUDE (batch) FROM email_accounts_rows WHERE run_id = (SELECT run_id FROM latest_run);
+CREATE VIEW clients_history AS
+    SELECT * EXCLUDE (batch) FROM clients_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs);
 CREATE VIEW clients AS
-    SELECT * FROM clients_history WHERE run_id = (SELECT run_id FROM latest_run);
+    SELECT * EXCLUDE (batch) FROM clients_rows WHERE run_id = (SELECT run_id FROM latest_run);
+CREATE VIEW reported_totals AS
+    SELECT run_id, snapshot_date, stream, campaign_id, arg_max(total, batch) AS total
+    FROM reported_totals_rows WHERE run_id IN (SELECT run_id FROM succeeded_runs)
+    GROUP BY ALL;

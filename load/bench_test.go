@@ -1,0 +1,479 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/transform"
+)
+
+var benchLeads = flag.Int("load.leads", 1_000_000, "synthetic leads loaded by BenchmarkLoadLeads (-short: 20,000)")
+
+// Settings both loaders run under, so that the comparison is DuckDB
+// against DuckDB plus Go, on the same budget.
+const (
+	benchPageSize  = 100
+	benchCampaigns = 100
+)
+
+// writeLeadPages writes n synthetic leads as leads pages exactly as
+// GET /campaigns/{id}/leads returns them (total_leads as a string,
+// nested lead object, custom_fields), one page per line, one file per
+// campaign: dir/campaign_<id>.ndjson.
+func writeLeadPages(dir string, n int) error {
+	perCampaign := (n + benchCampaigns - 1) / benchCampaigns
+	written := 0
+	for c := 0; c < benchCampaigns && written < n; c++ {
+		cid := int64(3_000_000 + c)
+		total := min(perCampaign, n-written)
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("campaign_%d.ndjson", cid)))
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		for off := 0; off < total; off += benchPageSize {
+			fmt.Fprintf(w, `{"total_leads":"%d","offset":%d,"limit":%d,"data":[`, total, off, benchPageSize)
+			for i := off; i < min(off+benchPageSize, total); i++ {
+				if i > off {
+					w.WriteByte(',')
+				}
+				writeLead(w, cid, int64(written+i))
+			}
+			w.WriteString("]}\n")
+		}
+		written += total
+		if err := errors.Join(w.Flush(), f.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var benchStatuses = []string{"STARTED", "INPROGRESS", "COMPLETED", "PAUSED", "STOPPED"}
+
+func writeLead(w *bufio.Writer, cid, k int64) {
+	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(k) * 37 * time.Second)
+	category := "null"
+	if k%3 == 0 {
+		category = strconv.FormatInt(k%7, 10)
+	}
+	phone := `null`
+	if k%2 == 0 {
+		phone = fmt.Sprintf(`"+1555%07d"`, k%10_000_000)
+	}
+	fmt.Fprintf(w, `{"campaign_lead_map_id":%d,"lead_category_id":%s,"status":"%s","created_at":"%s",`+
+		`"lead":{"id":%d,"first_name":"First%d","last_name":"Last%d","email":"lead%d@example%d.com",`+
+		`"phone_number":%s,"company_name":"Company %d","website":"https://company%d.example.com",`+
+		`"location":"City %d, Country","linkedin_profile":"https://linkedin.com/in/lead%d",`+
+		`"company_url":"https://company%d.example.com/about","custom_fields":{"job_title":"Title %d","industry":"Industry %d"},`+
+		`"is_unsubscribed":%t,"unsubscribed_client_id_map":null}}`,
+		2_400_000_000+k, category, benchStatuses[k%5], created.Format("2006-01-02T15:04:05.000Z"),
+		2_900_000_000+k, k, k, k, k%97, phone, k%5000, k%5000, k%300, k, k%5000, k%40, k%12, k%50 == 0)
+}
+
+// splitLeadsPage reads a leads page's envelope in one pass and returns
+// total_leads, offset and the raw records (aliasing page). Only the
+// envelope is parsed; each record is checked by the lead decoder. It is
+// the benchmark's stand-in for the extractor's envelope decoding, which
+// with encoding/json (validate, then decode) costs several times what
+// decoding the leads does.
+func splitLeadsPage(page []byte) (total int64, offset int, records []json.RawMessage, err error) {
+	i := skipSpace(page, 0)
+	if i >= len(page) || page[i] != '{' {
+		return 0, 0, nil, errors.New("page is not a JSON object")
+	}
+	i++
+	for {
+		i = skipSpace(page, i)
+		if i < len(page) && page[i] == '}' {
+			return total, offset, records, nil
+		}
+		ks := i
+		if i, err = skipValue(page, i); err != nil {
+			return 0, 0, nil, err
+		}
+		key := string(bytes.Trim(page[ks:i], `"`))
+		i = skipSpace(page, i)
+		if i >= len(page) || page[i] != ':' {
+			return 0, 0, nil, fmt.Errorf("missing ':' after %q", key)
+		}
+		i = skipSpace(page, i+1)
+		vs := i
+		if key == "data" && i < len(page) && page[i] == '[' {
+			for i = skipSpace(page, i+1); i < len(page) && page[i] != ']'; {
+				rs := i
+				if i, err = skipValue(page, i); err != nil {
+					return 0, 0, nil, err
+				}
+				records = append(records, page[rs:i])
+				if i = skipSpace(page, i); i < len(page) && page[i] == ',' {
+					i = skipSpace(page, i+1)
+				}
+			}
+			i++
+		} else if i, err = skipValue(page, i); err != nil {
+			return 0, 0, nil, err
+		}
+		switch key {
+		case "total_leads":
+			if total, err = strconv.ParseInt(string(bytes.Trim(page[vs:i], `"`)), 10, 64); err != nil {
+				return 0, 0, nil, fmt.Errorf("total_leads: %w", err)
+			}
+		case "offset":
+			if offset, err = strconv.Atoi(string(page[vs:i])); err != nil {
+				return 0, 0, nil, fmt.Errorf("offset: %w", err)
+			}
+		}
+		if i = skipSpace(page, i); i < len(page) && page[i] == ',' {
+			i++
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just after the JSON value starting at i.
+func skipValue(b []byte, i int) (int, error) {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return 0, errors.New("unterminated string")
+			}
+			if depth == 0 {
+				return i + 1, nil
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1, nil
+			}
+			if depth < 0 {
+				return 0, errors.New("unbalanced brackets")
+			}
+		case ',', ' ', '\n', '\t', '\r':
+			if depth == 0 {
+				return i, nil
+			}
+		}
+	}
+	if depth != 0 {
+		return 0, errors.New("unterminated value")
+	}
+	return i, nil
+}
+
+// loadLeadPages is the Go load path under test: one goroutine reads and
+// decodes pages (envelope, then transform.FromPage, which calls the lead
+// decoder per record) while the calling goroutine, which owns the run's
+// Appenders, writes the batches. It returns the rows loaded.
+func loadLeadPages(ctx context.Context, s *Store, dir string) (*Summary, error) {
+	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: t0})
+	if err != nil {
+		return nil, err
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "campaign_*.ndjson"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan transform.Batch, 8)
+	decodeErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		decodeErr <- decodePages(ctx, files, batches)
+	}()
+	var werr error
+	for b := range batches {
+		if werr == nil {
+			werr = r.Write(ctx, b)
+			if werr != nil {
+				cancel()
+			}
+		}
+	}
+	if err := errors.Join(werr, <-decodeErr); err != nil {
+		return nil, errors.Join(err, r.Abort(ctx, StatusFailed, err, Counters{}))
+	}
+	return r.Commit(ctx, Counters{})
+}
+
+func decodePages(ctx context.Context, files []string, out chan<- transform.Batch) error {
+	for _, name := range files {
+		cid, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "campaign_"), ".ndjson"), 10, 64)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		br := bufio.NewReaderSize(f, 1<<20)
+		for {
+			line, err := br.ReadBytes('\n')
+			if errors.Is(err, io.EOF) && len(line) == 0 {
+				break
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				f.Close()
+				return err
+			}
+			total, offset, records, err := splitLeadsPage(line)
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			page := extract.Page{Item: extract.Item{Stream: extract.StreamLeads, CampaignID: cid, Offset: offset},
+				Records: records, Total: total}
+			select {
+			case out <- transform.FromPage(page):
+			case <-ctx.Done():
+				f.Close()
+				return ctx.Err()
+			}
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// readJSONColumns types the leads page for read_json, so that it yields
+// the same typed columns as the Go path without sampling.
+const readJSONColumns = `{total_leads: 'VARCHAR', "offset": 'BIGINT', "limit": 'BIGINT', data: 'STRUCT(
+	campaign_lead_map_id BIGINT, lead_category_id BIGINT, status VARCHAR, created_at TIMESTAMPTZ,
+	lead STRUCT(id BIGINT, first_name VARCHAR, last_name VARCHAR, email VARCHAR, phone_number VARCHAR,
+		company_name VARCHAR, website VARCHAR, location VARCHAR, linkedin_profile VARCHAR, company_url VARCHAR,
+		custom_fields JSON, is_unsubscribed BOOLEAN))[]'}`
+
+// readJSONLoad ingests the same pages with DuckDB's read_json into a
+// table shaped like leads_history. typed gives read_json the pages' types
+// (readJSONColumns); otherwise it detects them itself, as a user would.
+func readJSONLoad(ctx context.Context, s *Store, dir string, typed bool) (int64, error) {
+	if _, err := s.DB().ExecContext(ctx, `CREATE OR REPLACE TABLE leads_read_json AS SELECT * FROM leads_history LIMIT 0`); err != nil {
+		return 0, err
+	}
+	source, custom := `read_json(?, format = 'newline_delimited', filename = true)`, `to_json(d.lead.custom_fields)`
+	if typed {
+		source, custom = `read_json(?, format = 'newline_delimited', filename = true, columns = `+readJSONColumns+`)`, `d.lead.custom_fields`
+	}
+	res, err := s.DB().ExecContext(ctx, `INSERT INTO leads_read_json
+		SELECT 'read_json', DATE '2026-11-27', now(), d.campaign_lead_map_id, d.lead.id,
+			regexp_extract(filename, 'campaign_(\d+)', 1)::BIGINT, d.lead.email, d.lead.first_name, d.lead.last_name,
+			d.lead.company_name, d.lead.phone_number, d.lead.website, d.lead.location, d.lead.linkedin_profile,
+			d.lead.company_url, d.status, d.lead_category_id, d.created_at, d.lead.is_unsubscribed, `+custom+`
+		FROM (SELECT filename, unnest(data) AS d FROM `+source+`)`,
+		filepath.Join(dir, "campaign_*.ndjson"))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// benchOptions are the Store settings of both measured loads.
+func benchOptions() Options { return Options{Threads: 2} }
+
+// loadResult is what a measuring child process reports.
+type loadResult struct {
+	Rows       int64   `json:"rows"`
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"` // user + system, all threads
+	MaxRSS     int64   `json:"max_rss_bytes"`
+	GoSys      uint64  `json:"go_sys_bytes"` // memory the Go runtime obtained: the rest of MaxRSS is DuckDB's
+}
+
+// helperLoad is the child side of BenchmarkLoadLeads: it runs one load
+// ("go" or "read_json") of the pages in LOAD_BENCH_DIR into a fresh
+// warehouse and prints a loadResult. A process per load makes the peak
+// RSS its own.
+func helperLoad(kind string) error {
+	dir := os.Getenv("LOAD_BENCH_DIR")
+	ctx := context.Background()
+	opts := benchOptions()
+	if v := os.Getenv("ZZ_FLUSH"); v != "" {
+		flushEvery, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv("ZZ_MEM"); v != "" {
+		opts.MemoryLimit = v
+	}
+	s, err := Open(ctx, filepath.Join(dir, kind+".duckdb"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), opts)
+	if err != nil {
+		return err
+	}
+	if v := os.Getenv("ZZ_SQL"); v != "" {
+		if _, err := s.DB().Exec(v); err != nil {
+			return err
+		}
+	}
+	var res loadResult
+	start := time.Now()
+	if os.Getenv("ZZ_TRACE") != "" {
+		go func() {
+			for {
+				b, _ := os.ReadFile("/proc/self/status")
+				for _, l := range strings.Split(string(b), "\n") {
+					if strings.HasPrefix(l, "VmRSS") {
+						fmt.Fprintf(os.Stderr, "%.1fs %s\n", time.Since(start).Seconds(), l)
+					}
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}()
+	}
+	switch kind {
+	case "go":
+		var sum *Summary
+		if sum, err = loadLeadPages(ctx, s, dir); err == nil {
+			res.Rows = sum.Rows["leads"]
+			if sum.Rejected > 0 || sum.Warnings > 0 {
+				err = fmt.Errorf("load had %d rejected, %d warnings: %+v", sum.Rejected, sum.Warnings, sum.Checks)
+			}
+		}
+	case "read_json":
+		res.Rows, err = readJSONLoad(ctx, s, dir, false)
+	case "none": // baseline: open and close only
+	case "read_json_typed":
+		res.Rows, err = readJSONLoad(ctx, s, dir, true)
+	default:
+		err = fmt.Errorf("unknown load %q", kind)
+	}
+	// Closing checkpoints what the WAL still holds into the database file:
+	// part of the load's cost, for both loaders.
+	if err := errors.Join(err, s.Close()); err != nil {
+		return err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return err
+	}
+	res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.GoSys = ms.Sys
+	res.CPUSeconds = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)).Seconds()
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func runLoadChild(b *testing.B, kind, dir string) loadResult {
+	b.Helper()
+	schema, err := filepath.Abs("../sql/schema")
+	require.NoError(b, err)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=load-"+kind, "LOAD_BENCH_DIR="+dir, "LOAD_SCHEMA_DIR="+schema)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(b, err, "%s load: %s", kind, stderr.String())
+	var res loadResult
+	require.NoError(b, json.Unmarshal(out, &res), "%s", out)
+	return res
+}
+
+// BenchmarkLoadLeads loads -load.leads synthetic leads (1,000,000 by
+// default) from raw leads pages, once through this package (decode +
+// Appender + commit) and once through DuckDB's read_json, each in its own
+// process, and reports both throughputs, their ratio and each peak RSS.
+func BenchmarkLoadLeads(b *testing.B) {
+	n := *benchLeads
+	if testing.Short() {
+		n = 20_000
+	}
+	dir := b.TempDir()
+	require.NoError(b, writeLeadPages(dir, n))
+	var goRes, rjRes, rtRes loadResult
+	for b.Loop() {
+		goRes = runLoadChild(b, "go", dir)
+		rjRes = runLoadChild(b, "read_json", dir)
+		rtRes = runLoadChild(b, "read_json_typed", dir)
+	}
+	require.Equal(b, int64(n), goRes.Rows)
+	require.Equal(b, int64(n), rjRes.Rows)
+	require.Equal(b, int64(n), rtRes.Rows)
+	goRate, rjRate := float64(n)/goRes.Seconds, float64(n)/rjRes.Seconds
+	b.ReportMetric(goRate, "rows/s")
+	b.ReportMetric(float64(goRes.MaxRSS)/(1<<20), "peak-MB")
+	b.ReportMetric(rjRate, "read_json-rows/s")
+	b.ReportMetric(float64(rjRes.MaxRSS)/(1<<20), "read_json-peak-MB")
+	b.ReportMetric(goRate/rjRate, "x-read_json")
+	b.ReportMetric(rjRes.CPUSeconds/goRes.CPUSeconds, "x-read_json-cpu")
+	b.Logf("%d leads: Go %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); read_json %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); ratio %.2fx (CPU %.2fx)",
+		n, goRes.Seconds, goRate, goRes.CPUSeconds, goRes.MaxRSS>>20, rjRes.Seconds, rjRate, rjRes.CPUSeconds, rjRes.MaxRSS>>20,
+		goRate/rjRate, rjRes.CPUSeconds/goRes.CPUSeconds)
+	rtRate := float64(n) / rtRes.Seconds
+	b.ReportMetric(goRate/rtRate, "x-read_json_typed")
+	b.Logf("read_json with the columns given: %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); ratio %.2fx (CPU %.2fx)",
+		rtRes.Seconds, rtRate, rtRes.CPUSeconds, rtRes.MaxRSS>>20, goRate/rtRate, rtRes.CPUSeconds/goRes.CPUSeconds)
+}
+
+// TestLeadPagesLoadLikeReadJSON runs both load paths of the benchmark on a
+// few thousand leads and finds the same rows: the benchmark compares
+// equal work, and the Go path loses nothing.
+func TestLeadPagesLoadLikeReadJSON(t *testing.T) {
+	dir := t.TempDir()
+	const n = 3_050
+	require.NoError(t, writeLeadPages(dir, n))
+	s, _ := openTest(t, Options{})
+	sum, err := loadLeadPages(t.Context(), s, dir)
+	require.NoError(t, err)
+	require.Equal(t, int64(n), sum.Rows["leads"])
+	require.Zero(t, sum.Rejected)
+	require.Zero(t, sum.Warnings, "%+v", sum.Checks)
+	cols := strings.Join(tLeads.cols, ", ")
+	for _, typed := range []bool{false, true} {
+		got, err := readJSONLoad(t.Context(), s, dir, typed)
+		require.NoError(t, err)
+		require.Equal(t, int64(n), got)
+		for _, q := range []string{
+			"SELECT " + cols + " FROM leads EXCEPT ALL SELECT " + cols + " FROM leads_read_json",
+			"SELECT " + cols + " FROM leads_read_json EXCEPT ALL SELECT " + cols + " FROM leads",
+		} {
+			require.Empty(t, dumpRows(t, s.DB(), q), "typed=%t: %s", typed, q)
+		}
+	}
+	require.Equal(t, int64(n/3+1), count(t, s.DB(), "SELECT count(*) FROM leads WHERE lead_category_id IS NOT NULL"))
+}
+
+func TestSplitLeadsPage(t *testing.T) {
+	page := []byte(` { "total_leads" : "42", "offset": 100, "limit": 100, "data": [ {"a":"x\"]}"}, {"b":[1,{"c":null}]} ,{} ], "x": {"y": [1]} }`)
+	total, offset, recs, err := splitLeadsPage(page)
+	require.NoError(t, err)
+	require.Equal(t, int64(42), total)
+	require.Equal(t, 100, offset)
+	require.Equal(t, []json.RawMessage{json.RawMessage(`{"a":"x\"]}"}`), json.RawMessage(`{"b":[1,{"c":null}]}`), json.RawMessage(`{}`)}, recs)
+	for _, bad := range []string{`[1]`, `{"data": [{"a": "x}]}`, `{"total_leads": "x", "data": []}`} {
+		_, _, _, err := splitLeadsPage([]byte(bad))
+		require.Error(t, err, bad)
+	}
+}
