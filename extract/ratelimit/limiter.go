@@ -20,9 +20,8 @@ import (
 const DefaultGuard = 250 * time.Millisecond
 
 const (
-	// gateJitter bounds the positive jitter each waiter gets when a pause
-	// is what holds it back, so that waiters released by the same pause
-	// do not all hit the server in the same instant.
+	// gateJitter: waiters released by a pause (or a server reset) trickle
+	// out over about this long instead of all at once.
 	gateJitter = time.Second
 	// resetMargin is added after a server-reported reset: Reset and Date
 	// both have 1 s resolution and skew under 2 s is ignored.
@@ -271,8 +270,14 @@ func (l *Limiter) reserveLocked(now time.Time) reservation {
 	if tail := l.s.tail(); tail.After(t) {
 		t, why = tail, l.lastWhy // first come, first served
 	}
-	if l.gate.After(t) {
-		t, why = l.gate.Add(l.jitter()), l.gateWhy
+	// Each waiter released by a pause goes a random bit (mean gateJitter/8)
+	// after the one before, so the herd trickles out over about
+	// gateJitter instead of hitting the server in one instant.
+	if !l.gate.IsZero() && t.Before(l.gate.Add(gateJitter)) {
+		if l.gate.After(t) {
+			t, why = l.gate, l.gateWhy
+		}
+		t = t.Add(l.jitter(gateJitter / 4))
 	}
 	// An exhausted server budget holds everyone until its reset. Moving t
 	// past one budget's end can matter for another, hence the loop.
@@ -280,7 +285,7 @@ func (l *Limiter) reserveLocked(now time.Time) reservation {
 		moved = false
 		for _, b := range l.ext {
 			if b.left <= 0 && b.until.After(t) {
-				t, why, moved = b.until.Add(l.jitter()), b.reason(), true
+				t, why, moved = b.until.Add(l.jitter(gateJitter)), b.reason(), true
 			}
 		}
 	}
@@ -324,8 +329,9 @@ func (l *Limiter) releaseLocked(r reservation) {
 	}
 }
 
-func (l *Limiter) jitter() time.Duration {
-	return time.Duration(l.rnd.Int64N(int64(gateJitter)))
+// jitter returns a uniform duration in [0, d).
+func (l *Limiter) jitter(d time.Duration) time.Duration {
+	return time.Duration(l.rnd.Int64N(int64(d)))
 }
 
 // PauseUntil holds every reservation back until t (plus a small positive

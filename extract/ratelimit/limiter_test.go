@@ -320,6 +320,11 @@ func TestPauseUntil(t *testing.T) {
 			require.False(t, ts.Before(gate), "permit %d at %v, before the gate", i+1, ts.Sub(start))
 		}
 		require.Less(t, ts[8].Sub(gate), time.Second, "released within the jitter")
+		distinct := map[time.Time]bool{}
+		for _, x := range ts[8:16] {
+			distinct[x] = true
+		}
+		require.GreaterOrEqual(t, len(distinct), 3, "the released herd is spread: %v", ts[8:16])
 		require.LessOrEqual(t, maxInWindow(ts[8:], time.Second), 8)
 
 		st := l.Stats()
@@ -786,5 +791,22 @@ func BenchmarkWaitParallel(b *testing.B) {
 				return
 			}
 		}
+	})
+}
+
+func TestWaitHookThreshold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got []WaitInfo
+		l := New([]Window{{time.Second, 1}, {time.Hour, 3}}, WithGuard(0),
+			WithWaitHook(2*time.Second, func(w WaitInfo) { got = append(got, w) }))
+		start := time.Now()
+		for range 3 { // waits 0, 1 s, 1 s: all under the threshold
+			_, err := l.Wait(t.Context())
+			require.NoError(t, err)
+		}
+		require.Empty(t, got)
+		_, err := l.Wait(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, []WaitInfo{{Until: start.Add(time.Hour), Reason: "1h window full (3/1h)"}}, got)
 	})
 }
