@@ -197,6 +197,9 @@ func (g *generator) newLead(r *rand.Rand, created time.Time) Lead {
 	mapID, leadID := g.ids(r)
 	micro := mix2(uint64(g.seed), uint64(mapID))%10 == 0
 	l := Lead{CampaignLeadMapID: mapID, ID: leadID, Status: "STARTED", CreatedAt: stamp(created, micro), Micro: micro}
+	// Being added to the campaign is the lead's first event: event_time_gt
+	// must find new leads, or an incremental sync would miss them.
+	l.LastEventAt = l.CreatedAt
 	fi, li, ci := r.IntN(len(firstNames)), r.IntN(len(lastNames)), r.IntN(len(companies))
 	if r.IntN(100) >= 3 {
 		l.FirstName = &firstNames[fi]
@@ -529,7 +532,9 @@ func (g *generator) history(r *rand.Rand, c *Campaign, l *Lead, stopAt, now time
 	case r.IntN(100) < 2 && sent > 0:
 		l.CategoryID = 4
 	}
-	l.LastEventAt = last
+	if last.After(l.LastEventAt) {
+		l.LastEventAt = last
+	}
 	// Rows carry the lead's category as of generation.
 	for i := first; i < len(c.Stats); i++ {
 		c.Stats[i].LeadCategory = categoryName(l.CategoryID)

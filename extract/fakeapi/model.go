@@ -178,7 +178,7 @@ type Lead struct {
 	Industry          string // custom field, "" = absent
 	IsUnsubscribed    bool
 	LastSentAt        time.Time // latest statistics row's sent_time; zero = never sent
-	LastEventAt       time.Time // latest send, open, click, reply, status or category change; zero = none
+	LastEventAt       time.Time // latest event: creation, send, open, click, reply, status or category change
 	Micro             bool      // timestamps served as +00:00 with microseconds
 }
 
