@@ -40,6 +40,7 @@ type Client struct {
 	lim     *ratelimit.Limiter
 	log     *slog.Logger
 	observe func(Attempt)
+	admit   func(Item) bool
 
 	attemptTimeout time.Duration
 	maxRetries     int
@@ -64,6 +65,7 @@ type config struct {
 	lim            *ratelimit.Limiter
 	log            *slog.Logger
 	observe        func(Attempt)
+	admit          func(Item) bool
 	attemptTimeout time.Duration
 	maxRetries     int
 	retryBase      time.Duration
@@ -160,6 +162,15 @@ func WithObserver(fn func(Attempt)) Option {
 	return func(c *config) error { c.observe = fn; return nil }
 }
 
+// WithAdmit registers fn to be asked before every page request (not
+// before retries of it). When fn returns false the chain stops there
+// without an error: this is how a run keeps to a request budget or a
+// deadline and leaves the rest for the next run. fn may be called from
+// many goroutines at once.
+func WithAdmit(fn func(Item) bool) Option {
+	return func(c *config) error { c.admit = fn; return nil }
+}
+
 // WithStatsPageSize sets the limit asked of /campaigns/{id}/statistics. The
 // server may honour less; the limit it echoes decides what a short page is.
 func WithStatsPageSize(n int) Option {
@@ -232,6 +243,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		lim:            cfg.lim,
 		log:            cfg.log,
 		observe:        cfg.observe,
+		admit:          cfg.admit,
 		attemptTimeout: cfg.attemptTimeout,
 		maxRetries:     cfg.maxRetries,
 		retryBase:      cfg.retryBase,

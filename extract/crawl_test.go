@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 )
 
@@ -214,4 +215,33 @@ func TestCrawlCancelWhileWaiting(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 50*time.Minute+ratelimit.DefaultGuard, waited)
 	})
+}
+
+func TestAdmitStopsChainsQuietly(t *testing.T) {
+	fake := fakeapi.New(fakeapi.Config{Seed: 5, APIKey: testKey, Campaigns: 3, LeadsPerCampaign: 250})
+	var mu sync.Mutex
+	asked := 0
+	c, err := extract.NewClient(testKey,
+		extract.WithBaseURL("http://fake"+fakeapi.BasePath),
+		extract.WithHTTPClient(&http.Client{Transport: fake.Transport()}),
+		extract.WithLimiter(ratelimit.New([]ratelimit.Window{{Len: time.Second, Max: 1000}})),
+		extract.WithAdmit(func(extract.Item) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			asked++
+			return asked <= 4 // a budget of four pages
+		}))
+	require.NoError(t, err)
+	var ids []int64
+	for _, c := range fake.Truth().Campaigns {
+		ids = append(ids, c.ID)
+	}
+	var got []extract.Item
+	err = c.Crawl(context.Background(), extract.Plan(ids, nil, []extract.Stream{extract.StreamLeads}), 1, func(p extract.Page) error {
+		got = append(got, p.Item)
+		return nil
+	})
+	require.NoError(t, err, "a refused page ends its chain without an error")
+	require.Len(t, got, 4)
+	require.EqualValues(t, 4, c.Stats().Requests, "nothing is requested past the budget")
 }

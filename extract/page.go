@@ -30,12 +30,16 @@ func (c *Client) Fetch(ctx context.Context, it Item) (Page, error) {
 // one, so a chain is never buffered. Records seen earlier in the chain
 // (offset drift while the account changes under us) are dropped, logged
 // at debug level and counted in Stats.Duplicates. After an error, Pages
-// yields that error once and stops.
+// yields that error once and stops. With WithAdmit, Pages also stops
+// quietly before any page the admit function refuses.
 func (c *Client) Pages(ctx context.Context, it Item) iter.Seq2[Page, error] {
 	return func(yield func(Page, error) bool) {
 		seen := map[string]struct{}{}
 		cur := it
 		for {
+			if c.admit != nil && !c.admit(cur) {
+				return // over budget: the caller's queue still holds cur
+			}
 			p, err := c.fetch(ctx, cur)
 			if err != nil {
 				yield(p, err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -354,6 +355,11 @@ func TestTotalsOnlyOnFirstPage(t *testing.T) {
 
 	p.Item.Offset, p.Total = 0, -1
 	require.Empty(t, transform.FromPage(p).Totals, "Total -1 means not sent")
+
+	p.Total = 4
+	require.Len(t, transform.FromPage(p).Totals, 1)
+	p.Item.Since = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+	require.Empty(t, transform.FromPage(p).Totals, "a filtered request's total counts changes, not the campaign")
 
 	c := loadPage(t, "clients.json", extract.Item{Stream: extract.StreamClients})
 	c.Total = 0

@@ -11,7 +11,7 @@ import (
 // table. Every record becomes exactly one row or one Rejected; a bad
 // record never affects its neighbours. The total the API reported on the
 // first page of a leads or statistics stream (Page.Total >= 0, Item.Offset
-// 0) becomes a ReportedTotal. FromPage is pure and safe for concurrent use.
+// 0, no Since filter) becomes a ReportedTotal. FromPage is pure and safe for concurrent use.
 func FromPage(p extract.Page) Batch {
 	var b Batch
 	cid := p.Item.CampaignID
@@ -76,7 +76,9 @@ func FromPage(p extract.Page) Batch {
 	// Only these endpoints report a total; a stray Total elsewhere (say
 	// a zero value left by mistake) must not become a data check.
 	reportsTotal := p.Item.Stream == extract.StreamLeads || p.Item.Stream == extract.StreamLeadEmailStats
-	if reportsTotal && p.Total >= 0 && p.Item.Offset == 0 {
+	// A filtered (incremental) request's total counts the changes, not the
+	// campaign, so it says nothing about what the snapshot should hold.
+	if reportsTotal && p.Total >= 0 && p.Item.Offset == 0 && p.Item.Since.IsZero() {
 		b.Totals = append(b.Totals, ReportedTotal{Stream: string(p.Item.Stream), CampaignID: cid, Total: p.Total})
 	}
 	return b
