@@ -320,37 +320,12 @@ type loadResult struct {
 func helperLoad(kind string) error {
 	dir := os.Getenv("LOAD_BENCH_DIR")
 	ctx := context.Background()
-	opts := benchOptions()
-	if v := os.Getenv("ZZ_FLUSH"); v != "" {
-		flushEvery, _ = strconv.Atoi(v)
-	}
-	if v := os.Getenv("ZZ_MEM"); v != "" {
-		opts.MemoryLimit = v
-	}
-	s, err := Open(ctx, filepath.Join(dir, kind+".duckdb"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), opts)
+	s, err := Open(ctx, filepath.Join(dir, kind+".duckdb"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), benchOptions())
 	if err != nil {
 		return err
 	}
-	if v := os.Getenv("ZZ_SQL"); v != "" {
-		if _, err := s.DB().Exec(v); err != nil {
-			return err
-		}
-	}
 	var res loadResult
 	start := time.Now()
-	if os.Getenv("ZZ_TRACE") != "" {
-		go func() {
-			for {
-				b, _ := os.ReadFile("/proc/self/status")
-				for _, l := range strings.Split(string(b), "\n") {
-					if strings.HasPrefix(l, "VmRSS") {
-						fmt.Fprintf(os.Stderr, "%.1fs %s\n", time.Since(start).Seconds(), l)
-					}
-				}
-				time.Sleep(500 * time.Millisecond)
-			}
-		}()
-	}
 	switch kind {
 	case "go":
 		var sum *Summary
@@ -362,7 +337,6 @@ func helperLoad(kind string) error {
 		}
 	case "read_json":
 		res.Rows, err = readJSONLoad(ctx, s, dir, false)
-	case "none": // baseline: open and close only
 	case "read_json_typed":
 		res.Rows, err = readJSONLoad(ctx, s, dir, true)
 	default:
@@ -403,8 +377,9 @@ func runLoadChild(b *testing.B, kind, dir string) loadResult {
 
 // BenchmarkLoadLeads loads -load.leads synthetic leads (1,000,000 by
 // default) from raw leads pages, once through this package (decode +
-// Appender + commit) and once through DuckDB's read_json, each in its own
-// process, and reports both throughputs, their ratio and each peak RSS.
+// Appender + commit + close), once through DuckDB's read_json detecting
+// the types itself and once with the types given, each in its own process,
+// and reports the throughputs, ratios, CPU time and each peak RSS.
 func BenchmarkLoadLeads(b *testing.B) {
 	n := *benchLeads
 	if testing.Short() {

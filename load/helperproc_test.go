@@ -20,7 +20,7 @@ import (
 func helperMain(role string) int {
 	var err error
 	switch role {
-	case "load-go", "load-read_json", "load-read_json_typed", "load-none":
+	case "load-go", "load-read_json", "load-read_json_typed":
 		err = helperLoad(strings.TrimPrefix(role, "load-"))
 	case "hold-lock":
 		err = helperHoldLock()

@@ -29,7 +29,7 @@ const (
 // flushEvery is how many staged rows Write lets the Appenders buffer before
 // it flushes them. Each flush is a commit, so this bounds both the memory a
 // load holds and what a crash can lose of a run's staged rows.
-var flushEvery = 50_000
+const flushEvery = 50_000
 
 // ErrCheckFailed is matched by the error Commit returns when a data check
 // of severity "error" (a duplicate key) failed the run.
