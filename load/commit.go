@@ -133,6 +133,12 @@ func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters)
 	}
 	ctx = context.WithoutCancel(ctx)
 	keep := status == StatusIncomplete
+	if keep && r.broken != nil {
+		// A failed Write leaves rows it did not stage: a continuation
+		// could not trust the run's rows, so it cannot be incomplete.
+		status, keep = StatusFailed, false
+		cause = errors.Join(cause, r.broken)
+	}
 	closeErr := r.closeAppenders(keep)
 	if keep && closeErr != nil {
 		// Rows that could not be flushed make the run's staging unusable

@@ -481,9 +481,16 @@ func TestInvalidJSONNamesRecordAndField(t *testing.T) {
 
 	r, err = s.BeginRun(t.Context(), RunStart{SnapshotDate: day(1)})
 	require.NoError(t, err)
+	require.NoError(t, r.Write(t.Context(), transform.Batch{Leads: synthLeads(101, 0, 3)}))
 	err = r.Write(t.Context(), transform.Batch{Totals: []transform.ReportedTotal{{Stream: "clients", CampaignID: 1, Total: 2}}})
 	require.ErrorContains(t, err, `reported total for campaign 1: unknown stream "clients"`)
-	require.NoError(t, r.Abort(t.Context(), StatusFailed, err, Counters{}))
+	// A run whose Write failed cannot be kept as incomplete: it fails.
+	require.NoError(t, r.Abort(t.Context(), StatusIncomplete, nil, Counters{}))
+	info, err = s.LatestRun(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, StatusFailed, info.Status)
+	assert.Contains(t, info.Error, `unknown stream "clients"`)
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows"))
 }
 
 func TestRunLifecycleErrors(t *testing.T) {
