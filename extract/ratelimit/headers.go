@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,7 @@ func (l *Limiter) Observe(h http.Header) {
 			// trails ours by the request's latency.
 			mine := l.s.count(j, now.Add(-w.Len-l.guard), now)
 			foreign = rem < w.Max-mine-reserve
+			l.shareLocked(limit, w, j, mine, rem, foreign, now)
 		}
 	}
 	if foreign {
@@ -105,6 +107,49 @@ func (l *Limiter) Observe(h http.Header) {
 	if rem <= reserve {
 		// Stop even the waiters that already hold a slot.
 		l.pauseLocked(b.until, b.reason())
+	}
+}
+
+// shareLocked keeps our share of a server window that another program
+// fills (see share): it starts when the server reports the window (nearly)
+// full, follows every later header of that window, and ends when a header
+// shows we are alone again.
+func (l *Limiter) shareLocked(limit int, w Window, log, mine, rem int, foreign bool, now time.Time) {
+	var sh *share
+	for _, e := range l.shares {
+		if e.limit == limit {
+			sh = e
+		}
+	}
+	if !foreign {
+		if sh != nil {
+			l.shares = slices.DeleteFunc(l.shares, func(e *share) bool { return e == sh })
+		}
+		return
+	}
+	fresh := sh == nil
+	if fresh {
+		if rem > reserve {
+			return // room left: the budget until the reset is enough
+		}
+		sh = &share{limit: limit, win: w, log: log, stale: w.Len + l.guard}
+		l.shares = append(l.shares, sh)
+		l.st.Shares++
+	}
+	c := mine + rem - reserve
+	switch {
+	case fresh || now.Sub(sh.setAt) >= shareHold:
+		sh.capN, sh.setAt = c, now
+	case c < sh.capN:
+		sh.capN = c
+	}
+	sh.other = max(w.Max-rem-mine, 0)
+	sh.seen = now
+	if sh.capN < 1 && !fresh {
+		// Nothing of ours to wait for and the probe at the reset found
+		// the window full again: the other program takes every slot
+		// that frees. Probe seldom instead of at every reset.
+		sh.hold = maxTime(sh.hold, now.Add(w.Len/2))
 	}
 }
 

@@ -37,6 +37,10 @@ const (
 	// skewIgnore: the Date header has 1 s precision, so smaller
 	// differences are noise.
 	skewIgnore = 2 * time.Second
+	// shareHold: responses arrive out of order, and an older header
+	// counts fewer of our own requests than our log already holds, so for
+	// this long after a share is set only a smaller one replaces it.
+	shareHold = 5 * time.Second
 )
 
 // Limiter is the one limiter shared by every worker and every retry of one
@@ -60,6 +64,7 @@ type Limiter struct {
 	pending int          // reservations handed out but not yet granted or released
 	ext     []*extBudget // few: one per X-RateLimit-Limit value seen
 	extSeq  uint64
+	shares  []*share // few: one per full server window shared with another program
 	rnd     *rand.Rand
 	hookMin time.Duration
 	hook    func(WaitInfo)
@@ -85,6 +90,33 @@ func (b *extBudget) reason() string {
 		return "probing how much the server's window freed"
 	}
 	return fmt.Sprintf("server reports %d requests left until %s", b.remaining, b.resetLocal.Format("15:04:05"))
+}
+
+// share caps our own sends in one server window once the server has
+// reported that window full while another program spends the key. The
+// server's Reset names the moment its oldest entry leaves; when that
+// entry is the other program's, the other program usually takes the slot
+// again at once, so probing at every reset only collects 429s. What we
+// can count on are the slots our own sends free: at an observation, our
+// sends in the window (mine) plus what is left (Remaining) is our part of
+// the window, and it stays so while the other program keeps its own rate.
+// So at most capN = mine + Remaining - reserve of our sends may fall in
+// any rolling Len (+ guard): the next send waits until one of ours leaves
+// the window, which the other program cannot take from us first.
+type share struct {
+	limit int           // X-RateLimit-Limit it came from
+	win   Window        // the server's window (unscaled)
+	log   int           // our log that holds every send of win.Len
+	capN  int           // our sends allowed in any rolling win.Len + guard
+	setAt time.Time     // when capN was last replaced (not lowered)
+	seen  time.Time     // last observation of this window
+	hold  time.Time     // capN < 1: nothing of ours in it to wait for; probe then
+	other int           // the other program's requests in the window, as inferred
+	stale time.Duration // no observation for this long: forget the share
+}
+
+func (s *share) reason() string {
+	return fmt.Sprintf("server's %s window full (another program has about %d): our share %d", s.win, s.other, max(s.capN, 0))
 }
 
 // Option configures a Limiter.
@@ -139,6 +171,7 @@ type Stats struct {
 	PauseReason   string        // why the gate was last moved
 	Observed      int64         // responses with X-RateLimit headers
 	Foreign       int64         // of those, ones showing another client on the key
+	Shares        int64         // times a full server window was shared with another client (see Observe)
 	BadHeaders    int64         // malformed X-RateLimit or Date headers (ignored)
 	LastBadHeader string        // the last one, e.g. `X-RateLimit-Remaining "x": not an integer`
 }
@@ -257,38 +290,10 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 	}
 }
 
-// reserveLocked computes the earliest slot
-// t = max(now, last reservation, gate, max_i(log_i[len-Max_i] + Len_i + guard), exhausted server budgets)
-// and records it in every log and budget.
+// reserveLocked computes the earliest slot (slotLocked) and records it in
+// every log and budget.
 func (l *Limiter) reserveLocked(now time.Time) reservation {
-	t, bind := l.s.earliest(now)
-	why := ""
-	if bind >= 0 {
-		w := l.s.wins[bind]
-		why = fmt.Sprintf("%s window full (%s)", fmtDur(w.Len), w)
-	}
-	if tail := l.s.tail(); tail.After(t) {
-		t, why = tail, l.lastWhy // first come, first served
-	}
-	// Each waiter released by a pause goes a random bit (mean gateJitter/8)
-	// after the one before, so the herd trickles out over about
-	// gateJitter instead of hitting the server in one instant.
-	if !l.gate.IsZero() && t.Before(l.gate.Add(gateJitter)) {
-		if l.gate.After(t) {
-			t, why = l.gate, l.gateWhy
-		}
-		t = t.Add(l.jitter(gateJitter / 4))
-	}
-	// An exhausted server budget holds everyone until its reset. Moving t
-	// past one budget's end can matter for another, hence the loop.
-	for moved := true; moved; {
-		moved = false
-		for _, b := range l.ext {
-			if b.left <= 0 && b.until.After(t) {
-				t, why, moved = b.until.Add(l.jitter(gateJitter)), b.reason(), true
-			}
-		}
-	}
+	t, why := l.slotLocked(now, l.jitter)
 	r := reservation{at: t, why: why}
 	l.ext = slices.DeleteFunc(l.ext, func(b *extBudget) bool {
 		if t.Before(b.until) {
@@ -310,10 +315,114 @@ func (l *Limiter) reserveLocked(now time.Time) reservation {
 		}
 		return true
 	})
+	l.shares = slices.DeleteFunc(l.shares, func(sh *share) bool { return !now.Before(sh.seen.Add(sh.stale)) })
 	l.pending++
 	l.s.push(t, now, l.pending)
 	l.lastWhy = why
 	return r
+}
+
+// slotLocked returns the earliest slot for a reservation made at now,
+// and why it is not now:
+//
+//	t = max(now, last reservation, gate, max_i(log_i[len-Max_i] + Len_i + guard),
+//	        exhausted server budgets, our share of full server windows)
+//
+// jit draws the release jitter after a pause or a server reset.
+func (l *Limiter) slotLocked(now time.Time, jit func(time.Duration) time.Duration) (time.Time, string) {
+	t, bind := l.s.earliest(now)
+	why := ""
+	if bind >= 0 {
+		w := l.s.wins[bind]
+		why = fmt.Sprintf("%s window full (%s)", fmtDur(w.Len), w)
+	}
+	if tail := l.s.tail(); tail.After(t) {
+		t, why = tail, l.lastWhy // first come, first served
+	}
+	// Each waiter released by a pause goes a random bit (mean gateJitter/8)
+	// after the one before, so the herd trickles out over about
+	// gateJitter instead of hitting the server in one instant.
+	if !l.gate.IsZero() && t.Before(l.gate.Add(gateJitter)) {
+		if l.gate.After(t) {
+			t, why = l.gate, l.gateWhy
+		}
+		t = t.Add(jit(gateJitter / 4))
+	}
+	// An exhausted server budget holds everyone until its reset, and a
+	// full shared window until one of our own sends leaves it. Moving t
+	// past one constraint can matter for another, hence the loop.
+	for moved := true; moved; {
+		moved = false
+		for _, b := range l.ext {
+			if b.left <= 0 && b.until.After(t) {
+				t, why, moved = b.until.Add(jit(gateJitter)), b.reason(), true
+			}
+		}
+		for _, sh := range l.shares {
+			if !now.Before(sh.seen.Add(sh.stale)) {
+				continue // forgotten at the next reservation
+			}
+			if c := l.shareSlot(sh); c.After(t) {
+				t, why, moved = c, sh.reason(), true
+			}
+		}
+	}
+	return t, why
+}
+
+// shareSlot is the earliest time at which one more send keeps our sends in
+// the shared window within our share: the capN-th most recent of ours must
+// have left it. With no share at all (capN < 1) one probe a while later
+// finds out whether the other program has slowed down.
+func (l *Limiter) shareSlot(sh *share) time.Time {
+	n := max(sh.capN, 1)
+	var t time.Time
+	if lg := l.s.log(sh.log); len(lg) >= n {
+		t = lg[len(lg)-n].Add(sh.win.Len + l.guard)
+	}
+	if sh.capN < 1 && sh.hold.After(t) {
+		t = sh.hold
+	}
+	return t
+}
+
+// NextSlot returns when a Wait called now would be granted, counting our
+// windows, reservations already handed out, a pause, the server's
+// budgets and our share of windows another program fills. It reserves
+// nothing. The random release jitter after a pause (under a second) is
+// not included, so the grant may come that much later. Use it to stop
+// cleanly before a deadline instead of starting a wait that cannot end
+// in time.
+func (l *Limiter) NextSlot() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, _ := l.slotLocked(time.Now(), func(time.Duration) time.Duration { return 0 })
+	return t
+}
+
+// Sent returns our reserved send times still inside the longest window,
+// ascending: the grants of the last hour plus any slot already handed to
+// a waiter. A later run can pass them to Preload.
+func (l *Limiter) Sent() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	longest := -1
+	for i, w := range l.s.wins {
+		if longest < 0 || w.Len > l.s.wins[longest].Len {
+			longest = i
+		}
+	}
+	if longest < 0 {
+		return nil
+	}
+	from := time.Now().Add(-l.s.wins[longest].Len)
+	var out []time.Time
+	for _, e := range l.s.log(longest) {
+		if e.After(from) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // releaseLocked gives a reservation back: its log entry and its charge on
