@@ -408,3 +408,82 @@ func BenchmarkCrawl(b *testing.B) {
 	b.ReportMetric(best.Seconds()/took.Seconds(), "efficiency")
 	b.ReportMetric(float64(throttled), "429s")
 }
+
+// TestForeignClientStartOffsets: the other program (10/min, 600 of the
+// key's 1,000 an hour) has already been running for a while when our
+// crawl starts, so the server's hour fills and every slot the other
+// program frees it takes again at once: probing at the server's Reset
+// only collects 429s. Ours must still finish (on what the other program
+// leaves), with at most 2 429s per simulated hour; the server refuses
+// what does not fit, so its windows hold by construction and are checked
+// only as a sanity test of the simulation.
+//
+// At 30/min (1,800 an hour, more than the key allows) see
+// TestForeignClientSaturatedKey.
+func TestForeignClientStartOffsets(t *testing.T) {
+	t.Parallel()
+	for _, offset := range []time.Duration{0, 40 * time.Minute, 59 * time.Minute} {
+		t.Run(fmt.Sprintf("offset=%v", offset), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				raw := rawStandard(t)
+				s := fakeapi.New(fakeapi.Config{Seed: 11, APIKey: testKey, Campaigns: 30, LeadsPerCampaign: 3, Windows: raw,
+					Faults: fakeapi.Faults{ForeignPerMinute: 10}})
+				time.Sleep(offset) // the other program is already spending the key
+				lim := standard(t, 0.8, 11)
+				fixed := func() time.Duration { return 80 * time.Millisecond }
+				c, _ := newClient(t, s, &memTransport{up: fixed, down: fixed}, extract.WithLimiter(lim))
+				start := time.Now()
+				err := c.Crawl(t.Context(), analyticsItems(s, 2500), 4, discard)
+				took := time.Since(start)
+				st := s.Stats()
+				t.Logf("foreign 10/min from %v before: %v, %d 429s (%.2f/h), foreign %d (%d refused), limiter %+v",
+					offset, took.Round(time.Second), st.Throttled, float64(st.Throttled)/took.Hours(),
+					st.Foreign, st.ForeignRejected, lim.Stats())
+				require.NoError(t, err)
+				require.LessOrEqual(t, float64(st.Throttled), 2*math.Ceil(took.Hours()))
+				require.Len(t, s.AdmittedOurs(), 2500)
+				if offset > 0 {
+					require.Positive(t, lim.Stats().Shares, "the hour filled and was shared")
+				}
+				for _, w := range raw {
+					require.LessOrEqual(t, fakeapi.MaxInWindow(s.Admitted(), w.Len), w.Max)
+				}
+			})
+		})
+	}
+}
+
+// TestForeignClientSaturatedKey: a program spending 30/min (1,800 an
+// hour) for 40 or 59 minutes already holds all 1,000 of the hour, and it
+// takes each slot again at the very instant it frees, so no client can
+// get a request in. Ours must neither hang nor hammer: the crawl ends
+// with ErrRateLimited, and apart from each worker's first contact it
+// probes at most twice an hour.
+func TestForeignClientSaturatedKey(t *testing.T) {
+	t.Parallel()
+	for _, offset := range []time.Duration{40 * time.Minute, 59 * time.Minute} {
+		t.Run(fmt.Sprintf("offset=%v", offset), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				raw := rawStandard(t)
+				s := fakeapi.New(fakeapi.Config{Seed: 11, APIKey: testKey, Campaigns: 30, LeadsPerCampaign: 3, Windows: raw,
+					Faults: fakeapi.Faults{ForeignPerMinute: 30}})
+				time.Sleep(offset)
+				require.Len(t, s.AdmittedForeign(), 1000, "the precondition: the other program holds the whole hour")
+				const workers = 4
+				lim := standard(t, 0.8, 11)
+				fixed := func() time.Duration { return 80 * time.Millisecond }
+				c, _ := newClient(t, s, &memTransport{up: fixed, down: fixed}, extract.WithLimiter(lim))
+				start := time.Now()
+				err := c.Crawl(t.Context(), analyticsItems(s, 100), workers, discard)
+				took := time.Since(start)
+				st := s.Stats()
+				t.Logf("foreign 30/min from %v before: gave up after %v, %d 429s: %v", offset, took.Round(time.Second), st.Throttled, err)
+				require.ErrorIs(t, err, extract.ErrRateLimited)
+				require.Empty(t, s.AdmittedOurs())
+				require.LessOrEqual(t, float64(st.Throttled), workers+2*math.Ceil(took.Hours()))
+			})
+		})
+	}
+}

@@ -17,8 +17,11 @@
 //
 // Observe reads X-RateLimit-Limit/Remaining/Reset on every response and
 // holds our sends to what the server says is left when another program
-// spends the same key. PauseUntil is the global reaction to a 429.
-// Preload seeds the logs from earlier runs' sends.
+// spends the same key; once it fills a window, our share of that window
+// is what our own sends hold in it. PauseUntil is the global reaction to
+// a 429. Preload seeds the logs from earlier runs' sends (Sent returns
+// them); NextSlot tells, without reserving, when the next Wait would be
+// granted.
 //
 // The pure helpers FinishTime (the greedy schedule, for planning),
 // ParseRetryAfter and Backoff (full jitter) serve the client's retry loop

@@ -26,6 +26,14 @@ import (
 // known window the prediction is impossible and the server's numbers are
 // obeyed as they are.
 //
+// When a known window is reported (nearly) full because of the other
+// program, waiting for its Reset does not help: Reset is when the oldest
+// entry leaves, usually the other program's, and it takes that slot
+// again at once. Our share of the window is then capped at our own sends
+// in it plus Remaining minus the reserve, so our next send waits for one
+// of our own sends to leave (see share); the share follows every later
+// header of that window and ends when one shows we are alone.
+//
 // Reset is converted to our clock with the Date header (clock skew);
 // responses arrive out of order, so for one reset the smallest Remaining
 // wins, and a reset older than one already seen is ignored. Malformed

@@ -65,14 +65,14 @@ func TestMaxInWindow(t *testing.T) {
 // internals is a copy of a Limiter's private state, read under its lock
 // so that a failing require never leaves the lock held.
 type internals struct {
-	pending, budgets int
-	tail             time.Time
+	pending, budgets, shares int
+	tail                     time.Time
 }
 
 func inspect(l *Limiter) internals {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return internals{pending: l.pending, budgets: len(l.ext), tail: l.s.tail()}
+	return internals{pending: l.pending, budgets: len(l.ext), shares: len(l.shares), tail: l.s.tail()}
 }
 
 // grants collects the times at which Wait returned nil.
@@ -808,5 +808,139 @@ func TestWaitHookThreshold(t *testing.T) {
 		_, err := l.Wait(t.Context())
 		require.NoError(t, err)
 		require.Equal(t, []WaitInfo{{Until: start.Add(time.Hour), Reason: "1h window full (3/1h)"}}, got)
+	})
+}
+
+// TestObserveShareFullWindow: the server reports its hour full while
+// another program holds most of it. Its Reset (the oldest entry, the
+// other program's) is no use: that program takes the slot again. Our
+// next send waits until enough of our own sends have left the hour for
+// our share (ours + Remaining - reserve), and nothing probes at the reset.
+func TestObserveShareFullWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(std80, WithServerWindows(standard), WithRand(seeded(14)))
+		var sent []time.Time
+		for range 10 { // 10 sends, 2 s apart
+			_, err := l.Wait(t.Context())
+			require.NoError(t, err)
+			sent = append(sent, time.Now())
+			time.Sleep(2 * time.Second)
+		}
+		require.Equal(t, sent, l.Sent())
+		now := time.Now()
+		reset := now.Add(5 * time.Second).Truncate(time.Second)
+		l.Observe(rateHeaders(1000, 0, reset, now)) // 990 are someone else's
+		st := l.Stats()
+		require.EqualValues(t, 1, st.Shares)
+		require.EqualValues(t, 1, st.Foreign)
+
+		// Our share is 10 + 0 - 2 = 8: the 3rd of our sends must leave.
+		want := sent[2].Add(time.Hour + DefaultGuard)
+		require.Equal(t, want, l.NextSlot())
+		var info WaitInfo
+		l.hook, l.hookMin = func(w WaitInfo) { info = w }, time.Minute
+		_, err := l.Wait(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, want, time.Now(), "no probe at the server's reset")
+		require.Contains(t, info.Reason, "server's 1000/1h window full (another program has about 990): our share 8")
+
+		// Its response: still full, with 8 of ours in the hour. The 2
+		// slots we left free went to the other program, so our share
+		// shrinks to 8 - 2 = 6: the next send waits for the 6th of our
+		// old sends to leave.
+		l.Observe(rateHeaders(1000, 0, time.Now().Add(2*time.Second), time.Now()))
+		require.Equal(t, sent[5].Add(time.Hour+DefaultGuard), l.NextSlot())
+		require.Contains(t, l.Stats().PauseReason, "server reports 0 requests left")
+
+		// The other program slows down: 30 left. We may use 28 more at
+		// once (the share grows), then wait again for our own sends.
+		time.Sleep(shareHold)
+		l.Observe(rateHeaders(1000, 30, time.Now().Add(2*time.Second), time.Now()))
+		require.Equal(t, time.Now(), l.NextSlot())
+		// A header showing we are alone lifts the share altogether.
+		l.Observe(rateHeaders(1000, 1000-len(l.Sent()), time.Now().Add(time.Hour), time.Now()))
+		require.Zero(t, inspect(l).shares)
+		require.Equal(t, time.Now(), l.NextSlot())
+	})
+}
+
+// TestObserveShareStarved: the window is full and none of it is ours.
+// The first probe goes at the reset (the other program may have been a
+// burst); once that finds the window full again, the next probe waits
+// half the window instead of every reset.
+func TestObserveShareStarved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(std80, WithServerWindows(standard), WithRand(seeded(15)))
+		now := time.Now()
+		reset := now.Add(3 * time.Second).Truncate(time.Second)
+		l.Observe(rateHeaders(1000, 0, reset, now))
+		_, err := l.Wait(t.Context())
+		require.NoError(t, err)
+		probe := time.Now()
+		require.False(t, probe.Before(reset.Add(resetMargin)))
+		require.Less(t, probe.Sub(reset), resetMargin+gateJitter)
+
+		// The probe came back 429 with Remaining 0: the other program took
+		// the slot. Next try in half an hour at the earliest, and then
+		// only one request per hour while the share is nothing.
+		l.Observe(rateHeaders(1000, 0, probe.Add(2*time.Second), probe))
+		require.Equal(t, probe.Add(time.Hour+DefaultGuard), l.NextSlot())
+		require.LessOrEqual(t, probe.Add(30*time.Minute), l.NextSlot())
+	})
+}
+
+// TestNextSlot: NextSlot says when a Wait called now would be granted and
+// reserves nothing.
+func TestNextSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(std80, WithServerWindows(standard), WithRand(seeded(16)))
+		start := time.Now()
+		require.Equal(t, start, l.NextSlot(), "a fresh limiter grants at once")
+
+		for range 8 {
+			_, err := l.Wait(t.Context())
+			require.NoError(t, err)
+		}
+		next := start.Add(time.Second + DefaultGuard)
+		for range 3 { // no side effects: asking again changes nothing
+			require.Equal(t, next, l.NextSlot())
+		}
+		require.EqualValues(t, 8, l.Stats().Reservations)
+		require.Zero(t, inspect(l).pending)
+		_, err := l.Wait(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, next, time.Now(), "Wait grants at the slot NextSlot named")
+
+		// A slot handed to a sleeping waiter counts: the next is after it.
+		go func() { _, _ = l.Wait(t.Context()) }()
+		synctest.Wait()
+		require.Equal(t, next, l.NextSlot(), "7 more fit in this second")
+		for range 7 {
+			go func() { _, _ = l.Wait(t.Context()) }()
+		}
+		synctest.Wait()
+		require.Equal(t, next.Add(time.Second+DefaultGuard), l.NextSlot())
+		time.Sleep(time.Until(next.Add(time.Second + DefaultGuard)))
+
+		// A pause: its gate, without the release jitter.
+		gate := time.Now().Add(30 * time.Second)
+		l.PauseUntil(gate, "test")
+		require.Equal(t, gate, l.NextSlot())
+		_, err = l.Wait(t.Context())
+		require.NoError(t, err)
+		require.False(t, time.Now().Before(gate))
+		require.Less(t, time.Since(gate), gateJitter/4)
+
+		// A server budget: 3 left means 1 for us (reserve 2), then the
+		// reset plus the margin.
+		time.Sleep(time.Minute)
+		now := time.Now()
+		reset := now.Add(time.Minute).Truncate(time.Second)
+		l.Observe(rateHeaders(1000, 3, reset, now))
+		require.Equal(t, now, l.NextSlot())
+		_, err = l.Wait(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, reset.Add(resetMargin), l.NextSlot())
+		require.EqualValues(t, 19, l.Stats().Reservations)
 	})
 }
