@@ -9,11 +9,18 @@ import (
 	"time"
 )
 
-// Commit ends the run: it flushes the staged rows, runs the data checks
-// and then, in one small transaction, upserts campaign_daily_stats,
-// records the checks, marks the run succeeded and applies retention. The
-// run's rows are already in place, so marking it succeeded is the swap:
-// the new snapshot appears in every view at once.
+// Commit ends the run: it flushes the staged rows, copies the carried
+// rows of the previous snapshot (see [Run.SetCarry]) so that the checks
+// see the complete snapshot, runs the data checks and then, in one small
+// transaction, upserts campaign_daily_stats, records the checks, marks
+// the run succeeded, discards the rows and queues of every older run that
+// did not succeed (an abandoned incomplete run can no longer become a
+// newer snapshot than this one) and applies retention. The run's rows are
+// already in place, so marking it succeeded is the swap: the new snapshot
+// appears in every view at once.
+//
+// A run whose work queue still has pending items cannot commit: its
+// snapshot would be incomplete (stop it with an incomplete Abort instead).
 //
 // A check of severity error (a duplicate key) fails the run instead: the
 // views do not move, the checks are recorded, its rows are deleted, and
@@ -52,7 +59,17 @@ func (r *Run) commit(ctx context.Context, c Counters) (*Summary, error) {
 	}
 	s := r.s
 	sum := &Summary{RunID: r.id}
+	var pending int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM work_items WHERE run_id = ? AND status = 'pending'`, r.id).Scan(&pending); err != nil {
+		return nil, fmt.Errorf("load: commit %s: read work queue: %w", r.id, err)
+	}
+	if pending > 0 {
+		return nil, fmt.Errorf("load: commit %s: %d work items are still pending; the snapshot would be incomplete", r.id, pending)
+	}
 	var err error
+	if sum.Carried, err = r.applyCarry(ctx); err != nil {
+		return nil, fmt.Errorf("load: commit %s: carry rows forward: %w", r.id, err)
+	}
 	if sum.Rows, err = stagedRows(ctx, s.db, r.id); err != nil {
 		return nil, fmt.Errorf("load: commit %s: %w", r.id, err)
 	}
@@ -106,6 +123,12 @@ func (r *Run) commit(ctx context.Context, c Counters) (*Summary, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM campaign_daily_stats_staging WHERE run_id = ?`, r.id); err != nil {
 			return fmt.Errorf("clear campaign_daily_stats_staging: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM work_items WHERE run_id = ?`, r.id); err != nil {
+			return fmt.Errorf("clear work_items: %w", err)
+		}
+		if err := discardOlder(ctx, tx, r.id, now); err != nil {
+			return err
+		}
 		return retain(ctx, tx, s.opts.Retain)
 	})
 	if err != nil {
@@ -133,7 +156,7 @@ func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters)
 	}
 	ctx = context.WithoutCancel(ctx)
 	keep := status == StatusIncomplete
-	if keep && r.broken != nil {
+	if keep && r.broken != nil && !r.resumable {
 		// A failed Write leaves rows it did not stage: a continuation
 		// could not trust the run's rows, so it cannot be incomplete.
 		status, keep = StatusFailed, false
@@ -226,9 +249,10 @@ func finishRun(ctx context.Context, tx *sql.Tx, id, status string, at time.Time,
 	return nil
 }
 
-// deleteStaged deletes the rows of a run that will never be visible.
+// deleteStaged deletes the rows, queue and carries of a run that will
+// never be visible.
 func deleteStaged(ctx context.Context, tx *sql.Tx, id string) error {
-	for _, name := range physicalTables() {
+	for _, name := range runScopedTables() {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id = ?`, id); err != nil {
 			return fmt.Errorf("clear %s: %w", name, err)
 		}
@@ -266,14 +290,30 @@ func insertChecks(ctx context.Context, tx *sql.Tx, id string, checks []Check) er
 	return nil
 }
 
+// discardOlder, run as run id succeeds, marks every run started before it
+// that is still incomplete (or running: a dead process) as failed and
+// deletes the rows, queue and carries of all of them that did not
+// succeed. Resuming one of them would publish a snapshot older than id's.
+func discardOlder(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE etl_runs SET status = 'failed', finished_at = coalesce(finished_at, $2),
+		error = coalesce(error || '; ', '') || 'abandoned: run ' || $1 || ', started later, succeeded'
+		WHERE status IN ('incomplete', 'running') AND run_id <> $1
+		AND started_at < (SELECT started_at FROM etl_runs WHERE run_id = $1)`, id, at); err != nil {
+		return fmt.Errorf("discard older runs: %w", err)
+	}
+	return discardStaged(ctx, tx)
+}
+
 // retain deletes the rows of succeeded runs older than the last n; the
 // latest succeeded run is always among those kept. n <= 0 keeps all.
-// Rows of incomplete runs are not snapshots and are left alone.
+// Rows of incomplete runs are not snapshots and are left alone. Every
+// snapshot holds its own copy of the rows carried into it, so deleting an
+// old run's rows never takes rows from a newer snapshot.
 func retain(ctx context.Context, tx *sql.Tx, n int) error {
 	if n <= 0 {
 		return nil
 	}
-	for _, name := range physicalTables() {
+	for _, name := range append(physicalTables(), "run_carry") {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id IN (
 			SELECT run_id FROM etl_runs WHERE status = 'succeeded' ORDER BY commit_seq DESC OFFSET ?)`, n); err != nil {
 			return fmt.Errorf("retention on %s: %w", name, err)

@@ -47,6 +47,25 @@ type RunStart struct {
 	// JSON-able value, or a string/[]byte/json.RawMessage holding JSON.
 	// Keys naming a password, secret or API key are refused.
 	Config any
+	// Mode is ModeFull (the default when empty) or ModeIncremental, kept
+	// in etl_runs.mode; SetPlan may change it once the run knows.
+	Mode string
+}
+
+// Run modes, as stored in etl_runs.mode.
+const (
+	ModeFull        = "full"
+	ModeIncremental = "incremental"
+)
+
+func checkMode(m string) (string, error) {
+	switch m {
+	case "":
+		return ModeFull, nil
+	case ModeFull, ModeIncremental:
+		return m, nil
+	}
+	return "", fmt.Errorf("load: run mode %q is not %q or %q", m, ModeFull, ModeIncremental)
 }
 
 // Counters are a run's request statistics, kept in its etl_runs row.
@@ -74,7 +93,8 @@ const (
 type Summary struct {
 	RunID    string
 	Status   string
-	Rows     map[string]int64 // rows loaded per table (view name)
+	Rows     map[string]int64 // rows in the snapshot per table (view name), carried rows included
+	Carried  map[string]int64 // of those, rows copied from the previous snapshot (see Run.SetCarry)
 	Rejected int64            // records that could not be converted, kept in rejected_records
 	Checks   []Check
 	Warnings int // checks of severity warning; Warnings > 0 or Rejected > 0 means exit code 3
@@ -86,20 +106,34 @@ type Run struct {
 	s        *Store
 	id       string
 	snapshot time.Time
+	started  time.Time
+	resumed  bool
+	planned  bool
 
-	conn    *sql.Conn // dedicated to the Appenders
-	apps    map[string]*duckdb.Appender
-	vals    []driver.Value // reused row buffer
-	batch   int64
-	pending int   // rows appended since the last flush
-	broken  error // a failed append: the run can only be aborted
-	ended   bool
+	conn *sql.Conn // dedicated to the Appenders
+	apps map[string]*duckdb.Appender
+	vals []driver.Value // reused row buffer
+	// batch is the last number handed out to a Write or a queue item: the
+	// two share one sequence so that a Write's rows are never mistaken for
+	// a queue item's. cur is the batch being staged.
+	batch, cur int64
+	pending    int   // rows appended since the last flush
+	broken     error // a failed append: the run can only be aborted
+	// resumable is set with broken when the staged rows are nonetheless
+	// consistent for a later resume (a page staged but not marked done),
+	// so that an incomplete Abort may keep them.
+	resumable bool
+	ended     bool
 }
 
-// BeginRun starts a run: it marks runs left 'running' by a process that
-// died as failed and discards their staged rows (and those of failed or
-// cancelled runs; an incomplete run's rows are kept for a later run to
-// continue), then records the new run as running.
+// BeginRun starts a new run: it marks runs left 'running' by a process
+// that died as failed and discards their staged rows (and those of failed
+// or cancelled runs), then records the new run as running. A dead run
+// that has a work queue is resumable: it becomes 'incomplete' instead,
+// its rows and queue kept, so that calling BeginRun (for a full refresh,
+// say) never destroys work a later [Store.Resume] could continue; the
+// next run to succeed discards it (see [Run.Commit]). An incomplete run's
+// rows are kept likewise.
 func (s *Store) BeginRun(ctx context.Context, rs RunStart) (*Run, error) {
 	if s.readOnly {
 		return nil, errors.New("load: BeginRun on a read-only store")
@@ -108,6 +142,10 @@ func (s *Store) BeginRun(ctx context.Context, rs RunStart) (*Run, error) {
 		return nil, errors.New("load: BeginRun: SnapshotDate is required")
 	}
 	config, err := configJSON(rs.Config)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := checkMode(rs.Mode)
 	if err != nil {
 		return nil, err
 	}
@@ -140,16 +178,14 @@ func (s *Store) BeginRun(ctx context.Context, rs RunStart) (*Run, error) {
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE etl_runs SET status = 'failed', finished_at = ?,
-			error = 'the process running it stopped before finishing (found by run ' || ? || ')'
-			WHERE status = 'running'`, s.opts.now(), id); err != nil {
+		if err := markDead(ctx, tx, s.opts.now(), id); err != nil {
 			return err
 		}
 		if err := discardStaged(ctx, tx); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO etl_runs (run_id, status, snapshot_date, started_at, config)
-			VALUES (?, 'running', ?, ?, ?)`, id, snap, started, config)
+		_, err = tx.ExecContext(ctx, `INSERT INTO etl_runs (run_id, status, snapshot_date, started_at, config, mode)
+			VALUES (?, 'running', ?, ?, ?, ?)`, id, snap, started, config, mode)
 		return err
 	})
 	if err != nil {
@@ -163,7 +199,7 @@ func (s *Store) BeginRun(ctx context.Context, rs RunStart) (*Run, error) {
 		s.finishOrphan(id, err)
 		return nil, fmt.Errorf("load: begin run: %w", err)
 	}
-	r := &Run{s: s, id: id, snapshot: snap, conn: conn, apps: map[string]*duckdb.Appender{}}
+	r := &Run{s: s, id: id, snapshot: snap, started: started, conn: conn, apps: map[string]*duckdb.Appender{}}
 	s.active = r
 	s.log.Info("run started", "run_id", id, "snapshot_date", snap.Format(time.DateOnly))
 	return r, nil
@@ -176,17 +212,35 @@ func (s *Store) finishOrphan(id string, cause error) {
 		s.opts.now(), redact(cause.Error()), id)
 }
 
-// discardStaged deletes the rows of every run that can no longer become
-// visible: failed and cancelled ones (incomplete runs keep theirs for a
-// later run to continue).
+// markDead records the runs left 'running' by a process that died
+// (found by run by): those with a work queue become incomplete, to be
+// resumed, the others failed.
+func markDead(ctx context.Context, tx *sql.Tx, at time.Time, by string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE etl_runs SET finished_at = $1,
+		status = CASE WHEN run_id IN (SELECT run_id FROM work_items) THEN 'incomplete' ELSE 'failed' END,
+		error = 'the process running it stopped before finishing (found by run ' || $2 || ')' ||
+			CASE WHEN run_id IN (SELECT run_id FROM work_items) THEN '; its queue is kept for a resume' ELSE '' END
+		WHERE status = 'running'`, at, by)
+	return err
+}
+
+// discardStaged deletes the rows, queue and carries of every run that can
+// no longer become visible: failed and cancelled ones (incomplete runs
+// keep theirs for a later run to continue).
 func discardStaged(ctx context.Context, tx *sql.Tx) error {
-	for _, name := range physicalTables() {
+	for _, name := range runScopedTables() {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id IN
 			(SELECT run_id FROM etl_runs WHERE status IN ('failed', 'cancelled'))`); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// runScopedTables lists the tables holding a run's staged work: its rows
+// and, unlike physicalTables, its queue and carries.
+func runScopedTables() []string {
+	return append(physicalTables(), "work_items", "run_carry")
 }
 
 // physicalTables lists the tables holding rows per run.
@@ -220,12 +274,24 @@ func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.T
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	r.batch++
+	if err := r.stage(b, r.batch, extractedAt); err != nil {
+		return err
+	}
+	if r.pending >= flushEvery {
+		return r.Flush(ctx)
+	}
+	return nil
+}
+
+// stage appends b's rows to the Appenders under batch number batch.
+func (r *Run) stage(b transform.Batch, batch int64, extractedAt time.Time) error {
 	for _, t := range b.Totals {
 		if totalTables[t.Stream] == nil {
 			return r.fail(fmt.Errorf("load: reported total for campaign %d: unknown stream %q (want leads or lead_email_stats)", t.CampaignID, t.Stream))
 		}
 	}
-	r.batch++
+	r.cur = batch
 	err := errors.Join(
 		appendRows(r, tCampaigns, b.Campaigns, extractedAt, fillCampaign),
 		appendRows(r, tCampaignAnalytics, b.CampaignAnalytics, extractedAt, fillCampaignAnalytics),
@@ -241,9 +307,6 @@ func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.T
 	if err != nil {
 		return r.fail(err)
 	}
-	if r.pending >= flushEvery {
-		return r.Flush(ctx)
-	}
 	return nil
 }
 
@@ -257,7 +320,7 @@ func appendRows[T any](r *Run, t *table, rows []T, at time.Time, fill func([]dri
 		return err
 	}
 	v := r.row(prefix + len(t.cols))
-	v[0], v[1], v[2], v[3] = r.id, r.batch, r.snapshot, at
+	v[0], v[1], v[2], v[3] = r.id, r.cur, r.snapshot, at
 	for i := range rows {
 		fill(v[prefix:], &rows[i])
 		if err := app.AppendRow(v...); err != nil {
@@ -279,7 +342,7 @@ func (r *Run) appendRejected(rej []transform.Rejected) error {
 	if err != nil {
 		return err
 	}
-	v := r.row(6)
+	v := r.row(7)
 	for i := range rej {
 		x := &rej[i]
 		var raw driver.Value
@@ -292,7 +355,7 @@ func (r *Run) appendRejected(rej []transform.Rejected) error {
 			// its text as a JSON string rather than lose it.
 			raw = string(x.Raw)
 		}
-		v[0], v[1], v[2], v[3], v[4], v[5] = r.id, x.Stream, x.RecordKey, x.Field, redact(x.Reason), raw
+		v[0], v[1], v[2], v[3], v[4], v[5], v[6] = r.id, x.Stream, x.RecordKey, x.Field, redact(x.Reason), raw, r.cur
 		if err := app.AppendRow(v...); err != nil {
 			return fmt.Errorf("load: rejected record %s %s: %w", x.Stream, x.RecordKey, err)
 		}
@@ -311,7 +374,7 @@ func (r *Run) appendTotals(ts []transform.ReportedTotal) error {
 	}
 	v := r.row(6)
 	for _, t := range ts {
-		v[0], v[1], v[2], v[3], v[4], v[5] = r.id, r.batch, r.snapshot, t.Stream, t.CampaignID, t.Total
+		v[0], v[1], v[2], v[3], v[4], v[5] = r.id, r.cur, r.snapshot, t.Stream, t.CampaignID, t.Total
 		if err := app.AppendRow(v...); err != nil {
 			return fmt.Errorf("load: reported total %s campaign %d: %w", t.Stream, t.CampaignID, err)
 		}

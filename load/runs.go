@@ -20,6 +20,8 @@ type RunInfo struct {
 	Warnings     int64
 	Rows         map[string]int64 // per table (view name)
 	Error        string
+	Mode         string // ModeFull or ModeIncremental
+	Resumed      int    // times the run was resumed after an interruption
 }
 
 // LatestRun returns the most recently started run, or nil when there is
@@ -42,20 +44,32 @@ func (s *Store) LatestSucceeded(ctx context.Context) (*RunInfo, error) {
 	return &rs[0], nil
 }
 
+// LatestSucceededMode returns the most recent succeeded run of mode
+// (ModeFull or ModeIncremental), or nil when there is none: e.g. when the
+// last full refresh was, for a weekly one.
+func (s *Store) LatestSucceededMode(ctx context.Context, mode string) (*RunInfo, error) {
+	rs, err := s.queryRuns(ctx, `WHERE status = 'succeeded' AND coalesce(mode, 'full') = ?`, 1, mode)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
 // Runs returns the last n runs, newest first.
 func (s *Store) Runs(ctx context.Context, n int) ([]RunInfo, error) {
 	return s.queryRuns(ctx, "", n)
 }
 
-func (s *Store) queryRuns(ctx context.Context, where string, n int) ([]RunInfo, error) {
+func (s *Store) queryRuns(ctx context.Context, where string, n int, args ...any) ([]RunInfo, error) {
 	cols := make([]string, len(tables))
 	for i, t := range tables {
 		cols[i] = "coalesce(rows_" + t.name + ", 0)"
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT run_id, status, snapshot_date, started_at, finished_at,
 		coalesce(requests, 0), coalesce(throttled, 0), coalesce(retries, 0), coalesce(wait_seconds, 0),
-		coalesce(rejected, 0), coalesce(warnings, 0), coalesce(error, ''), `+strings.Join(cols, ", ")+`
-		FROM etl_runs `+where+` ORDER BY started_at DESC, run_id DESC LIMIT ?`, n)
+		coalesce(rejected, 0), coalesce(warnings, 0), coalesce(error, ''), coalesce(mode, 'full'), coalesce(resumed, 0),
+		`+strings.Join(cols, ", ")+`
+		FROM etl_runs `+where+` ORDER BY started_at DESC, run_id DESC LIMIT ?`, append(args, n)...)
 	if err != nil {
 		return nil, fmt.Errorf("load: read etl_runs: %w", err)
 	}
@@ -68,7 +82,7 @@ func (s *Store) queryRuns(ctx context.Context, where string, n int) ([]RunInfo, 
 		counts := make([]int64, len(tables))
 		dest := []any{&ri.RunID, &ri.Status, &ri.SnapshotDate, &ri.StartedAt, &finished,
 			&ri.Counters.Requests, &ri.Counters.Throttled, &ri.Counters.Retries, &waited,
-			&ri.Rejected, &ri.Warnings, &ri.Error}
+			&ri.Rejected, &ri.Warnings, &ri.Error, &ri.Mode, &ri.Resumed}
 		for i := range counts {
 			dest = append(dest, &counts[i])
 		}

@@ -1,0 +1,285 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Carry says which rows of a previous snapshot an incremental run copies
+// into its own at commit, so that every snapshot stays complete.
+type Carry struct {
+	Stream     string // "campaign_analytics", "sequences", "leads" or "lead_email_stats"
+	CampaignID int64
+	FromRun    string // the succeeded run whose rows are copied
+	// Mode is CarryAll (copy every row of that campaign and stream from
+	// FromRun) or CarryMerge (copy those whose key, e.g.
+	// campaign_lead_map_id or stats_id, this run did not stage).
+	Mode string
+}
+
+// Carry modes.
+const (
+	CarryAll   = "all"
+	CarryMerge = "merge"
+)
+
+// carriedBatch is the batch of rows copied by a carry: no page uses it
+// (Write and queue items count from 1).
+const carriedBatch = "0"
+
+// carryTables are the streams whose rows can be carried.
+var carryTables = map[string]*table{
+	"campaign_analytics": tCampaignAnalytics, "sequences": tSequences, "leads": tLeads, "lead_email_stats": tLeadEmailStats,
+}
+
+// campaignTables are the tables whose rows belong to one campaign.
+var campaignTables = map[string]*table{
+	"campaign_analytics": tCampaignAnalytics, "campaign_daily_stats": tDailyStats, "sequences": tSequences,
+	"leads": tLeads, "lead_email_stats": tLeadEmailStats,
+}
+
+func carryTable(stream string) (*table, error) {
+	if t := carryTables[stream]; t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("unknown stream %q (want campaign_analytics, sequences, leads or lead_email_stats)", stream)
+}
+
+// checkCarries validates cs and returns them with one entry per (stream,
+// campaign), the last one winning, as the upsert would.
+func (r *Run) checkCarries(ctx context.Context, cs []Carry) ([]Carry, error) {
+	from := map[string]bool{}
+	for i, c := range cs {
+		bad := func(field, why string) error {
+			return fmt.Errorf("load: carry %d (%s campaign %d): field %s: %s", i, c.Stream, c.CampaignID, field, why)
+		}
+		if _, err := carryTable(c.Stream); err != nil {
+			return nil, bad("Stream", err.Error())
+		}
+		switch {
+		case c.CampaignID <= 0:
+			return nil, bad("CampaignID", "must be positive")
+		case c.Mode != CarryAll && c.Mode != CarryMerge:
+			return nil, bad("Mode", fmt.Sprintf("%q is not %q or %q", c.Mode, CarryAll, CarryMerge))
+		case c.FromRun == "":
+			return nil, bad("FromRun", "required")
+		case c.FromRun == r.id:
+			return nil, bad("FromRun", "a run cannot carry its own rows")
+		}
+		from[c.FromRun] = true
+	}
+	for id := range from {
+		var status string
+		err := r.s.db.QueryRowContext(ctx, `SELECT status FROM etl_runs WHERE run_id = ?`, id).Scan(&status)
+		if err == sql.ErrNoRows {
+			return nil, fmt.Errorf("load: carry from run %s: no such run", id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load: carry from run %s: %w", id, err)
+		}
+		if status != StatusSucceeded {
+			return nil, fmt.Errorf("load: carry from run %s: it is %s, not a snapshot", id, status)
+		}
+	}
+	type key struct {
+		stream string
+		id     int64
+	}
+	last := map[key]int{}
+	for i, c := range cs {
+		last[key{c.Stream, c.CampaignID}] = i
+	}
+	out := make([]Carry, 0, len(last))
+	for i, c := range cs {
+		if last[key{c.Stream, c.CampaignID}] == i {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func upsertCarries(ctx context.Context, tx *sql.Tx, id string, cs []Carry) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO run_carry (run_id, stream, campaign_id, from_run, mode) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, stream, campaign_id) DO UPDATE SET from_run = excluded.from_run, mode = excluded.mode`)
+	if err != nil {
+		return fmt.Errorf("record carries: %w", err)
+	}
+	defer stmt.Close()
+	for _, c := range cs {
+		if _, err := stmt.ExecContext(ctx, id, c.Stream, c.CampaignID, c.FromRun, c.Mode); err != nil {
+			return fmt.Errorf("record carry %s campaign %d: %w", c.Stream, c.CampaignID, err)
+		}
+	}
+	return nil
+}
+
+// SetCarry records rows to carry forward at commit, replacing an earlier
+// carry of the same stream and campaign. Carries are kept in run_carry,
+// so they survive a resume.
+func (r *Run) SetCarry(ctx context.Context, cs []Carry) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	cs, err := r.checkCarries(ctx, cs)
+	if err != nil {
+		return err
+	}
+	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return upsertCarries(ctx, tx, r.id, cs) }); err != nil {
+		return fmt.Errorf("load: run %s: %w", r.id, err)
+	}
+	return nil
+}
+
+// DropCarry removes the carry of one stream and campaign, if any.
+func (r *Run) DropCarry(ctx context.Context, stream string, campaignID int64) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	if _, err := carryTable(stream); err != nil {
+		return fmt.Errorf("load: DropCarry campaign %d: %w", campaignID, err)
+	}
+	if _, err := r.s.db.ExecContext(ctx, `DELETE FROM run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
+		r.id, stream, campaignID); err != nil {
+		return fmt.Errorf("load: DropCarry %s campaign %d: %w", stream, campaignID, err)
+	}
+	return nil
+}
+
+// Carries returns the run's carries, by stream and campaign.
+func (r *Run) Carries(ctx context.Context) ([]Carry, error) {
+	rows, err := r.s.db.QueryContext(ctx, `SELECT stream, campaign_id, from_run, mode FROM run_carry
+		WHERE run_id = ? ORDER BY stream, campaign_id`, r.id)
+	if err != nil {
+		return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
+	}
+	defer rows.Close()
+	var out []Carry
+	for rows.Next() {
+		var c Carry
+		if err := rows.Scan(&c.Stream, &c.CampaignID, &c.FromRun, &c.Mode); err != nil {
+			return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// MergeCarries returns the run's CarryMerge carries of stream, by
+// campaign: the campaigns whose rows are the previous snapshot's plus what
+// changed.
+func (r *Run) MergeCarries(ctx context.Context, stream string) (map[int64]Carry, error) {
+	cs, err := r.Carries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]Carry{}
+	for _, c := range cs {
+		if c.Stream == stream && c.Mode == CarryMerge {
+			out[c.CampaignID] = c
+		}
+	}
+	return out, nil
+}
+
+// DiscardCampaign deletes the rows this run staged for one campaign and
+// stream (with the totals the API reported for them and the records its
+// pages rejected), before a full refresh of it. Like Write, it must be
+// called from the goroutine that stages rows.
+func (r *Run) DiscardCampaign(ctx context.Context, stream string, campaignID int64) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	t := campaignTables[stream]
+	if t == nil {
+		return fmt.Errorf("load: DiscardCampaign campaign %d: stream %q is not one of a campaign's", campaignID, stream)
+	}
+	if r.pending > 0 {
+		// Rows still in the Appenders would escape the delete.
+		if err := r.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
+		// Rejected records hold no campaign: the pages that produced them
+		// are the items of this stream and campaign.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rejected_records WHERE run_id = $1 AND batch IN
+			(SELECT seq FROM work_items WHERE run_id = $1 AND stream = $2 AND campaign_id = $3)`,
+			r.id, stream, campaignID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t.physical+` WHERE run_id = ? AND campaign_id = ?`, r.id, campaignID); err != nil {
+			return err
+		}
+		if totalTables[stream] != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM reported_totals_rows WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
+				r.id, stream, campaignID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load: DiscardCampaign %s campaign %d of run %s: %w", stream, campaignID, r.id, err)
+	}
+	return nil
+}
+
+// carrySQL copies into run $1 (snapshot date $2) the rows of t its carries
+// name: all of a campaign's, or those whose key the run did not stage.
+func carrySQL(t *table) string {
+	key := strings.Join(t.key, ", ")
+	fkey := "f." + strings.Join(t.key, ", f.")
+	return `INSERT INTO ` + t.physical + `
+		SELECT f.* REPLACE ($1 AS run_id, ` + carriedBatch + ` AS batch, $2::DATE AS snapshot_date)
+		FROM ` + t.physical + ` f
+		JOIN run_carry c ON c.from_run = f.run_id AND c.campaign_id = f.campaign_id
+		WHERE c.run_id = $1 AND c.stream = '` + t.name + `'
+		AND (c.mode = 'all' OR (` + fkey + `) NOT IN (SELECT ` + key + ` FROM ` + t.physical + ` WHERE run_id = $1))`
+}
+
+// applyCarry copies the carried rows into the run, in one transaction
+// that first deletes the copies an interrupted commit may have left, and
+// returns the rows copied per table.
+func (r *Run) applyCarry(ctx context.Context) (map[string]int64, error) {
+	var bad sql.NullString
+	if err := r.s.db.QueryRowContext(ctx, `SELECT any_value(c.from_run) FROM run_carry c
+		LEFT JOIN etl_runs e ON e.run_id = c.from_run
+		WHERE c.run_id = ? AND e.status IS DISTINCT FROM 'succeeded'`, r.id).Scan(&bad); err != nil {
+		return nil, err
+	}
+	if bad.Valid {
+		return nil, fmt.Errorf("run %s, which rows are carried from, is not a succeeded run", bad.String)
+	}
+	names := make([]string, 0, len(carryTables))
+	for n := range carryTables {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := map[string]int64{}
+	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
+		for _, n := range names {
+			t := carryTables[n]
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t.physical+` WHERE run_id = ? AND batch = `+carriedBatch, r.id); err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			res, err := tx.ExecContext(ctx, carrySQL(t), r.id, r.snapshot)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			if out[n], err = res.RowsAffected(); err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
