@@ -113,7 +113,7 @@ func seqs(first int64, n int) []int64 {
 
 // PendingItems returns the run's pending work items in seq order.
 func (r *Run) PendingItems(ctx context.Context) ([]WorkItem, error) {
-	rows, err := r.s.db.QueryContext(ctx, `SELECT seq, item FROM work_items
+	rows, err := r.s.db.QueryContext(ctx, `SELECT seq, item::VARCHAR FROM work_items
 		WHERE run_id = ? AND status = 'pending' ORDER BY seq`, r.id)
 	if err != nil {
 		return nil, fmt.Errorf("load: read work queue of %s: %w", r.id, err)
