@@ -1,0 +1,320 @@
+package load
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/transform"
+)
+
+// cAccount is an account's data at one moment, per campaign.
+type cAccount struct {
+	campaigns []transform.Campaign
+	analytics map[int64]transform.CampaignAnalytics
+	sequences map[int64][]transform.Sequence
+	leads     map[int64][]transform.Lead
+	stats     map[int64][]transform.LeadEmailStat
+}
+
+// cStats returns n statistics rows of a campaign.
+func cStats(c int64, n int) []transform.LeadEmailStat {
+	out := make([]transform.LeadEmailStat, n)
+	for i := range out {
+		sent := t0.Add(-time.Duration(i+1) * time.Hour)
+		out[i] = transform.LeadEmailStat{StatsID: fmt.Sprintf("s%d-%d", c, i), CampaignID: c,
+			LeadEmail: fmt.Sprintf("lead%d@example.com", c*1_000_000+int64(i)), SequenceNumber: p[int64](1), SentTime: &sent}
+	}
+	return out
+}
+
+// cVersion1 is the account at the previous snapshot: campaign 1 is
+// COMPLETED (nothing moves), 2 and 3 are active.
+func cVersion1() cAccount {
+	upd := t0.Add(-48 * time.Hour)
+	a := cAccount{analytics: map[int64]transform.CampaignAnalytics{}, sequences: map[int64][]transform.Sequence{},
+		leads: map[int64][]transform.Lead{}, stats: map[int64][]transform.LeadEmailStat{}}
+	for c, st := range map[int64]string{1: "COMPLETED", 2: "ACTIVE", 3: "ACTIVE"} {
+		a.campaigns = append(a.campaigns, transform.Campaign{CampaignID: c, Name: fmt.Sprint("C", c), Status: st, UpdatedAt: &upd})
+		a.sequences[c] = []transform.Sequence{{SequenceID: 100 + c, CampaignID: c, SeqNumber: 1, Subject: p("Hi"),
+			SequenceVariants: transform.JSON(`[{"id":1}]`)}}
+	}
+	slices.SortFunc(a.campaigns, func(x, y transform.Campaign) int { return int(x.CampaignID - y.CampaignID) })
+	a.leads[1], a.leads[2], a.leads[3] = synthLeads(1, 0, 5), synthLeads(2, 0, 5), synthLeads(3, 0, 4)
+	a.stats[1], a.stats[2], a.stats[3] = cStats(1, 3), cStats(2, 3), cStats(3, 2)
+	for _, c := range a.campaigns {
+		id := c.CampaignID
+		a.analytics[id] = transform.CampaignAnalytics{CampaignID: id, Name: p(c.Name), Status: p(c.Status), SequenceCount: p[int64](1),
+			SentCount: int64(len(a.stats[id])), TotalCount: int64(len(a.stats[id])), LeadsTotal: int64(len(a.leads[id])),
+			LeadsInProgress: int64(len(a.leads[id])), Revenue: p(1.5)}
+	}
+	return a
+}
+
+// cVersion2 is the account a night later: in campaign 2 a lead changed,
+// two leads were added, an email was opened and one more sent; in
+// campaign 3 a lead was deleted (no filter shows that).
+func cVersion2() cAccount {
+	a := cVersion1()
+	leads := slices.Clone(a.leads[2])
+	leads[1].Status = p("COMPLETED")
+	a.leads[2] = append(leads, synthLeads(2, 5, 2)...)
+	stats := slices.Clone(a.stats[2])
+	stats[2].OpenCount, stats[2].OpenTime = 1, p(t0.Add(-time.Minute))
+	a.stats[2] = append(stats, cStats(2, 4)[3])
+	a.leads[3] = a.leads[3][:3]
+	an := a.analytics[2]
+	an.SentCount, an.TotalCount, an.OpenCount, an.LeadsTotal, an.LeadsInProgress = 4, 4, 1, 7, 7
+	a.analytics[2] = an
+	an = a.analytics[3]
+	an.LeadsTotal, an.LeadsInProgress = 3, 3
+	a.analytics[3] = an
+	return a
+}
+
+// full returns the account as one full-refresh batch, with the totals the
+// API reports on full pages.
+func (a cAccount) full() transform.Batch {
+	b := transform.Batch{Campaigns: a.campaigns}
+	for _, c := range a.campaigns {
+		x := a.campaign(c.CampaignID)
+		b.CampaignAnalytics = append(b.CampaignAnalytics, x.CampaignAnalytics...)
+		b.Sequences = append(b.Sequences, x.Sequences...)
+		b.Leads = append(b.Leads, x.Leads...)
+		b.LeadEmailStats = append(b.LeadEmailStats, x.LeadEmailStats...)
+		b.Totals = append(b.Totals, x.Totals...)
+	}
+	return b
+}
+
+// campaign returns one campaign's rows, as full pages would.
+func (a cAccount) campaign(id int64) transform.Batch {
+	return transform.Batch{
+		CampaignAnalytics: []transform.CampaignAnalytics{a.analytics[id]}, Sequences: a.sequences[id],
+		Leads: a.leads[id], LeadEmailStats: a.stats[id],
+		Totals: []transform.ReportedTotal{{Stream: "leads", CampaignID: id, Total: int64(len(a.leads[id]))},
+			{Stream: "lead_email_stats", CampaignID: id, Total: int64(len(a.stats[id]))}},
+	}
+}
+
+// snapshotTables are the tables an incremental run must reproduce.
+var snapshotTables = []string{"campaigns", "campaign_analytics", "sequences", "leads", "lead_email_stats"}
+
+// assertSameSnapshot: runs a and b hold the same rows in every snapshot
+// table (EXCEPT ALL both ways), lineage columns aside.
+func assertSameSnapshot(t *testing.T, s *Store, a, b string) {
+	t.Helper()
+	for _, tb := range snapshotTables {
+		q := `SELECT * EXCLUDE (run_id, snapshot_date, extracted_at) FROM ` + tb + `_history WHERE run_id = `
+		diff := count(t, s.DB(), `SELECT count(*) FROM ((`+q+`$1 EXCEPT ALL `+q+`$2) UNION ALL (`+q+`$2 EXCEPT ALL `+q+`$1))`, a, b)
+		assert.Zero(t, diff, "%s: rows in one snapshot but not the other", tb)
+		assert.NotZero(t, count(t, s.DB(), `SELECT count(*) FROM `+tb+`_history WHERE run_id = ?`, a), tb)
+	}
+}
+
+// TestCarryMatchesFullRefresh: an incremental run (changed rows only,
+// unchanged ones carried with CarryAll and CarryMerge, a campaign with a
+// deleted lead re-read in full after MergedCounts disagrees with its
+// analytics) publishes exactly the snapshot a full refresh of the same
+// data does, and its data checks, which see the carried rows, pass.
+func TestCarryMatchesFullRefresh(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ctx := t.Context()
+	v1, v2 := cVersion1(), cVersion2()
+	prev, sum := loadRun(t, s, day(1), v1.full())
+	require.Zero(t, sum.Warnings, "%+v", sum.Checks)
+	full, sum := loadRun(t, s, day(2), v2.full())
+	require.Zero(t, sum.Warnings, "%+v", sum.Checks)
+
+	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
+	require.NoError(t, err)
+	since := t0.Add(-time.Hour)
+	var carries []Carry
+	for _, st := range []string{"campaign_analytics", "sequences", "leads", "lead_email_stats"} {
+		carries = append(carries, Carry{Stream: st, CampaignID: 1, FromRun: prev.ID(), Mode: CarryAll})
+	}
+	for _, c := range []int64{2, 3} {
+		carries = append(carries, Carry{Stream: "sequences", CampaignID: c, FromRun: prev.ID(), Mode: CarryAll},
+			Carry{Stream: "leads", CampaignID: c, FromRun: prev.ID(), Mode: CarryMerge},
+			Carry{Stream: "lead_email_stats", CampaignID: c, FromRun: prev.ID(), Mode: CarryMerge})
+	}
+	items := []extract.Item{{Stream: extract.StreamCampaigns}}
+	for _, c := range []int64{2, 3} {
+		items = append(items, extract.Item{Stream: extract.StreamCampaignAnalytics, CampaignID: c},
+			extract.Item{Stream: extract.StreamLeads, CampaignID: c, Since: since},
+			extract.Item{Stream: extract.StreamLeadEmailStats, CampaignID: c, Since: since})
+	}
+	require.NoError(t, r.SetPlan(ctx, ModeIncremental, items, carries))
+	// What the filtered pages return: only what changed, and no totals.
+	pages := map[string]transform.Batch{
+		"campaigns|0":          {Campaigns: v2.campaigns},
+		"campaign_analytics|2": {CampaignAnalytics: []transform.CampaignAnalytics{v2.analytics[2]}},
+		"campaign_analytics|3": {CampaignAnalytics: []transform.CampaignAnalytics{v2.analytics[3]}},
+		"leads|2":              {Leads: []transform.Lead{v2.leads[2][1], v2.leads[2][5], v2.leads[2][6]}},
+		"leads|3":              {},
+		"lead_email_stats|2":   {LeadEmailStats: v2.stats[2][2:]},
+		"lead_email_stats|3":   {},
+	}
+	pending, err := r.PendingItems(ctx)
+	require.NoError(t, err)
+	for _, w := range pending {
+		b, ok := pages[fmt.Sprintf("%s|%d", w.Item.Stream, w.Item.CampaignID)]
+		require.True(t, ok, "%+v", w.Item)
+		_, err := r.CompleteItem(ctx, w.Seq, b, nil)
+		require.NoError(t, err)
+	}
+
+	merged, err := r.MergedCounts(ctx, "leads")
+	require.NoError(t, err)
+	assert.Equal(t, map[int64]int64{1: 5, 2: 7, 3: 4}, merged, "campaign 3 still holds its deleted lead")
+	mergedStats, err := r.MergedCounts(ctx, "lead_email_stats")
+	require.NoError(t, err)
+	assert.Equal(t, map[int64]int64{1: 3, 2: 4, 3: 2}, mergedStats)
+	totals, err := r.StagedLeadsTotals(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[int64]int64{2: 7, 3: 3}, totals)
+	mc, err := r.MergeCarries(ctx, "leads")
+	require.NoError(t, err)
+	assert.Equal(t, map[int64]Carry{2: {"leads", 2, prev.ID(), CarryMerge}, 3: {"leads", 3, prev.ID(), CarryMerge}}, mc)
+
+	// Campaign 3 does not add up: re-read its leads and statistics in full.
+	for _, st := range []string{"leads", "lead_email_stats"} {
+		require.NoError(t, r.DropCarry(ctx, st, 3))
+		require.NoError(t, r.DiscardCampaign(ctx, st, 3))
+	}
+	seq, err := r.Enqueue(ctx, []extract.Item{{Stream: extract.StreamLeads, CampaignID: 3}, {Stream: extract.StreamLeadEmailStats, CampaignID: 3}})
+	require.NoError(t, err)
+	c3 := v2.campaign(3)
+	_, err = r.CompleteItem(ctx, seq[0], transform.Batch{Leads: c3.Leads, Totals: c3.Totals[:1]}, nil)
+	require.NoError(t, err)
+	_, err = r.CompleteItem(ctx, seq[1], transform.Batch{LeadEmailStats: c3.LeadEmailStats, Totals: c3.Totals[1:]}, nil)
+	require.NoError(t, err)
+	merged, err = r.MergedCounts(ctx, "leads")
+	require.NoError(t, err)
+	assert.Equal(t, map[int64]int64{1: 5, 2: 7, 3: 3}, merged)
+
+	sum, err = r.Commit(ctx, Counters{})
+	require.NoError(t, err)
+	assert.Zero(t, sum.Warnings, "%+v", sum.Checks)
+	assert.Equal(t, map[string]int64{"campaign_analytics": 1, "sequences": 3, "leads": 5 + 4, "lead_email_stats": 3 + 2}, sum.Carried)
+	assert.Equal(t, int64(5+7+3), sum.Rows["leads"], "rows counts the whole snapshot")
+	assertSameSnapshot(t, s, full.ID(), r.ID())
+	assert.Equal(t, r.ID(), count2str(t, s, "SELECT run_id FROM latest_run"))
+	assert.Equal(t, int64(15), count(t, s.DB(), "SELECT count(*) FROM leads"))
+	// The checks ran on the complete snapshot: analytics_leads_total
+	// compared every campaign's leads, carried ones included.
+	checks, err := s.Checks(ctx, r.ID())
+	require.NoError(t, err)
+	assert.Contains(t, checks, Check{Name: "analytics_leads_total", Subject: "campaign_analytics",
+		Detail: "leads_total matches the leads loaded for every campaign whose leads were fetched", Severity: SeverityOK})
+	runs, err := s.Runs(ctx, 1)
+	require.NoError(t, err)
+	assert.Equal(t, ModeIncremental, runs[0].Mode)
+	inc, err := s.LatestSucceededMode(ctx, ModeFull)
+	require.NoError(t, err)
+	assert.Equal(t, full.ID(), inc.RunID, "the last full refresh")
+}
+
+// TestCarryErrors: bad carries are refused naming the carry and field; a
+// carry that duplicates staged rows fails the run's unique_key check;
+// carrying from a run that is not a snapshot is refused.
+func TestCarryErrors(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ctx := t.Context()
+	v1 := cVersion1()
+	prev, _ := loadRun(t, s, day(1), v1.full())
+	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
+	require.NoError(t, err)
+	ok := Carry{Stream: "leads", CampaignID: 2, FromRun: prev.ID(), Mode: CarryMerge}
+	for _, c := range []struct {
+		c    Carry
+		want string
+	}{
+		{Carry{Stream: "clients", CampaignID: 2, FromRun: prev.ID(), Mode: CarryAll}, `carry 1 (clients campaign 2): field Stream: unknown stream "clients"`},
+		{Carry{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll}, "carry 1 (leads campaign 0): field CampaignID: must be positive"},
+		{Carry{Stream: "leads", CampaignID: 2, FromRun: prev.ID(), Mode: "some"}, `field Mode: "some" is not "all" or "merge"`},
+		{Carry{Stream: "leads", CampaignID: 2, Mode: CarryAll}, "field FromRun: required"},
+		{Carry{Stream: "leads", CampaignID: 2, FromRun: r.ID(), Mode: CarryAll}, "field FromRun: a run cannot carry its own rows"},
+		{Carry{Stream: "leads", CampaignID: 2, FromRun: "nope", Mode: CarryAll}, "carry from run nope: no such run"},
+	} {
+		require.ErrorContains(t, r.SetCarry(ctx, []Carry{ok, c.c}), c.want)
+	}
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM run_carry"), "a refused SetCarry records nothing")
+
+	// Upsert: the later carry of a stream and campaign wins.
+	require.NoError(t, r.SetCarry(ctx, []Carry{ok, {Stream: "leads", CampaignID: 2, FromRun: prev.ID(), Mode: CarryAll}}))
+	require.NoError(t, r.SetCarry(ctx, []Carry{{Stream: "sequences", CampaignID: 2, FromRun: prev.ID(), Mode: CarryAll}}))
+	cs, err := r.Carries(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []Carry{{"leads", 2, prev.ID(), CarryAll}, {"sequences", 2, prev.ID(), CarryAll}}, cs)
+	require.NoError(t, r.DropCarry(ctx, "sequences", 2))
+	require.NoError(t, r.DropCarry(ctx, "sequences", 99), "dropping no carry is fine")
+	require.ErrorContains(t, r.DropCarry(ctx, "clients", 2), `unknown stream "clients"`)
+	cs, err = r.Carries(ctx)
+	require.NoError(t, err)
+	assert.Len(t, cs, 1)
+
+	// DiscardCampaign removes one campaign's staged rows of one stream and
+	// the totals reported for them, nothing else.
+	require.NoError(t, r.Write(ctx, v1.campaign(3)))
+	require.NoError(t, r.DiscardCampaign(ctx, "leads", 3))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
+	assert.Equal(t, []string{"stream=lead_email_stats"}, dumpRows(t, s.DB(), "SELECT stream FROM reported_totals_rows WHERE run_id = ?", r.ID()))
+	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM lead_email_stats_rows WHERE run_id = ?", r.ID()))
+	require.ErrorContains(t, r.DiscardCampaign(ctx, "clients", 3), `stream "clients" is not one of a campaign's`)
+
+	// CarryAll of campaign 2's leads while leads of it are staged: the
+	// snapshot would hold them twice, which the unique_key check refuses.
+	require.NoError(t, r.Write(ctx, transform.Batch{Leads: v1.leads[2][:1]}))
+	_, err = r.Commit(ctx, Counters{})
+	require.ErrorIs(t, err, ErrCheckFailed)
+	require.ErrorContains(t, err, "leads campaign_lead_map_id=2000000: 2 rows share this key")
+	assert.Equal(t, prev.ID(), count2str(t, s, "SELECT run_id FROM latest_run"))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM run_carry"), "a failed run's carries are deleted")
+
+	// A carry from a run that stopped being a snapshot is refused at commit.
+	r2, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
+	require.NoError(t, err)
+	require.NoError(t, r2.SetCarry(ctx, []Carry{ok}))
+	_, err = s.DB().ExecContext(ctx, "UPDATE etl_runs SET status = 'failed' WHERE run_id = ?", prev.ID())
+	require.NoError(t, err)
+	_, err = r2.Commit(ctx, Counters{})
+	require.ErrorContains(t, err, "run "+prev.ID()+", which rows are carried from, is not a succeeded run")
+}
+
+// TestCarryRetention: each snapshot owns its carried copies, so retention
+// deleting the snapshot they came from leaves the newer ones complete.
+func TestCarryRetention(t *testing.T) {
+	s, _ := openTest(t, Options{Retain: 1})
+	ctx := t.Context()
+	v1 := cVersion1()
+	prev, _ := loadRun(t, s, day(1), v1.full())
+	from := prev.ID()
+	for n := 2; n <= 3; n++ {
+		r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(n), Mode: ModeIncremental})
+		require.NoError(t, err)
+		var cs []Carry
+		for _, c := range v1.campaigns {
+			for _, st := range []string{"campaign_analytics", "sequences", "leads", "lead_email_stats"} {
+				cs = append(cs, Carry{Stream: st, CampaignID: c.CampaignID, FromRun: from, Mode: CarryAll})
+			}
+		}
+		require.NoError(t, r.SetPlan(ctx, ModeIncremental, nil, cs))
+		require.NoError(t, r.Write(ctx, transform.Batch{Campaigns: v1.campaigns}))
+		sum, err := r.Commit(ctx, Counters{})
+		require.NoError(t, err)
+		require.Zero(t, sum.Warnings, "%+v", sum.Checks)
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", from), "retention deleted the snapshot carried from")
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM run_carry WHERE run_id = ?", from))
+		assertSameSnapshot(t, s, r.ID(), r.ID())
+		assert.Equal(t, int64(5+5+4), count(t, s.DB(), "SELECT count(*) FROM leads"))
+		assert.Equal(t, int64(3+3+2), count(t, s.DB(), "SELECT count(*) FROM lead_email_stats"))
+		assert.Equal(t, int64(3), count(t, s.DB(), "SELECT count(*) FROM campaign_analytics"))
+		from = r.ID()
+	}
+}
