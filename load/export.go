@@ -1,0 +1,493 @@
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
+)
+
+// ExportOptions configure [Store.Export].
+type ExportOptions struct {
+	// AllSnapshots exports every snapshot still in the history tables (and
+	// every run's operational rows), not only the latest.
+	AllSnapshots bool
+}
+
+// Manifest describes one export; it is written to DIR/manifest.json.
+type Manifest struct {
+	RunID        string          `json:"run_id"`        // the latest succeeded run: what the plain-name views show
+	SnapshotDate string          `json:"snapshot_date"` // its snapshot date, YYYY-MM-DD
+	AllSnapshots bool            `json:"all_snapshots"`
+	ExportedAt   time.Time       `json:"exported_at"`
+	Tables       []ManifestTable `json:"tables"`
+}
+
+// ManifestTable is one exported table: its files (this export's only) and
+// its schema as DuckDB reads the folder back with hive_partitioning, the
+// partition column last.
+type ManifestTable struct {
+	Name      string           `json:"name"`
+	Partition string           `json:"partition"` // the Hive partition column: snapshot_date, or day
+	Rows      int64            `json:"rows"`
+	Files     []ManifestFile   `json:"files"`
+	Schema    []ManifestColumn `json:"schema"`
+}
+
+// ManifestFile is one Parquet file, its path relative to the export
+// directory with forward slashes.
+type ManifestFile struct {
+	Path   string `json:"path"`
+	Rows   int64  `json:"rows"`
+	SHA256 string `json:"sha256"`
+}
+
+// ManifestColumn is a column name and its DuckDB type.
+type ManifestColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Kinds of exported tables, which decide what a partition holds.
+const (
+	exportSnapshot = iota // a snapshot view: one file per succeeded run, partitioned by the run's snapshot_date
+	exportRunLog          // an operational table keyed by run_id: one file per run, partitioned by the run's snapshot_date
+	exportDaily           // campaign_daily_stats: the whole table, partitioned by its own day, one file per writing run
+)
+
+type exportSpec struct {
+	name   string // folder and table name
+	source string // relation read
+	kind   int
+	order  string // ORDER BY inside a file: a key, so that files are byte-for-byte reproducible
+}
+
+// exportSpecs are the exported tables, in manifest order. The snapshot
+// tables read the public <name>_history views; staging, work queue and
+// bookkeeping tables are not exported.
+var exportSpecs = []exportSpec{
+	{"campaigns", "campaigns_history", exportSnapshot, "campaign_id"},
+	{"campaign_analytics", "campaign_analytics_history", exportSnapshot, "campaign_id"},
+	{"leads", "leads_history", exportSnapshot, "campaign_lead_map_id"},
+	{"lead_email_stats", "lead_email_stats_history", exportSnapshot, "stats_id"},
+	{"sequences", "sequences_history", exportSnapshot, "sequence_id"},
+	{"email_accounts", "email_accounts_history", exportSnapshot, "email_account_id"},
+	{"clients", "clients_history", exportSnapshot, "client_id"},
+	{"campaign_daily_stats", "campaign_daily_stats", exportDaily, "campaign_id"},
+	{"etl_runs", "etl_runs", exportRunLog, "ALL"},
+	{"data_checks", "data_checks", exportRunLog, "ALL"},
+	{"rejected_records", "rejected_records", exportRunLog, "ALL"},
+	{"api_requests", "api_requests", exportRunLog, "ALL"},
+}
+
+// secretColumn matches column names that would hold a credential; the
+// schema has none, and Export refuses to write one if a migration ever
+// adds it.
+var secretColumn = regexp.MustCompile(`(?i)passw|api_?key|secret|token|credential`)
+
+// safeComponent is what a run id must look like to become part of a file
+// name; the ids come from the database, so they are checked, not trusted.
+var safeComponent = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// exportTmpPrefix names the staging directories inside the export
+// directory (same filesystem, so renames are atomic; a leading dot keeps
+// them out of readers' globs and Spark's listings).
+const exportTmpPrefix = ".export-tmp-"
+
+// Export writes the warehouse as Hive-partitioned, ZSTD-compressed Parquet
+// files under dir, then dir/manifest.json:
+//
+//	dir/leads/snapshot_date=2026-11-27/part-<run_id>.parquet
+//	dir/campaign_daily_stats/day=2026-11-26/part-<run_id>.parquet
+//	dir/etl_runs/snapshot_date=2026-11-27/part-<run_id>.parquet
+//
+// Snapshot tables (campaigns, campaign_analytics, leads, lead_email_stats,
+// sequences, email_accounts, clients) hold one file per succeeded run: by
+// default the latest run only (what the views show), with AllSnapshots
+// every run still in the history. The partition column is not repeated
+// inside the files: readers take it from the path. campaign_daily_stats is
+// upserted, not snapshotted, so it is exported whole, partitioned by its
+// own day, one file per run that last wrote the day. The operational tables
+// etl_runs, data_checks, rejected_records and api_requests hold one file
+// per run, for the runs of the latest snapshot date (all runs with
+// AllSnapshots).
+//
+// Every partition the export touches is replaced whole: its files are
+// written to a staging directory inside dir, synced, and swapped in with
+// one rename (an atomic exchange on Linux), so a reader sees the old
+// partition or the new one, never a mix, and files of an older run in that
+// partition do not survive. Partitions of other dates are left alone:
+// exporting into the same dir every night builds a history. manifest.json
+// is removed before the first swap and written (atomically) after the
+// last, so a manifest always matches the files it lists. Files are
+// reproducible: the same snapshot exported twice gives identical bytes.
+//
+// An export holds dir/.export.lock, so two exports into one directory
+// cannot interleave. No column whose name suggests a credential is
+// written.
+func (s *Store) Export(ctx context.Context, dir string, o ExportOptions) (*Manifest, error) {
+	if dir == "" {
+		return nil, errors.New("export: no output directory")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	lock, err := lockfile.Acquire(filepath.Join(abs, ".export.lock"))
+	if err != nil {
+		return nil, fmt.Errorf("export to %s: %w", abs, err)
+	}
+	defer lock.Release()
+	if err := removeStaleTmp(abs); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	defer conn.Close()
+
+	m := &Manifest{AllSnapshots: o.AllSnapshots, ExportedAt: s.opts.now().UTC().Truncate(time.Second)}
+	var snap time.Time
+	err = conn.QueryRowContext(ctx, `SELECT run_id, snapshot_date FROM latest_run`).Scan(&m.RunID, &snap)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errors.New("export: the warehouse has no succeeded run yet: nothing to export")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("export: latest run: %w", err)
+	}
+	if !safeComponent.MatchString(m.RunID) {
+		return nil, fmt.Errorf("export: latest run id %q is not safe in a file name", m.RunID)
+	}
+	m.SnapshotDate = snap.Format(time.DateOnly)
+
+	tmp := filepath.Join(abs, exportTmpPrefix+randomHex())
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	// Stage every partition first: a failing COPY leaves dir untouched.
+	var parts []stagedPartition
+	for _, spec := range exportSpecs {
+		t, ps, err := stageTable(ctx, conn, spec, m, tmp)
+		if err != nil {
+			return nil, fmt.Errorf("export %s: %w", spec.name, err)
+		}
+		m.Tables = append(m.Tables, *t)
+		parts = append(parts, ps...)
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+
+	manifest := filepath.Join(abs, "manifest.json")
+	if err := os.Remove(manifest); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("export: stopped before swapping in %s: %w", p.rel, err)
+		}
+		if err := swapPartition(p.staged, filepath.Join(abs, filepath.FromSlash(p.rel)), tmp); err != nil {
+			return nil, fmt.Errorf("export: replace %s: %w", p.rel, err)
+		}
+	}
+	if err := writeManifest(manifest, m); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	return m, nil
+}
+
+// stagedPartition is a partition directory written under the staging
+// directory, waiting to replace rel (relative to the export directory).
+type stagedPartition struct {
+	staged string
+	rel    string // e.g. leads/snapshot_date=2026-11-27
+}
+
+// exportFile is one file to write: the rows of run in partition value.
+type exportFile struct {
+	value string // partition value, YYYY-MM-DD
+	run   string
+}
+
+// stageTable writes spec's files for this export under tmp.
+func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifest, tmp string) (*ManifestTable, []stagedPartition, error) {
+	partCol := "snapshot_date"
+	if spec.kind == exportDaily {
+		partCol = "day"
+	}
+	cols, err := describe(ctx, conn, "SELECT * FROM "+spec.source)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sel []string
+	t := &ManifestTable{Name: spec.name, Partition: partCol, Files: []ManifestFile{}}
+	for _, c := range cols {
+		if secretColumn.MatchString(c.Name) {
+			return nil, nil, fmt.Errorf("column %s looks like it holds a secret; refusing to export it", c.Name)
+		}
+		if c.Name == partCol {
+			continue
+		}
+		sel = append(sel, quoteIdent(c.Name))
+		t.Schema = append(t.Schema, c)
+	}
+	t.Schema = append(t.Schema, ManifestColumn{Name: partCol, Type: "DATE"})
+
+	files, err := exportFiles(ctx, conn, spec, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	where := "run_id = $run"
+	if spec.kind == exportDaily {
+		where = "day = $value::DATE AND run_id = $run"
+	}
+	copySQL := "SELECT " + strings.Join(sel, ", ") + " FROM " + spec.source + " WHERE " + where + " ORDER BY " + spec.order
+
+	var parts []stagedPartition
+	for _, f := range files {
+		if !safeComponent.MatchString(f.run) || strings.Contains(f.run, "..") {
+			return nil, nil, fmt.Errorf("run id %q is not safe in a file name", f.run)
+		}
+		if _, err := time.Parse(time.DateOnly, f.value); err != nil {
+			return nil, nil, fmt.Errorf("partition value %q is not a date", f.value)
+		}
+		rel := spec.name + "/" + partCol + "=" + f.value
+		if len(parts) == 0 || parts[len(parts)-1].rel != rel {
+			staged := filepath.Join(tmp, filepath.FromSlash(rel))
+			if err := os.MkdirAll(staged, 0o755); err != nil {
+				return nil, nil, err
+			}
+			parts = append(parts, stagedPartition{staged: staged, rel: rel})
+		}
+		name := "part-" + f.run + ".parquet"
+		path := filepath.Join(parts[len(parts)-1].staged, name)
+		args := []any{sql.Named("run", f.run)}
+		if spec.kind == exportDaily {
+			args = append(args, sql.Named("value", f.value))
+		}
+		// COPY's target cannot be a bound parameter, so it is a quoted
+		// literal: the export directory is the user's own path (not SQL
+		// they can inject into, since quotes are doubled) and the rest is
+		// validated above. Determinism: rows ordered by key; DuckDB's
+		// writer preserves insertion order and embeds no timestamp.
+		res, err := conn.ExecContext(ctx, "COPY ("+copySQL+") TO "+quoteString(path)+
+			" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)", args...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("write %s/%s: %w", rel, name, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, nil, err
+		}
+		sum, err := syncAndHash(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		t.Files = append(t.Files, ManifestFile{Path: rel + "/" + name, Rows: n, SHA256: sum})
+		t.Rows += n
+	}
+	for _, p := range parts {
+		if err := syncDir(p.staged); err != nil {
+			return nil, nil, err
+		}
+	}
+	return t, parts, nil
+}
+
+// exportFiles lists the files spec gets in this export, sorted by
+// partition value then run.
+func exportFiles(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifest) ([]exportFile, error) {
+	var q string
+	var args []any
+	switch {
+	case spec.kind == exportSnapshot && !m.AllSnapshots:
+		q = `SELECT snapshot_date::VARCHAR, run_id FROM latest_run`
+	case spec.kind == exportSnapshot:
+		// Every run with rows in the history, and the latest always (an
+		// empty file still says "no rows in this snapshot").
+		q = `SELECT DISTINCT snapshot_date::VARCHAR, run_id FROM ` + spec.source + `
+			UNION SELECT snapshot_date::VARCHAR, run_id FROM latest_run`
+	case spec.kind == exportRunLog && !m.AllSnapshots:
+		q = `SELECT snapshot_date::VARCHAR, run_id FROM etl_runs WHERE snapshot_date = $snap::DATE`
+		args = append(args, sql.Named("snap", m.SnapshotDate))
+	case spec.kind == exportRunLog:
+		q = `SELECT snapshot_date::VARCHAR, run_id FROM etl_runs`
+	case spec.kind == exportDaily:
+		q = `SELECT DISTINCT day::VARCHAR, run_id FROM campaign_daily_stats`
+	}
+	rows, err := conn.QueryContext(ctx, q+` ORDER BY 1, 2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var fs []exportFile
+	for rows.Next() {
+		var f exportFile
+		if err := rows.Scan(&f.value, &f.run); err != nil {
+			return nil, err
+		}
+		fs = append(fs, f)
+	}
+	return fs, rows.Err()
+}
+
+// describe returns the columns and DuckDB types of query's result.
+func describe(ctx context.Context, conn *sql.Conn, query string) ([]ManifestColumn, error) {
+	rows, err := conn.QueryContext(ctx, "DESCRIBE "+query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []ManifestColumn
+	for rows.Next() {
+		var c ManifestColumn
+		var null, key, def, extra sql.NullString
+		if err := rows.Scan(&c.Name, &c.Type, &null, &key, &def, &extra); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+func quoteIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func quoteString(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+func randomHex() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// removeStaleTmp deletes staging directories a crashed export left behind
+// (the caller holds the export lock, so none is in use).
+func removeStaleTmp(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), exportTmpPrefix) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// syncAndHash fsyncs a written file and returns its SHA-256 in hex.
+func syncAndHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// exchange is exchangeDirs; tests replace it to cover systems without an
+// atomic exchange.
+var exchange = exchangeDirs
+
+// swapPartition puts the staged directory at dst. When dst exists the two
+// are exchanged in one step where the system can (exchangeDirs), else dst
+// is moved aside first; the old contents end up under tmp and are removed.
+func swapPartition(staged, dst, tmp string) error {
+	parent := filepath.Dir(dst)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dst); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(staged, dst); err != nil {
+			return err
+		}
+		return syncDir(parent)
+	}
+	swapped, err := exchange(staged, dst)
+	if err != nil {
+		return err
+	}
+	if !swapped {
+		old := filepath.Join(tmp, "old-"+randomHex())
+		if err := os.Rename(dst, old); err != nil {
+			return err
+		}
+		if err := os.Rename(staged, dst); err != nil {
+			// Put the old partition back rather than leave none.
+			return errors.Join(err, os.Rename(old, dst))
+		}
+		staged = old
+	}
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	return os.RemoveAll(staged)
+}
+
+// writeManifest writes m as indented JSON to path through a temporary file
+// and a rename.
+func writeManifest(path string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp-" + randomHex()
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}

@@ -1,0 +1,383 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
+	"github.com/smartlead-etl/smartlead-etl/transform"
+)
+
+// expected returns the relation an exported table must equal, with the
+// partition column as DuckDB reads it back from the path.
+func exportExpected(spec exportSpec, m *Manifest) string {
+	snap := "DATE '" + m.SnapshotDate + "'"
+	switch {
+	case spec.kind == exportSnapshot && m.AllSnapshots:
+		return spec.source
+	case spec.kind == exportSnapshot:
+		return spec.name // the view: the latest snapshot
+	case spec.kind == exportDaily:
+		return spec.source
+	case spec.source == "etl_runs" && m.AllSnapshots:
+		return "etl_runs"
+	case spec.source == "etl_runs":
+		return "(SELECT * FROM etl_runs WHERE snapshot_date = " + snap + ")"
+	case m.AllSnapshots:
+		return "(SELECT t.*, e.snapshot_date FROM " + spec.source + " t JOIN etl_runs e USING (run_id))"
+	}
+	return "(SELECT t.*, e.snapshot_date FROM " + spec.source + " t JOIN etl_runs e USING (run_id) WHERE e.snapshot_date = " + snap + ")"
+}
+
+func queryInt(t *testing.T, s *Store, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, s.DB().QueryRowContext(context.Background(), q, args...).Scan(&n), q)
+	return n
+}
+
+// checkExport verifies an export against the warehouse: every file's
+// checksum and row count, every table read back with hive_partitioning
+// equal (EXCEPT ALL both ways) to what it exported, no secret column, and
+// manifest.json equal to m.
+func checkExport(t *testing.T, s *Store, dir string, m *Manifest) {
+	t.Helper()
+	require.Len(t, m.Tables, len(exportSpecs))
+	secret := regexp.MustCompile(`(?i)password|api_?key|secret`)
+	for i, spec := range exportSpecs {
+		mt := m.Tables[i]
+		require.Equal(t, spec.name, mt.Name)
+		var total int64
+		for _, f := range mt.Files {
+			require.NotContains(t, f.Path, "..")
+			require.True(t, strings.HasPrefix(f.Path, mt.Name+"/"+mt.Partition+"="), f.Path)
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+			require.NoError(t, err)
+			sum := sha256.Sum256(b)
+			require.Equal(t, hex.EncodeToString(sum[:]), f.SHA256, f.Path)
+			require.Equal(t, f.Rows, queryInt(t, s, "SELECT count(*) FROM read_parquet($1)", filepath.Join(dir, f.Path)), f.Path)
+			total += f.Rows
+		}
+		require.Equal(t, mt.Rows, total, mt.Name)
+
+		var cols []string
+		for _, c := range mt.Schema {
+			require.NotRegexp(t, secret, c.Name, "%s.%s", mt.Name, c.Name)
+			cols = append(cols, quoteIdent(c.Name))
+		}
+		require.Equal(t, mt.Partition, mt.Schema[len(mt.Schema)-1].Name, "partition column last")
+		list := strings.Join(cols, ", ")
+		// Read back this export's files: by the glob a user would write when
+		// the folder holds only them, else by the manifest's list (an
+		// earlier export may have left other days' partitions).
+		var paths, quoted []string
+		for _, f := range mt.Files {
+			paths = append(paths, filepath.Join(dir, filepath.FromSlash(f.Path)))
+			quoted = append(quoted, quoteString(paths[len(paths)-1]))
+		}
+		glob := filepath.Join(dir, mt.Name, "*", "*.parquet")
+		onDisk, err := filepath.Glob(glob)
+		require.NoError(t, err)
+		slices.Sort(paths)
+		files := "read_parquet([" + strings.Join(quoted, ", ") + "], hive_partitioning = true)"
+		if slices.Equal(onDisk, paths) {
+			files = "read_parquet(" + quoteString(glob) + ", hive_partitioning = true)"
+		}
+		want := exportExpected(spec, m)
+		require.Equal(t, mt.Rows, queryInt(t, s, "SELECT count(*) FROM "+want), mt.Name)
+		if mt.Rows == 0 {
+			continue
+		}
+		for _, q := range []string{
+			"SELECT count(*) FROM (SELECT " + list + " FROM " + files + " EXCEPT ALL SELECT " + list + " FROM " + want + ")",
+			"SELECT count(*) FROM (SELECT " + list + " FROM " + want + " EXCEPT ALL SELECT " + list + " FROM " + files + ")",
+		} {
+			require.Zero(t, queryInt(t, s, q), "%s: %s", mt.Name, q)
+		}
+		// The types read back are the ones the manifest names.
+		rows, err := s.DB().Query("DESCRIBE SELECT " + list + " FROM " + files)
+		require.NoError(t, err)
+		var got []ManifestColumn
+		for rows.Next() {
+			var c ManifestColumn
+			var a, b, d, e any
+			require.NoError(t, rows.Scan(&c.Name, &c.Type, &a, &b, &d, &e))
+			got = append(got, c)
+		}
+		require.NoError(t, rows.Close())
+		require.Equal(t, mt.Schema, got, mt.Name)
+	}
+
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	require.NoError(t, err)
+	var disk Manifest
+	require.NoError(t, json.Unmarshal(b, &disk))
+	require.Equal(t, *m, disk)
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.False(t, strings.HasPrefix(e.Name(), "."), "left behind: %s", e.Name())
+	}
+}
+
+// partFiles lists the files of one partition directory.
+func partFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func manifestTable(m *Manifest, name string) ManifestTable {
+	for _, t := range m.Tables {
+		if t.Name == name {
+			return t
+		}
+	}
+	return ManifestTable{}
+}
+
+func TestExportRoundTrip(t *testing.T) {
+	f := newReportFixture(t)
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "lake")
+	m, err := f.store.Export(ctx, dir, ExportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, f.runs[1], m.RunID)
+	require.Equal(t, "2026-11-27", m.SnapshotDate)
+	checkExport(t, f.store, dir, m)
+
+	leads := manifestTable(m, "leads")
+	require.Equal(t, []ManifestFile{{Path: "leads/snapshot_date=2026-11-27/part-" + f.runs[1] + ".parquet", Rows: 6,
+		SHA256: leads.Files[0].SHA256}}, leads.Files)
+	require.EqualValues(t, 6, leads.Rows)
+	daily := manifestTable(m, "campaign_daily_stats")
+	require.Equal(t, "day", daily.Partition)
+	require.Len(t, daily.Files, 3, "one file per day and the run that last wrote it: 25 by run 1, 26 and 27 by run 2")
+	require.Equal(t, "campaign_daily_stats/day=2026-11-25/part-"+f.runs[0]+".parquet", daily.Files[0].Path)
+	runs := manifestTable(m, "etl_runs")
+	require.Len(t, runs.Files, 1, "the runs of the latest snapshot date only")
+
+	// ZSTD, as asked.
+	var codec string
+	require.NoError(t, f.store.DB().QueryRow(`SELECT DISTINCT compression FROM parquet_metadata($1)`,
+		filepath.Join(dir, leads.Files[0].Path)).Scan(&codec))
+	require.Equal(t, "ZSTD", codec)
+
+	// Reproducible: another export of the same snapshot, elsewhere and over
+	// the first, gives the same bytes.
+	dir2 := filepath.Join(t.TempDir(), "lake2")
+	m2, err := f.store.Export(ctx, dir2, ExportOptions{})
+	require.NoError(t, err)
+	m3, err := f.store.Export(ctx, dir, ExportOptions{})
+	require.NoError(t, err)
+	for i := range m.Tables {
+		require.Equal(t, m.Tables[i], m2.Tables[i])
+		require.Equal(t, m.Tables[i], m3.Tables[i])
+		for _, file := range m.Tables[i].Files {
+			a, err := os.ReadFile(filepath.Join(dir, file.Path))
+			require.NoError(t, err)
+			b, err := os.ReadFile(filepath.Join(dir2, file.Path))
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(a, b), file.Path)
+		}
+	}
+	checkExport(t, f.store, dir, m3)
+}
+
+func TestExportAllSnapshotsAndNoSecrets(t *testing.T) {
+	f := newReportFixture(t)
+	dir := filepath.Join(t.TempDir(), "lake")
+	m, err := f.store.Export(t.Context(), dir, ExportOptions{AllSnapshots: true})
+	require.NoError(t, err)
+	checkExport(t, f.store, dir, m)
+
+	leads := manifestTable(m, "leads")
+	require.Equal(t, []string{
+		"leads/snapshot_date=2026-11-26/part-" + f.runs[0] + ".parquet",
+		"leads/snapshot_date=2026-11-27/part-" + f.runs[1] + ".parquet",
+	}, []string{leads.Files[0].Path, leads.Files[1].Path})
+	require.Len(t, leads.Files, 2, "the failed run's staged rows are no snapshot")
+	require.EqualValues(t, 5+6, leads.Rows)
+	runs := manifestTable(m, "etl_runs")
+	require.Len(t, runs.Files, 3, "every run, the failed one included")
+	require.Equal(t, "etl_runs/snapshot_date=2026-11-28/part-"+f.failed+".parquet", runs.Files[2].Path)
+
+	// The planted key went into an error and a request URL; load redacted
+	// it, and no exported value holds it.
+	var redacted int64
+	require.NoError(t, f.store.DB().QueryRow(`SELECT count(*) FROM read_parquet($1, hive_partitioning = true)
+		WHERE endpoint LIKE '%REDACTED%'`, filepath.Join(dir, "api_requests/*/*.parquet")).Scan(&redacted))
+	require.EqualValues(t, 1, redacted, "the planted request is exported, redacted")
+	for _, mt := range m.Tables {
+		n := queryInt(t, f.store, `SELECT count(*) FROM read_parquet($1, hive_partitioning = true) AS r
+			WHERE r::VARCHAR ILIKE '%' || $2 || '%' OR r::VARCHAR ILIKE '%PLANTED%'`,
+			filepath.Join(dir, mt.Name, "*/*.parquet"), rfPlantedKey)
+		require.Zero(t, n, mt.Name)
+	}
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.NotContains(t, string(b), rfPlantedKey, path)
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+// TestExportReplacesPartition: a new snapshot on the same day replaces the
+// day's partition whole; a file an older export left there does not
+// survive, and other days are left alone.
+func TestExportReplacesPartition(t *testing.T) {
+	f := newReportFixture(t)
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "lake")
+	_, err := f.store.Export(ctx, dir, ExportOptions{AllSnapshots: true})
+	require.NoError(t, err)
+	day27 := filepath.Join(dir, "leads", "snapshot_date=2026-11-27")
+	day26 := filepath.Join(dir, "leads", "snapshot_date=2026-11-26")
+	require.Equal(t, []string{"part-" + f.runs[1] + ".parquet"}, partFiles(t, day27))
+	require.NoError(t, os.WriteFile(filepath.Join(day27, "part-stray.parquet"), []byte("old"), 0o644))
+	before26, err := os.ReadFile(filepath.Join(day26, "part-"+f.runs[0]+".parquet"))
+	require.NoError(t, err)
+
+	// A fourth run, again for 2026-11-27, without lead 5003.
+	start := rfSnap2.Add(20 * time.Hour)
+	f.clock.t = start
+	r, err := f.store.BeginRun(ctx, RunStart{SnapshotDate: rfSnap2, StartedAt: start})
+	require.NoError(t, err)
+	b := rfBatch(2)
+	b.Leads = slices.DeleteFunc(b.Leads, func(l transform.Lead) bool { return l.CampaignLeadMapID == 5003 })
+	b.CampaignAnalytics[0].LeadsTotal = 3
+	require.NoError(t, r.WriteAt(ctx, b, start))
+	f.clock.t = start.Add(time.Minute)
+	_, err = r.Commit(ctx, Counters{})
+	require.NoError(t, err)
+
+	m, err := f.store.Export(ctx, dir, ExportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, r.ID(), m.RunID)
+	checkExport(t, f.store, dir, m)
+	require.Equal(t, []string{"part-" + r.ID() + ".parquet"}, partFiles(t, day27), "the older run's file and the stray are gone")
+	require.EqualValues(t, 5, queryInt(t, f.store, "SELECT count(*) FROM read_parquet($1)",
+		filepath.Join(day27, "part-"+r.ID()+".parquet")))
+	after26, err := os.ReadFile(filepath.Join(day26, "part-"+f.runs[0]+".parquet"))
+	require.NoError(t, err)
+	require.Equal(t, before26, after26, "another day's partition is not touched")
+	require.ElementsMatch(t, []string{"part-" + f.runs[1] + ".parquet", "part-" + r.ID() + ".parquet"},
+		partFiles(t, filepath.Join(dir, "etl_runs", "snapshot_date=2026-11-27")), "both runs of the day")
+}
+
+func TestSwapPartition(t *testing.T) {
+	for _, atomic := range []bool{true, false} {
+		t.Run(fmt.Sprintf("exchange=%v", atomic), func(t *testing.T) {
+			if !atomic {
+				orig := exchange
+				exchange = func(a, b string) (bool, error) { return false, nil }
+				t.Cleanup(func() { exchange = orig })
+			}
+			root := t.TempDir()
+			tmp := filepath.Join(root, ".export-tmp-x")
+			staged := filepath.Join(tmp, "t", "p=1")
+			dst := filepath.Join(root, "t", "p=1")
+			require.NoError(t, os.MkdirAll(staged, 0o755))
+			require.NoError(t, os.MkdirAll(dst, 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(staged, "new"), []byte("n"), 0o644))
+			for _, n := range []string{"old1", "old2"} {
+				require.NoError(t, os.WriteFile(filepath.Join(dst, n), []byte("o"), 0o644))
+			}
+			require.NoError(t, swapPartition(staged, dst, tmp))
+			require.Equal(t, []string{"new"}, partFiles(t, dst))
+			_, err := os.Stat(staged)
+			require.ErrorIs(t, err, os.ErrNotExist)
+			entries, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			for _, e := range entries {
+				require.Equal(t, "t", e.Name(), "the old partition is removed")
+			}
+		})
+	}
+}
+
+func TestExportEdges(t *testing.T) {
+	f := newReportFixture(t)
+	ctx := t.Context()
+
+	// A directory name with a quote is still one SQL string literal.
+	dir := filepath.Join(t.TempDir(), "it's a lake")
+	m, err := f.store.Export(ctx, dir, ExportOptions{})
+	require.NoError(t, err)
+	checkExport(t, f.store, dir, m)
+
+	// A crashed export's staging dir is cleaned up by the next one.
+	stale := filepath.Join(dir, exportTmpPrefix+"dead")
+	require.NoError(t, os.MkdirAll(filepath.Join(stale, "leads"), 0o755))
+	_, err = f.store.Export(ctx, dir, ExportOptions{})
+	require.NoError(t, err)
+	_, err = os.Stat(stale)
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	// Another export in progress holds the directory.
+	lock, err := lockfile.Acquire(filepath.Join(dir, ".export.lock"))
+	require.NoError(t, err)
+	_, err = f.store.Export(ctx, dir, ExportOptions{})
+	require.ErrorIs(t, err, lockfile.ErrHeld)
+	require.NoError(t, lock.Release())
+
+	// A cancelled export changes nothing.
+	before, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	require.NoError(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = f.store.Export(cctx, dir, ExportOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	after, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+
+	// Ids from the database are checked before they become paths.
+	for _, id := range []string{"../x", "a/b", "", ".hidden", `a\b`, "x'y"} {
+		assert.False(t, safeComponent.MatchString(id) && !strings.Contains(id, ".."), id)
+	}
+
+	// Nothing to export before the first succeeded run.
+	empty, err := Open(ctx, filepath.Join(t.TempDir(), "empty.duckdb"), os.DirFS("../sql/schema"), Options{})
+	require.NoError(t, err)
+	defer empty.Close()
+	_, err = empty.Export(ctx, filepath.Join(t.TempDir(), "out"), ExportOptions{})
+	require.ErrorContains(t, err, "no succeeded run")
+}
+
+// TestExportReadOnly: the CLI exports from a read-only store.
+func TestExportReadOnly(t *testing.T) {
+	f := newReportFixture(t)
+	require.NoError(t, f.store.Close())
+	ro, err := OpenReadOnly(t.Context(), f.path, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, ro.Close()) })
+	dir := filepath.Join(t.TempDir(), "lake")
+	m, err := ro.Export(t.Context(), dir, ExportOptions{AllSnapshots: true})
+	require.NoError(t, err)
+	checkExport(t, ro, dir, m)
+}
