@@ -63,7 +63,9 @@ func sortedKeys[V any](m map[int64]V) []int64 {
 // both ends of the range included, staged days of an unfinished run not.
 func TestDaysHeld(t *testing.T) {
 	s, _ := openTest(t, Options{})
-	ds := func(c int64, d time.Time) transform.CampaignDailyStat { return transform.CampaignDailyStat{CampaignID: c, Day: d} }
+	ds := func(c int64, d time.Time) transform.CampaignDailyStat {
+		return transform.CampaignDailyStat{CampaignID: c, Day: d}
+	}
 	loadRun(t, s, day(1), transform.Batch{DailyStats: []transform.CampaignDailyStat{ds(1, day(-3)), ds(1, day(-2)), ds(1, day(0)), ds(2, day(-1))}})
 	r, err := s.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
 	require.NoError(t, err)
