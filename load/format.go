@@ -3,7 +3,6 @@ package load
 import (
 	"bufio"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,7 +40,8 @@ func CheckFormat(f string) error {
 //
 //   - table: aligned columns for a terminal, numbers right-aligned, NULL
 //     shown as NULL, then a row count;
-//   - csv: RFC 4180 (CRLF line ends, quotes where needed) with a header
+//   - csv: RFC 4180 (CRLF record ends; a field holding a comma, quote,
+//     line break or edge space is quoted, quotes doubled) with a header
 //     row; NULL is an empty field;
 //   - json: an array of objects keyed by column name in column order;
 //     numbers stay numbers (DECIMAL and HUGEINT exactly), timestamps are
@@ -363,13 +363,26 @@ func writeCSV(w *bufio.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true // RFC 4180
-	if err := cw.Write(r.Columns); err != nil {
-		return err
+	// Written by hand rather than with encoding/csv, whose UseCRLF also
+	// rewrites a newline inside a quoted field to CRLF, changing the value.
+	record := func(fields []string) {
+		for i, f := range fields {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			if f == "" || !strings.ContainsAny(f, ",\"\r\n") && f[0] != ' ' && f[len(f)-1] != ' ' {
+				w.WriteString(f)
+				continue
+			}
+			w.WriteByte('"')
+			w.WriteString(strings.ReplaceAll(f, `"`, `""`))
+			w.WriteByte('"')
+		}
+		w.WriteString("\r\n") // RFC 4180 line ends
 	}
-	if err := cw.WriteAll(rows); err != nil {
-		return fmt.Errorf("write csv: %w", err)
+	record(r.Columns)
+	for _, row := range rows {
+		record(row)
 	}
 	return nil
 }
