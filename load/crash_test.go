@@ -1,12 +1,20 @@
 package load
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
 )
 
 // TestCrashMidLoad kills (SIGKILL) a process in the middle of loading a
@@ -86,5 +94,91 @@ func assertNextRunSucceeds(t *testing.T, s *Store, crashed string) {
 	assert.Contains(t, []string{StatusFailed, StatusSucceeded}, status)
 	if status == StatusFailed {
 		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", crashed), "a dead run's rows are deleted")
+	}
+}
+
+// helperCrashQueue runs the queue tests' plan into LOAD_DB, completing
+// items in order; at item LOAD_KILL_SEQ, once the page's rows are durable
+// and before the item is marked done, it says "flushed" and waits to be
+// killed.
+func helperCrashQueue() error {
+	ctx := context.Background()
+	killAt, err := strconv.ParseInt(os.Getenv("LOAD_KILL_SEQ"), 10, 64)
+	if err != nil {
+		return err
+	}
+	s, err := Open(ctx, os.Getenv("LOAD_DB"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), Options{})
+	if err != nil {
+		return err
+	}
+	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(1), StartedAt: t0, Mode: ModeFull})
+	if err != nil {
+		return err
+	}
+	if err := r.SetPlan(ctx, ModeFull, qPlan(), nil); err != nil {
+		return err
+	}
+	testHookItemFlushed = func(seq int64) error {
+		if seq == killAt {
+			fmt.Println("flushed")
+			_, _ = io.Copy(io.Discard, os.Stdin) // until killed
+			return errors.New("not killed")
+		}
+		return nil
+	}
+	for {
+		pending, err := r.PendingItems(ctx)
+		if err != nil || len(pending) == 0 {
+			return errors.Join(err, errors.New("the queue ran out before the kill"))
+		}
+		b, next := qPage(pending[0].Item)
+		if _, err := r.CompleteItem(ctx, pending[0].Seq, b, next); err != nil {
+			return err
+		}
+	}
+}
+
+// TestKilledQueueResumes kills (SIGKILL) a process mid-queue, between a
+// page's flush and its done-mark: Resume continues the run with only that
+// page pending (no request for a page already held), and the committed
+// snapshot equals an uninterrupted run's.
+func TestKilledQueueResumes(t *testing.T) {
+	const killSeq = 5 // the fourth leads page
+	path := filepath.Join(t.TempDir(), "wh.duckdb")
+	h := startHelper(t, "crash-queue", "LOAD_DB="+path, fmt.Sprintf("LOAD_KILL_SEQ=%d", killSeq))
+	h.await(t, "flushed")
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGKILL))
+	require.Error(t, h.cmd.Wait())
+
+	s := openAt(t, path, Options{})
+	require.Equal(t, StatusRunning, count2str(t, s, "SELECT status FROM etl_runs"))
+	require.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE batch = ?", killSeq),
+		"the killed page's rows were durable")
+	r, err := s.Resume(t.Context(), t0)
+	require.NoError(t, err)
+	require.NotNil(t, r)
+	pending, err := r.PendingItems(t.Context())
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, WorkItem{Seq: killSeq, Item: extract.Item{Stream: extract.StreamLeads, CampaignID: qCampaign, Offset: 3 * qPageSize}}, pending[0])
+	assert.Equal(t, int64(3*qPageSize), count(t, s.DB(), "SELECT count(*) FROM leads_rows"), "the three done pages are kept")
+	qDrain(t, r, nil)
+	sum, err := r.Commit(t.Context(), Counters{})
+	require.NoError(t, err)
+	require.Zero(t, sum.Warnings, "%+v", sum.Checks)
+	qAssertSnapshot(t, s, r.ID())
+
+	u, _ := openTest(t, Options{})
+	ur := qBegin(t, u, t0)
+	qDrain(t, ur, nil)
+	_, err = ur.Commit(t.Context(), Counters{})
+	require.NoError(t, err)
+	for _, q := range []string{
+		"SELECT * EXCLUDE (run_id, snapshot_date, extracted_at) FROM leads",
+		"SELECT * EXCLUDE (run_id, snapshot_date, extracted_at) FROM campaign_analytics",
+		"SELECT * EXCLUDE (run_id, batch) FROM rejected_records",
+		"SELECT stream, campaign_id, total FROM reported_totals",
+	} {
+		assert.Equal(t, dumpRows(t, u.DB(), q), dumpRows(t, s.DB(), q), q)
 	}
 }

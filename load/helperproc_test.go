@@ -26,6 +26,8 @@ func helperMain(role string) int {
 		err = helperHoldLock()
 	case "crash-load":
 		err = helperCrashLoad()
+	case "crash-queue":
+		err = helperCrashQueue()
 	default:
 		err = fmt.Errorf("unknown helper role %q", role)
 	}
