@@ -157,11 +157,13 @@ func takes(used map[string]bool) string {
 	return strings.Join(names, ", ")
 }
 
-// Query runs one ad-hoc SELECT (or EXPLAIN) statement and returns all its
-// rows. Anything else, several statements included, is refused with
-// ErrNotQuery before any of it runs: the driver would otherwise execute
-// every statement but the last one blindly. The CLI also opens the store
-// read-only, so even a statement that slipped through could not write.
+// Query runs one ad-hoc SELECT statement (WITH, FROM, VALUES, DESCRIBE,
+// SHOW and SUMMARIZE are SELECTs too; EXPLAIN on a read-only store) and
+// returns all its rows in memory. Anything else, several statements
+// included, is refused with ErrNotQuery before any of it runs: the driver
+// would otherwise execute every statement but the last one blindly. The
+// CLI also opens the store read-only, so even a statement that slipped
+// through could not write.
 func (s *Store) Query(ctx context.Context, query string) (*Result, error) {
 	res, err := s.query(ctx, query, func(st *duckdb.Stmt) ([]driver.NamedValue, error) {
 		if n := st.NumInput(); n > 0 {
@@ -209,8 +211,15 @@ func (s *Store) query(ctx context.Context, text string, args func(*duckdb.Stmt) 
 		if err != nil {
 			return err
 		}
-		if typ != duckdb.STATEMENT_TYPE_SELECT && typ != duckdb.STATEMENT_TYPE_EXPLAIN {
-			return fmt.Errorf("%w: only SELECT (and WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) may be run here, not a %s statement",
+		switch {
+		case typ == duckdb.STATEMENT_TYPE_SELECT:
+		case typ == duckdb.STATEMENT_TYPE_EXPLAIN && s.readOnly:
+			// EXPLAIN ANALYZE runs the statement it explains, which may
+			// write: allowed only where DuckDB refuses writes.
+		case typ == duckdb.STATEMENT_TYPE_EXPLAIN:
+			return fmt.Errorf("%w: EXPLAIN runs only on a read-only store (EXPLAIN ANALYZE executes its statement)", ErrNotQuery)
+		default:
+			return fmt.Errorf("%w: only SELECT (and WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) may be run here, not a %s statement",
 				ErrNotQuery, statementName(typ))
 		}
 		named, err := args(st)

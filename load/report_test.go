@@ -326,6 +326,7 @@ func TestReportAndQueryCannotInject(t *testing.T) {
 		"ATTACH '" + filepath.Join(t.TempDir(), "other.duckdb") + "' AS other",
 		"SET threads = 1",
 		"INSTALL httpfs",
+		"EXPLAIN ANALYZE DELETE FROM leads_rows",
 	} {
 		_, err := f.store.Query(ctx, q)
 		require.ErrorIs(t, err, ErrNotQuery, q)
@@ -362,6 +363,10 @@ func TestReportAndQueryCannotInject(t *testing.T) {
 	require.EqualValues(t, 6, res.Rows[0][0])
 	_, err = ro.Query(ctx, "CREATE TABLE x AS SELECT 1")
 	require.ErrorIs(t, err, ErrNotQuery)
+	_, err = ro.Query(ctx, "EXPLAIN SELECT * FROM leads")
+	require.NoError(t, err, "EXPLAIN is allowed where nothing can write")
+	_, err = ro.Query(ctx, "EXPLAIN ANALYZE DELETE FROM leads_rows")
+	require.ErrorContains(t, err, "read-only")
 	_, err = ro.DB().ExecContext(ctx, "CREATE TABLE x AS SELECT 1")
 	require.ErrorContains(t, err, "read-only")
 	_, err = ro.RunReport(ctx, mustReport(t, "campaign_performance"), ReportParams{})
