@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
 )
 
 // Carry says which rows of a previous snapshot an incremental run copies
@@ -190,42 +192,94 @@ func (r *Run) MergeCarries(ctx context.Context, stream string) (map[int64]Carry,
 // DiscardCampaign deletes the rows this run staged for one campaign and
 // stream (with the totals the API reported for them and the records its
 // pages rejected), before a full refresh of it. Like Write, it must be
-// called from the goroutine that stages rows.
+// called from the goroutine that stages rows. To switch a campaign to a
+// full re-read, prefer Refetch, which also drops the carry and enqueues
+// the re-read in the same transaction.
 func (r *Run) DiscardCampaign(ctx context.Context, stream string, campaignID int64) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	t := campaignTables[stream]
-	if t == nil {
+	if campaignTables[stream] == nil {
 		return fmt.Errorf("load: DiscardCampaign campaign %d: stream %q is not one of a campaign's", campaignID, stream)
 	}
-	if r.pending > 0 {
-		// Rows still in the Appenders would escape the delete.
-		if err := r.Flush(ctx); err != nil {
-			return err
+	if err := r.flushPending(ctx); err != nil {
+		return err
+	}
+	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return r.discardCampaign(ctx, tx, stream, campaignID) }); err != nil {
+		return fmt.Errorf("load: DiscardCampaign %s campaign %d of run %s: %w", stream, campaignID, r.id, err)
+	}
+	return nil
+}
+
+// Refetch switches one campaign's streams to a full re-read, in one
+// transaction: it drops their carries, deletes what the run staged of
+// them (as DiscardCampaign) and enqueues items, returning their seqs. Done
+// as three calls, a crash between them could leave the campaign with
+// neither carried rows nor queued pages, which no check would notice.
+// Like Write, it must be called from the goroutine that stages rows.
+func (r *Run) Refetch(ctx context.Context, campaignID int64, streams []string, items []extract.Item) ([]int64, error) {
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	for _, st := range streams {
+		if campaignTables[st] == nil {
+			return nil, fmt.Errorf("load: Refetch campaign %d: stream %q is not one of a campaign's", campaignID, st)
 		}
 	}
+	for i, it := range items {
+		if err := checkItem(i, it); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.flushPending(ctx); err != nil {
+		return nil, err
+	}
+	first := r.batch + 1
 	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
-		// Rejected records hold no campaign: the pages that produced them
-		// are the items of this stream and campaign.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM rejected_records WHERE run_id = $1 AND batch IN
-			(SELECT seq FROM work_items WHERE run_id = $1 AND stream = $2 AND campaign_id = $3)`,
-			r.id, stream, campaignID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t.physical+` WHERE run_id = ? AND campaign_id = ?`, r.id, campaignID); err != nil {
-			return err
-		}
-		if totalTables[stream] != nil {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM reported_totals_rows WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
-				r.id, stream, campaignID); err != nil {
+		for _, st := range streams {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
+				r.id, st, campaignID); err != nil {
+				return err
+			}
+			if err := r.discardCampaign(ctx, tx, st, campaignID); err != nil {
 				return err
 			}
 		}
-		return nil
+		return insertItems(ctx, tx, r.id, first, items)
 	})
 	if err != nil {
-		return fmt.Errorf("load: DiscardCampaign %s campaign %d of run %s: %w", stream, campaignID, r.id, err)
+		return nil, fmt.Errorf("load: Refetch campaign %d of run %s: %w", campaignID, r.id, err)
+	}
+	r.batch += int64(len(items))
+	return seqs(first, len(items)), nil
+}
+
+// flushPending flushes rows still in the Appenders, which a delete would
+// not see.
+func (r *Run) flushPending(ctx context.Context) error {
+	if r.pending == 0 {
+		return nil
+	}
+	return r.Flush(ctx)
+}
+
+func (r *Run) discardCampaign(ctx context.Context, tx *sql.Tx, stream string, campaignID int64) error {
+	// Rejected records hold no campaign: the pages that produced them are
+	// the items of this stream and campaign.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rejected_records WHERE run_id = $1 AND batch IN
+		(SELECT seq FROM work_items WHERE run_id = $1 AND stream = $2 AND campaign_id = $3)`,
+		r.id, stream, campaignID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+campaignTables[stream].physical+` WHERE run_id = ? AND campaign_id = ?`,
+		r.id, campaignID); err != nil {
+		return err
+	}
+	if totalTables[stream] != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM reported_totals_rows WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
+			r.id, stream, campaignID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -123,6 +123,11 @@ func assertSameSnapshot(t *testing.T, s *Store, a, b string) {
 // analytics) publishes exactly the snapshot a full refresh of the same
 // data does, and its data checks, which see the carried rows, pass.
 func TestCarryMatchesFullRefresh(t *testing.T) {
+	t.Run("DropCarry+DiscardCampaign+Enqueue", func(t *testing.T) { testCarryMatchesFullRefresh(t, false) })
+	t.Run("Refetch", func(t *testing.T) { testCarryMatchesFullRefresh(t, true) })
+}
+
+func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 	s, _ := openTest(t, Options{})
 	ctx := t.Context()
 	v1, v2 := cVersion1(), cVersion2()
@@ -156,7 +161,7 @@ func TestCarryMatchesFullRefresh(t *testing.T) {
 		"campaign_analytics|2": {CampaignAnalytics: []transform.CampaignAnalytics{v2.analytics[2]}},
 		"campaign_analytics|3": {CampaignAnalytics: []transform.CampaignAnalytics{v2.analytics[3]}},
 		"leads|2":              {Leads: []transform.Lead{v2.leads[2][1], v2.leads[2][5], v2.leads[2][6]}},
-		"leads|3":              {},
+		"leads|3":              {Leads: v2.leads[3][:1]}, // in the overlap: unchanged, fetched again
 		"lead_email_stats|2":   {LeadEmailStats: v2.stats[2][2:]},
 		"lead_email_stats|3":   {},
 	}
@@ -183,12 +188,23 @@ func TestCarryMatchesFullRefresh(t *testing.T) {
 	assert.Equal(t, map[int64]Carry{2: {"leads", 2, prev.ID(), CarryMerge}, 3: {"leads", 3, prev.ID(), CarryMerge}}, mc)
 
 	// Campaign 3 does not add up: re-read its leads and statistics in full.
-	for _, st := range []string{"leads", "lead_email_stats"} {
-		require.NoError(t, r.DropCarry(ctx, st, 3))
-		require.NoError(t, r.DiscardCampaign(ctx, st, 3))
+	reread := []extract.Item{{Stream: extract.StreamLeads, CampaignID: 3}, {Stream: extract.StreamLeadEmailStats, CampaignID: 3}}
+	var seq []int64
+	if refetch {
+		seq, err = r.Refetch(ctx, 3, []string{"leads", "lead_email_stats"}, reread)
+		require.NoError(t, err)
+	} else {
+		for _, st := range []string{"leads", "lead_email_stats"} {
+			require.NoError(t, r.DropCarry(ctx, st, 3))
+			require.NoError(t, r.DiscardCampaign(ctx, st, 3))
+		}
+		seq, err = r.Enqueue(ctx, reread)
+		require.NoError(t, err)
 	}
-	seq, err := r.Enqueue(ctx, []extract.Item{{Stream: extract.StreamLeads, CampaignID: 3}, {Stream: extract.StreamLeadEmailStats, CampaignID: 3}})
+	mc, err = r.MergeCarries(ctx, "leads")
 	require.NoError(t, err)
+	assert.Equal(t, []int64{2}, sortedKeys(mc), "campaign 3 is no longer merged")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ? AND campaign_id = 3", r.ID()))
 	c3 := v2.campaign(3)
 	_, err = r.CompleteItem(ctx, seq[0], transform.Batch{Leads: c3.Leads, Totals: c3.Totals[:1]}, nil)
 	require.NoError(t, err)

@@ -22,6 +22,32 @@
 // (column batch) and [Run.Flush] makes every row written so far durable, so
 // that a resumable run can tell which pages it already holds.
 //
+// # Work queue and resume
+//
+// A budget-aware run keeps its work in a persisted queue of page-sized
+// items (table work_items): [Run.SetPlan] records the plan (mode, items,
+// carries) in one transaction, and [Run.CompleteItem] stages a page's rows
+// under batch = the item's seq, flushes them, and only then marks the item
+// done and enqueues the next page. Write batches and item seqs share one
+// sequence per run. [Store.Resume] continues the newest interrupted run
+// (incomplete, or left running by a dead process) that has a queue: it
+// deletes the rows of items not done, so a page is fetched again but never
+// held twice, and hands out only the pending items. A cancelled run (the
+// user stopped it, e.g. SIGTERM) is never resumed: its rows and queue are
+// deleted like a failed run's. When a run succeeds, every older run that
+// did not is discarded, so abandoned runs do not accumulate.
+//
+// # Carry-forward
+//
+// An incremental run stages only what changed and records, per stream and
+// campaign, which rows of the previous snapshot to carry ([Carry], table
+// run_carry): all of them, or those whose key it did not stage. Commit
+// copies them into the run with one INSERT ... SELECT per table, before
+// the data checks, so each snapshot is complete on its own and the checks
+// see all of it. Copies have batch 0 and keep the extracted_at of the
+// page they came from; since every snapshot owns its rows, retention may
+// delete any old run's rows.
+//
 // # Concurrency
 //
 // A [Store] is safe for concurrent use. A [Run]'s Write and Flush must be

@@ -155,10 +155,8 @@ func (r *Run) MergedCounts(ctx context.Context, stream string) (map[int64]int64,
 	if err != nil {
 		return nil, fmt.Errorf("load: MergedCounts: %w", err)
 	}
-	if r.pending > 0 {
-		if err := r.Flush(ctx); err != nil {
-			return nil, err
-		}
+	if err := r.flushPending(ctx); err != nil {
+		return nil, err
 	}
 	key := strings.Join(t.key, ", ")
 	fkey := "f." + strings.Join(t.key, ", f.")
@@ -185,10 +183,8 @@ func (r *Run) StagedLeadsTotals(ctx context.Context) (map[int64]int64, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
-	if r.pending > 0 {
-		if err := r.Flush(ctx); err != nil {
-			return nil, err
-		}
+	if err := r.flushPending(ctx); err != nil {
+		return nil, err
 	}
 	rows, err := r.s.db.QueryContext(ctx, `SELECT campaign_id, arg_max(leads_total, batch) FROM campaign_analytics_rows
 		WHERE run_id = ? AND batch <> `+carriedBatch+` GROUP BY ALL`, r.id)

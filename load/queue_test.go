@@ -497,3 +497,26 @@ func TestBeginRunKeepsResumableRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, none)
 }
+
+// BenchmarkCompleteItem is the warehouse's cost per page of a queued run:
+// stage 100 leads, flush them, mark the item done and enqueue the next.
+func BenchmarkCompleteItem(b *testing.B) {
+	path := b.TempDir() + "/wh.duckdb"
+	s, err := Open(b.Context(), path, schemaDir(), benchOptions())
+	require.NoError(b, err)
+	defer s.Close()
+	r, err := s.BeginRun(b.Context(), RunStart{SnapshotDate: day(1)})
+	require.NoError(b, err)
+	seq, err := r.Enqueue(b.Context(), []extract.Item{{Stream: extract.StreamLeads, CampaignID: 1}})
+	require.NoError(b, err)
+	next, cur := extract.Item{Stream: extract.StreamLeads, CampaignID: 1}, seq[0]
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		next.Offset += 100
+		cur, err = r.CompleteItem(b.Context(), cur, transform.Batch{Leads: synthLeads(1, i*100, 100)}, &next)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	require.NoError(b, r.Abort(b.Context(), StatusFailed, nil, Counters{}))
+}
