@@ -17,7 +17,6 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
-	"github.com/smartlead-etl/smartlead-etl/transform"
 )
 
 // abortGrace bounds the rollback after a cancellation, so that SIGTERM
@@ -46,10 +45,27 @@ type Config struct {
 	AttemptTimeout time.Duration
 	MaxRetryAfter  time.Duration
 
+	// Budget-aware runs (all optional).
+	FullRefresh   bool          // ignore the previous snapshot: fetch everything
+	MaxRequests   int           // stop cleanly (status incomplete) before spending more
+	Deadline      time.Time     // stop cleanly before a request would be sent after it
+	BackfillDays  int           // fill daily stats this many days back, once
+	ResumeWithin  time.Duration // continue an interrupted run started this recently (0: 24h; <0: never)
+	Overlap       time.Duration // safety overlap of incremental filters (0: DefaultOverlap)
+	StatsLookback time.Duration // statistics re-read behind the previous run (0: DefaultStatsLookback)
+
 	Logger   *slog.Logger
 	Progress Progress       // optional
 	Public   map[string]any // configuration recorded in etl_runs; no secrets
 }
+
+// DefaultResumeWithin is how old an interrupted run may be and still be
+// continued rather than started over.
+const DefaultResumeWithin = 24 * time.Hour
+
+// ErrIncomplete marks a run that stopped at its request budget or
+// deadline: its pages are kept and the next run continues it.
+var ErrIncomplete = errors.New("stopped at the request budget or deadline; the next run continues")
 
 // Progress receives what a live display or heartbeat needs. Calls come
 // from one goroutine.
@@ -99,23 +115,116 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		log.Info("earlier runs' requests still count against the rate limit", "requests", len(past))
 	}
 
+	run, err := startRun(ctx, store, cfg, started)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("run_id", run.ID())
+	if run.Resumed() {
+		log.Info("resuming an interrupted run", "started_at", run.StartedAt().Format(time.RFC3339))
+	} else {
+		log.Info("run started", "db", cfg.DB, "limits", ratelimit.Format(cfg.Windows), "concurrency", cfg.Concurrency)
+	}
+
+	rec := &attemptLog{}
+	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{}}
+	if j.prog == nil {
+		j.prog = nopProgress{}
+	}
+	client, err := newClient(cfg, lim, log, rec.add, j.admit)
+	if err != nil {
+		return nil, err
+	}
+	j.client = client
+
+	err = j.extract(ctx)
+	if ferr := j.flushAttempts(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+		err = ferr
+	}
+	counters := j.counters()
+	if err == nil && j.stopped.Load() {
+		err = ErrIncomplete
+	}
+	if err != nil {
+		status := load.StatusFailed
+		switch {
+		case errors.Is(err, ErrIncomplete):
+			status = load.StatusIncomplete
+		case ctx.Err() != nil:
+			status = load.StatusCancelled
+			err = fmt.Errorf("run cancelled: %w", context.Canceled)
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortGrace)
+		defer cancel()
+		if aerr := run.Abort(actx, status, err, counters); aerr != nil {
+			log.Error("could not record the run's end", "err", aerr)
+		}
+		if status == load.StatusIncomplete {
+			pending, done, _ := run.QueueStats(actx)
+			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
+		}
+		logSummary(log, run.ID(), status, counters, nil, time.Since(started))
+		return nil, err
+	}
+
+	sum, err := run.Commit(ctx, counters)
+	if err != nil {
+		logSummary(log, run.ID(), load.StatusFailed, counters, sum, time.Since(started))
+		return sum, fmt.Errorf("commit snapshot: %w", err)
+	}
+	for _, c := range sum.Checks {
+		if c.Severity != load.SeverityOK && c.Severity != "" {
+			log.Warn("data check", "check", c.Name, "subject", c.Subject, "detail", c.Detail)
+		}
+	}
+	logSummary(log, run.ID(), sum.Status, counters, sum, time.Since(started))
+	if sum.Rejected > 0 || sum.Warnings > 0 {
+		return sum, ErrPartial
+	}
+	return sum, nil
+}
+
+// startRun continues an interrupted run when one is recent enough, else
+// begins a new one.
+func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time) (*load.Run, error) {
+	within := cfg.ResumeWithin
+	if within == 0 {
+		within = DefaultResumeWithin
+	}
+	if within > 0 && !cfg.FullRefresh {
+		run, err := store.Resume(ctx, now.Add(-within))
+		if err != nil {
+			return nil, fmt.Errorf("resume run: %w", err)
+		}
+		if run != nil {
+			return run, nil
+		}
+	}
+	mode := ModeIncremental
+	if cfg.FullRefresh {
+		mode = ModeFull
+	}
 	run, err := store.BeginRun(ctx, load.RunStart{
-		SnapshotDate: started.UTC().Truncate(24 * time.Hour),
-		StartedAt:    started,
+		SnapshotDate: now.UTC().Truncate(24 * time.Hour),
+		StartedAt:    now,
 		Config:       cfg.Public,
+		Mode:         mode,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("begin run: %w", err)
 	}
-	log = log.With("run_id", run.ID())
-	log.Info("run started", "db", cfg.DB, "limits", ratelimit.Format(cfg.Windows), "concurrency", cfg.Concurrency)
+	return run, nil
+}
 
-	rec := &attemptLog{}
+func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe func(extract.Attempt), admit func(extract.Item) bool) (*extract.Client, error) {
 	opts := []extract.Option{
 		extract.WithBaseURL(cfg.BaseURL),
 		extract.WithLimiter(lim),
 		extract.WithLogger(log),
-		extract.WithObserver(rec.add),
+		extract.WithObserver(observe),
+	}
+	if admit != nil {
+		opts = append(opts, extract.WithAdmit(admit))
 	}
 	if cfg.AttemptTimeout > 0 {
 		opts = append(opts, extract.WithAttemptTimeout(cfg.AttemptTimeout))
@@ -129,50 +238,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	if cfg.HTTPClient != nil {
 		opts = append(opts, extract.WithHTTPClient(cfg.HTTPClient))
 	}
-	client, err := extract.NewClient(cfg.APIKey, opts...)
-	if err != nil {
-		return nil, err
-	}
-
-	j := &job{cfg: cfg, log: log, run: run, client: client, rec: rec, prog: cfg.Progress}
-	if j.prog == nil {
-		j.prog = nopProgress{}
-	}
-	err = j.extractAll(ctx)
-	if ferr := j.flushAttempts(context.WithoutCancel(ctx)); ferr != nil && err == nil {
-		err = ferr
-	}
-	counters := j.counters()
-	if err != nil {
-		status := "failed"
-		if ctx.Err() != nil {
-			status = "cancelled"
-			err = fmt.Errorf("run cancelled: %w", context.Canceled)
-		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortGrace)
-		defer cancel()
-		if aerr := run.Abort(actx, status, err, counters); aerr != nil {
-			log.Error("could not record the run's end", "err", aerr)
-		}
-		logSummary(log, run.ID(), status, counters, nil, time.Since(started))
-		return nil, err
-	}
-
-	sum, err := run.Commit(ctx, counters)
-	if err != nil {
-		logSummary(log, run.ID(), "failed", counters, sum, time.Since(started))
-		return sum, fmt.Errorf("commit snapshot: %w", err)
-	}
-	for _, c := range sum.Checks {
-		if c.Severity != "ok" && c.Severity != "" {
-			log.Warn("data check", "check", c.Name, "subject", c.Subject, "detail", c.Detail)
-		}
-	}
-	logSummary(log, run.ID(), sum.Status, counters, sum, time.Since(started))
-	if sum.Rejected > 0 || sum.Warnings > 0 {
-		return sum, ErrPartial
-	}
-	return sum, nil
+	return extract.NewClient(cfg.APIKey, opts...)
 }
 
 func longest(ws []ratelimit.Window) time.Duration {
@@ -181,102 +247,6 @@ func longest(ws []ratelimit.Window) time.Duration {
 		d = max(d, w.Len)
 	}
 	return d
-}
-
-type job struct {
-	cfg    Config
-	log    *slog.Logger
-	run    *load.Run
-	client *extract.Client
-	rec    *attemptLog
-	prog   Progress
-
-	campaignIDs []int64
-}
-
-func (j *job) wants(s extract.Stream) bool {
-	if j.cfg.Streams == nil {
-		return true
-	}
-	for _, w := range j.cfg.Streams {
-		if w == s {
-			return true
-		}
-	}
-	return false
-}
-
-// extractAll runs two phases: the account-level lists (the campaign list
-// says which per-campaign requests to make), then the per-campaign streams.
-func (j *job) extractAll(ctx context.Context) error {
-	// The campaign list is always fetched: every per-campaign stream needs it.
-	account := []extract.Item{{Stream: extract.StreamCampaigns}}
-	for _, s := range []extract.Stream{extract.StreamClients, extract.StreamEmailAccounts} {
-		if j.wants(s) {
-			account = append(account, extract.Item{Stream: s})
-		}
-	}
-	j.prog.Planned(len(account))
-	if err := j.client.Crawl(ctx, account, j.cfg.Concurrency, j.emit); err != nil {
-		return err
-	}
-	var perCampaign []extract.Stream
-	for _, s := range extract.AllStreams {
-		switch s {
-		case extract.StreamCampaigns, extract.StreamClients, extract.StreamEmailAccounts:
-		default:
-			if j.wants(s) {
-				perCampaign = append(perCampaign, s)
-			}
-		}
-	}
-	items := extract.Plan(j.campaignIDs, LookbackDays(time.Now(), j.cfg.Days), perCampaign)
-	j.prog.Planned(len(items))
-	j.log.Info("campaign list read", "campaigns", len(j.campaignIDs), "requests_planned", len(items))
-	return j.client.Crawl(ctx, items, j.cfg.Concurrency, j.emit)
-}
-
-// emit is called by the crawler from one goroutine at a time: it owns the
-// run's appenders.
-func (j *job) emit(p extract.Page) error {
-	b := transform.FromPage(p)
-	for _, c := range b.Campaigns {
-		j.campaignIDs = append(j.campaignIDs, c.CampaignID)
-	}
-	if p.Item.Stream == extract.StreamCampaigns && !j.wants(extract.StreamCampaigns) {
-		b.Campaigns = nil // fetched only for its ids
-	}
-	for _, r := range b.Rejected {
-		j.log.Warn("record rejected", "stream", r.Stream, "key", r.RecordKey, "field", r.Field, "reason", r.Reason)
-	}
-	ctx := context.Background() // the crawl's context governs cancellation; a started write finishes
-	if err := j.run.Write(ctx, b); err != nil {
-		return fmt.Errorf("stage %s page (campaign %d, offset %d): %w", p.Item.Stream, p.Item.CampaignID, p.Item.Offset, err)
-	}
-	if p.Next != nil {
-		j.prog.Planned(1)
-	}
-	j.prog.Page(batchRows(b), j.client.Stats())
-	return j.flushAttempts(ctx)
-}
-
-func (j *job) flushAttempts(ctx context.Context) error {
-	if as := j.rec.take(); len(as) > 0 {
-		if err := j.run.LogAttempts(ctx, as); err != nil {
-			return fmt.Errorf("write request ledger: %w", err)
-		}
-	}
-	return nil
-}
-
-func (j *job) counters() load.Counters {
-	s := j.client.Stats()
-	return load.Counters{Requests: s.Requests, Throttled: s.Throttled, Retries: s.Retries, Waited: s.Waited}
-}
-
-func batchRows(b transform.Batch) int64 {
-	return int64(len(b.Campaigns) + len(b.CampaignAnalytics) + len(b.DailyStats) + len(b.Leads) +
-		len(b.LeadEmailStats) + len(b.Sequences) + len(b.EmailAccounts) + len(b.Clients))
 }
 
 // LookbackDays lists the n days ending today (UTC), oldest first.

@@ -1,0 +1,285 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/transform"
+)
+
+// job is one run's extraction: a persisted queue of page-sized items
+// drained through the crawler, every page staged and checkpointed as it
+// arrives, so that a crash or a budget stop loses at most the pages in
+// flight.
+type job struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *load.Store
+	run    *load.Run
+	client *extract.Client
+	lim    *ratelimit.Limiter
+	rec    *attemptLog
+	prog   Progress
+
+	// Written only by emit (one goroutine at a time).
+	seqOf     map[string]int64 // queue seq of each item handed to the crawler
+	campaigns []transform.Campaign
+
+	admitted atomic.Int64
+	stopped  atomic.Bool
+	reasonMu sync.Mutex
+	reason   string
+}
+
+// itemKey identifies an item for the seq map: Item holds a time.Time, whose
+// == compares representation, not instant.
+func itemKey(it extract.Item) string {
+	since := ""
+	if !it.Since.IsZero() {
+		since = strconv.FormatInt(it.Since.UnixNano(), 10)
+	}
+	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + strconv.Itoa(it.Offset) + "|" + since
+}
+
+func (j *job) wants(s extract.Stream) bool {
+	if j.cfg.Streams == nil {
+		return true
+	}
+	for _, w := range j.cfg.Streams {
+		if w == s {
+			return true
+		}
+	}
+	return false
+}
+
+// extract plans (unless resuming: the plan is in the queue), drains the
+// queue, then re-reads in full any campaign whose incremental leads do not
+// add up to what its analytics say (deleted or moved leads).
+func (j *job) extract(ctx context.Context) error {
+	// A resumed run's plan is in its queue; one interrupted before its plan
+	// was saved plans again (the campaign list is one request).
+	if !j.run.Planned() {
+		if err := j.plan(ctx); err != nil || j.stopped.Load() {
+			return err
+		}
+	}
+	for round := 0; ; round++ {
+		if err := j.drain(ctx); err != nil || j.stopped.Load() {
+			return err
+		}
+		n, err := j.refreshMismatches(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+		if round > 2 {
+			return fmt.Errorf("leads of %d campaigns still disagree with their analytics after a full re-read", n)
+		}
+	}
+}
+
+// plan fetches the campaign list (one request), then queues the rest.
+func (j *job) plan(ctx context.Context) error {
+	pending, err := j.run.PendingItems(ctx)
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 { // a resumed, unplanned run may have it queued already
+		if _, err := j.run.Enqueue(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}); err != nil {
+			return err
+		}
+	}
+	if err := j.drain(ctx); err != nil || j.stopped.Load() {
+		return err
+	}
+	in, err := planInput(ctx, j.store, j.cfg, time.Now(), j.campaigns)
+	if err != nil {
+		return err
+	}
+	wp := BuildPlan(in)
+	if err := j.run.SetPlan(ctx, wp.Mode, wp.Items, wp.Carries); err != nil {
+		return err
+	}
+	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
+		"requests_estimated", wp.Requests(), "carried", len(wp.Carries))
+	return nil
+}
+
+// planInput gathers what BuildPlan needs from the warehouse.
+func planInput(ctx context.Context, store *load.Store, cfg Config, now time.Time, campaigns []transform.Campaign) (PlanInput, error) {
+	in := PlanInput{
+		Now: now, Campaigns: campaigns, Streams: cfg.Streams, Days: cfg.Days, BackfillDays: cfg.BackfillDays,
+		FullRefresh: cfg.FullRefresh, Overlap: cfg.Overlap, StatsLookback: cfg.StatsLookback,
+	}
+	prev, err := store.LatestSucceeded(ctx)
+	if err != nil {
+		return in, err
+	}
+	if in.DaysHeld, err = store.DaysHeld(ctx, now.AddDate(0, 0, -max(cfg.Days, cfg.BackfillDays)), now); err != nil {
+		return in, err
+	}
+	if prev == nil {
+		return in, nil
+	}
+	in.Prev, in.PrevMode = prev, prev.Mode
+	if in.States, err = store.CampaignStates(ctx, prev.RunID); err != nil {
+		return in, err
+	}
+	if in.PrevRequests, err = store.RequestCounts(ctx, prev.RunID); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+// drain crawls every pending item of the queue.
+func (j *job) drain(ctx context.Context) error {
+	pending, err := j.run.PendingItems(ctx)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	items := make([]extract.Item, len(pending))
+	for i, w := range pending {
+		items[i] = w.Item
+		j.seqOf[itemKey(w.Item)] = w.Seq
+	}
+	j.prog.Planned(len(items))
+	return j.client.Crawl(ctx, items, j.cfg.Concurrency, j.emit)
+}
+
+// emit is called by the crawler from one goroutine at a time: it owns the
+// run's appenders.
+func (j *job) emit(p extract.Page) error {
+	ctx := context.Background() // the crawl's context governs cancellation; a started write finishes
+	key := itemKey(p.Item)
+	seq, ok := j.seqOf[key]
+	if !ok {
+		return fmt.Errorf("page of an item the queue does not hold: %s", key)
+	}
+	delete(j.seqOf, key)
+	b := transform.FromPage(p)
+	if p.Item.Stream == extract.StreamCampaigns {
+		j.campaigns = append(j.campaigns, b.Campaigns...)
+		if !j.wants(extract.StreamCampaigns) {
+			b.Campaigns = nil // fetched only to plan
+		}
+	}
+	for _, r := range b.Rejected {
+		j.log.Warn("record rejected", "stream", r.Stream, "key", r.RecordKey, "field", r.Field, "reason", r.Reason)
+	}
+	next, err := j.run.CompleteItem(ctx, seq, b, p.Next)
+	if err != nil {
+		return fmt.Errorf("stage %s page (campaign %d, offset %d): %w", p.Item.Stream, p.Item.CampaignID, p.Item.Offset, err)
+	}
+	if p.Next != nil {
+		j.seqOf[itemKey(*p.Next)] = next
+		j.prog.Planned(1)
+	}
+	j.prog.Page(batchRows(b), j.client.Stats())
+	return j.flushAttempts(ctx)
+}
+
+// refreshMismatches finds campaigns whose merged leads (carried plus
+// changed) differ from the leads_total their fresh analytics report: leads
+// were deleted or moved, which no filter can show. Their leads and
+// statistics are re-read in full. It returns how many it queued.
+func (j *job) refreshMismatches(ctx context.Context) (int, error) {
+	merged, err := j.run.MergedCounts(ctx, string(extract.StreamLeads))
+	if err != nil {
+		return 0, err
+	}
+	totals, err := j.run.StagedLeadsTotals(ctx)
+	if err != nil {
+		return 0, err
+	}
+	carried, err := j.run.MergeCarries(ctx, string(extract.StreamLeads))
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for _, id := range sortedIDs(carried) {
+		want, ok := totals[id]
+		if !ok || merged[id] == want {
+			continue
+		}
+		j.log.Info("leads do not add up; re-reading the campaign in full", "campaign_id", id, "merged", merged[id], "leads_total", want)
+		// Statistics of deleted leads go with them, so both are re-read.
+		streams := []string{string(extract.StreamLeads), string(extract.StreamLeadEmailStats)}
+		var items []extract.Item
+		for _, s := range streams {
+			if j.wants(extract.Stream(s)) {
+				items = append(items, extract.Item{Stream: extract.Stream(s), CampaignID: id})
+			}
+		}
+		if _, err := j.run.Refetch(ctx, id, streams, items); err != nil {
+			return 0, err
+		}
+		queued++
+	}
+	return queued, nil
+}
+
+// admit keeps the run inside its request budget and deadline: it is asked
+// before every page request, from any worker.
+func (j *job) admit(it extract.Item) bool {
+	if j.stopped.Load() {
+		return false
+	}
+	if max := int64(j.cfg.MaxRequests); max > 0 {
+		// Pages admitted so far plus retries spent: each admitted page
+		// costs at least one request.
+		if j.admitted.Load()+j.client.Stats().Retries >= max {
+			j.stop(fmt.Sprintf("request budget of %d reached", max))
+			return false
+		}
+	}
+	if !j.cfg.Deadline.IsZero() {
+		if at := j.lim.NextSlot(); at.After(j.cfg.Deadline) {
+			j.stop(fmt.Sprintf("the next request could not be sent before the deadline %s (earliest %s)",
+				j.cfg.Deadline.Local().Format(time.TimeOnly), at.Local().Format(time.TimeOnly)))
+			return false
+		}
+	}
+	j.admitted.Add(1)
+	return true
+}
+
+func (j *job) stop(reason string) {
+	j.reasonMu.Lock()
+	defer j.reasonMu.Unlock()
+	if !j.stopped.Swap(true) {
+		j.reason = reason
+	}
+}
+
+func (j *job) stopReason() string {
+	j.reasonMu.Lock()
+	defer j.reasonMu.Unlock()
+	return j.reason
+}
+
+func (j *job) flushAttempts(ctx context.Context) error {
+	if as := j.rec.take(); len(as) > 0 {
+		if err := j.run.LogAttempts(ctx, as); err != nil {
+			return fmt.Errorf("write request ledger: %w", err)
+		}
+	}
+	return nil
+}
+
+func (j *job) counters() load.Counters {
+	s := j.client.Stats()
+	return load.Counters{Requests: s.Requests, Throttled: s.Throttled, Retries: s.Retries, Waited: s.Waited}
+}
+
+func batchRows(b transform.Batch) int64 {
+	return int64(len(b.Campaigns) + len(b.CampaignAnalytics) + len(b.DailyStats) + len(b.Leads) +
+		len(b.LeadEmailStats) + len(b.Sequences) + len(b.EmailAccounts) + len(b.Clients))
+}

@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/transform"
+)
+
+// Forecast is what `plan` (and `run --dry-run`) prints: the requests the
+// next run will make, per stream, and when it can finish at the earliest
+// under the configured windows, given what the last hour already spent.
+type Forecast struct {
+	Mode          string // full, incremental, or resume
+	Campaigns     int
+	Frozen        int
+	PerStream     map[extract.Stream]int
+	Requests      int           // total, the campaign list included
+	AlreadySpent  int           // requests in the ledger still inside the longest window
+	Latency       time.Duration // typical request latency, from the ledger
+	Start         time.Time
+	Finish        time.Time // earliest finish
+	SpentPlanning int64     // requests the forecast itself made
+}
+
+// Duration is the forecast run time.
+func (f Forecast) Duration() time.Duration { return f.Finish.Sub(f.Start) }
+
+// Plan sizes the next run without running it: it reads the warehouse and
+// the request ledger and makes one request (the campaign list). The store
+// is opened read-only, so it works beside a database nobody is writing.
+func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	store, err := load.OpenReadOnly(ctx, cfg.DB, load.Options{LockWait: cfg.LockWait, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse: %w", err)
+	}
+	defer store.Close()
+	now := time.Now()
+	past, err := store.RecentAttempts(ctx, now.Add(-longest(cfg.Windows)))
+	if err != nil {
+		return nil, err
+	}
+	latency, err := store.TypicalLatency(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := &Forecast{Start: now, AlreadySpent: len(past), Latency: latency, PerStream: map[extract.Stream]int{}}
+
+	if within := cfg.ResumeWithin; within >= 0 && !cfg.FullRefresh {
+		if within == 0 {
+			within = DefaultResumeWithin
+		}
+		n, err := store.ResumablePending(ctx, now.Add(-within))
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			f.Mode, f.Requests = "resume", int(n)
+			f.Finish = finish(cfg.Windows, past, now, f.Requests, latency)
+			return f, nil
+		}
+	}
+
+	lim := ratelimit.New(cfg.Windows, ratelimit.WithServerWindows(cfg.ServerWindows))
+	lim.Preload(past)
+	client, err := newClient(cfg, lim, log, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	var campaigns []transform.Campaign
+	err = client.Crawl(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}, 1, func(p extract.Page) error {
+		campaigns = append(campaigns, transform.FromPage(p).Campaigns...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the campaign list: %w", err)
+	}
+	f.SpentPlanning = client.Stats().Requests
+	past = append(past, time.Now())
+
+	in, err := planInput(ctx, store, cfg, now, campaigns)
+	if err != nil {
+		return nil, err
+	}
+	wp := BuildPlan(in)
+	f.Mode, f.Campaigns, f.Frozen = wp.Mode, len(campaigns), wp.Frozen
+	f.PerStream = wp.Estimate
+	f.PerStream[extract.StreamCampaigns] = 1
+	f.Requests = wp.Requests() + 1
+	// The run fetches the campaign list again; the forecast's own request
+	// is already in past.
+	f.Finish = finish(cfg.Windows, past, time.Now(), f.Requests, latency)
+	return f, nil
+}
+
+// finish is when n requests sent as early as the windows allow, after
+// past, are answered.
+func finish(ws []ratelimit.Window, past []time.Time, start time.Time, n int, latency time.Duration) time.Time {
+	if n == 0 {
+		return start
+	}
+	return ratelimit.FinishTime(ws, past, start, n).Add(latency)
+}
