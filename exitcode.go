@@ -48,7 +48,8 @@ func exitCode(err error) int {
 		return exitPartial
 	case errors.Is(err, pipeline.ErrIncomplete):
 		return exitIncomplete
-	case errors.As(err, &ue), errors.Is(err, extract.ErrUnauthorized):
+	case errors.As(err, &ue), errors.Is(err, extract.ErrUnauthorized),
+		errors.Is(err, load.ErrNotQuery), errors.Is(err, load.ErrReportFilter):
 		return exitUsage
 	case errors.Is(err, lockfile.ErrHeld), errors.Is(err, load.ErrLocked):
 		return exitLocked

@@ -293,7 +293,8 @@ func TestDemoAndReports(t *testing.T) {
 	require.Equal(t, 0, r.code, r.all())
 	require.Equal(t, "n\r\n5\r\n", r.stdout) // RFC 4180 line ends
 	r = runBinary(t, []string{"query", "--db", db, "DELETE FROM campaigns_history"})
-	require.Equal(t, 1, r.code, r.all())
+	require.Equal(t, 2, r.code, r.all())
+	assert.Contains(t, r.stderr, "read-only")
 
 	out := filepath.Join(dir, "parquet")
 	r = runBinary(t, []string{"export", "--db", db, "--out", out})

@@ -41,6 +41,15 @@ type ReportParams struct {
 // that is not exactly one SELECT (or EXPLAIN) statement.
 var ErrNotQuery = errors.New("not a single read-only query")
 
+// ErrReportFilter is matched by the error RunReport returns when given a
+// filter the report does not take.
+var ErrReportFilter = errors.New("filter not supported by this report")
+
+type filterError string
+
+func (e filterError) Error() string        { return string(e) }
+func (e filterError) Is(target error) bool { return target == ErrReportFilter }
+
 var reportName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // reportParams are the parameter names a report may use.
@@ -101,8 +110,8 @@ func stripLineComments(s string) string {
 // than $campaign, $since and $until.
 func (s *Store) RunReport(ctx context.Context, r Report, p ReportParams) (*Result, error) {
 	if p.Since != nil && p.Until != nil && dateOnly(*p.Since).After(dateOnly(*p.Until)) {
-		return nil, fmt.Errorf("report %s: since %s is after until %s", r.Name,
-			p.Since.Format(time.DateOnly), p.Until.Format(time.DateOnly))
+		return nil, fmt.Errorf("report %s: %w", r.Name, filterError(fmt.Sprintf("since %s is after until %s",
+			p.Since.Format(time.DateOnly), p.Until.Format(time.DateOnly))))
 	}
 	given := map[string]any{}
 	if p.Campaign != nil {
@@ -132,7 +141,7 @@ func (s *Store) RunReport(ctx context.Context, r Report, p ReportParams) (*Resul
 		}
 		for _, name := range reportParams {
 			if _, ok := given[name]; ok && !used[name] {
-				return nil, fmt.Errorf("this report has no %s filter (it takes: %s)", name, takes(used))
+				return nil, filterError(fmt.Sprintf("this report has no %s filter (it takes: %s)", name, takes(used)))
 			}
 		}
 		return args, nil

@@ -293,10 +293,12 @@ func TestReportParametersFilter(t *testing.T) {
 	// A filter the report does not have is an error, not ignored.
 	_, err := f.store.RunReport(t.Context(), mustReport(t, "campaign_performance"), ReportParams{Since: &d26})
 	require.ErrorContains(t, err, "report campaign_performance: this report has no since filter (it takes: campaign)")
+	require.ErrorIs(t, err, ErrReportFilter)
 	_, err = f.store.RunReport(t.Context(), mustReport(t, "email_account_health"), ReportParams{Campaign: rp[int64](1)})
 	require.ErrorContains(t, err, "has no campaign filter (it takes: none)")
 	_, err = f.store.RunReport(t.Context(), mustReport(t, "daily_trend"), ReportParams{Since: &d27, Until: &d26})
 	require.ErrorContains(t, err, "since 2026-11-27 is after until 2026-11-26")
+	require.ErrorIs(t, err, ErrReportFilter, "the CLI maps it to the usage exit code")
 
 	// A report may only use the three known parameters.
 	_, err = f.store.RunReport(t.Context(), Report{Name: "x", SQL: "SELECT $who AS w"}, ReportParams{})
