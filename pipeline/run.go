@@ -163,13 +163,13 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		logSummary(log, run.ID(), status, counters, nil, time.Since(started))
+		logSummary(log, status, counters, nil, time.Since(started))
 		return nil, err
 	}
 
 	sum, err := run.Commit(ctx, counters)
 	if err != nil {
-		logSummary(log, run.ID(), load.StatusFailed, counters, sum, time.Since(started))
+		logSummary(log, load.StatusFailed, counters, sum, time.Since(started))
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -177,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			log.Warn("data check", "check", c.Name, "subject", c.Subject, "detail", c.Detail)
 		}
 	}
-	logSummary(log, run.ID(), sum.Status, counters, sum, time.Since(started))
+	logSummary(log, sum.Status, counters, sum, time.Since(started))
 	if sum.Rejected > 0 || sum.Warnings > 0 {
 		return sum, ErrPartial
 	}
@@ -285,9 +285,9 @@ type nopProgress struct{}
 func (nopProgress) Planned(int)               {}
 func (nopProgress) Page(int64, extract.Stats) {}
 
-func logSummary(log *slog.Logger, runID, status string, c load.Counters, sum *load.Summary, took time.Duration) {
+func logSummary(log *slog.Logger, status string, c load.Counters, sum *load.Summary, took time.Duration) {
 	attrs := []any{
-		"run_id", runID, "status", status, "requests", c.Requests, "throttled", c.Throttled,
+		"status", status, "requests", c.Requests, "throttled", c.Throttled,
 		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(), "duration", took.Round(time.Millisecond).String(),
 	}
 	if sum != nil {
