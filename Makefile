@@ -28,9 +28,11 @@ lint: ## gofmt check and go vet
 test: deps lint ## gofmt, vet, and every test with the race detector
 	$(GO) test -race -timeout 15m ./...
 
-fuzz: ## run each fuzz target briefly
+FUZZTIME ?= 10s
+fuzz: ## run each decoder fuzz target briefly (FUZZTIME=10s each)
 	@for f in $$($(GO) test -list 'Fuzz.*' ./transform | grep ^Fuzz); do \
-	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s ./transform || exit 1; done
+	  echo "fuzz $$f for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./transform || exit 1; done
 
-bench: ## benchmarks (virtual-time crawl, load throughput)
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+bench: ## benchmarks: virtual-time crawl and nightly runs, 1M-lead load vs read_json
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./extract/... ./pipeline/ ./load/ ./transform/
