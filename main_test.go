@@ -292,7 +292,7 @@ func TestDemoAndReports(t *testing.T) {
 	r = runBinary(t, []string{"query", "--db", db, "--format", "csv", "SELECT count(*) AS n FROM campaigns"})
 	require.Equal(t, 0, r.code, r.all())
 	require.Equal(t, "n\r\n5\r\n", r.stdout) // RFC 4180 line ends
-	r = runBinary(t, []string{"query", "--db", db, "DELETE FROM campaigns_history"})
+	r = runBinary(t, []string{"query", "--db", db, "DELETE FROM leads_rows"})
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, r.stderr, "read-only")
 
