@@ -76,7 +76,7 @@ func (d *decoder) failKey(field, reason string) {
 // keyField names the key for an empty object's rejection.
 func (d *decoder) finish(it objIter, keyField string) *FieldError {
 	if d.fatal == nil {
-		if d.s.peek() != 0 {
+		if !d.s.atEnd() {
 			d.fatal = d.s.errf("unexpected data after the record")
 		} else if it.n == 0 {
 			return &FieldError{Field: keyField, Reason: "empty object"}

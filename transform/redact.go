@@ -20,7 +20,7 @@ func Redact(raw []byte) JSON {
 	s := scanner{data: raw}
 	out := make([]byte, 0, len(raw))
 	out, err := redactValue(&s, out)
-	if err == nil && s.peek() != 0 {
+	if err == nil && !s.atEnd() {
 		err = s.errf("unexpected data after the value")
 	}
 	if err != nil {

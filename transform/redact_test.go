@@ -38,3 +38,14 @@ func TestRedactInvalidJSON(t *testing.T) {
 		require.Contains(t, string(got), "withheld")
 	}
 }
+
+// A NUL byte after a value is not white space: input that encoding/json
+// rejects must not pass as a record (found by FuzzRedact).
+func TestTrailingNULIsNotTheEnd(t *testing.T) {
+	out := transform.Redact([]byte("\"\"\x00"))
+	require.Contains(t, string(out), `"invalid_json":true`)
+	_, err := transform.DecodeClient([]byte("{\"id\":7,\"name\":\"x\"}\x00"))
+	require.Error(t, err)
+	_, err = transform.DecodeClient([]byte("{\"id\":7,\"name\":\"x\"} \n"))
+	require.NoError(t, err)
+}

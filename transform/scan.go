@@ -82,6 +82,13 @@ func (s *scanner) peek() byte {
 	return s.data[s.pos]
 }
 
+// atEnd reports whether only white space is left. peek's 0 cannot say
+// so: a NUL byte in the input also peeks as 0.
+func (s *scanner) atEnd() bool {
+	s.ws()
+	return s.pos >= len(s.data)
+}
+
 // value reads the next value. Objects and arrays are validated and
 // returned whole.
 func (s *scanner) value() (value, *FieldError) {
