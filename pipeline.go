@@ -68,7 +68,7 @@ func printPlan(ctx context.Context, cfg runConfig, log *slog.Logger, stdout io.W
 	}
 	fmt.Fprintf(stdout, "mode:        %s\n", f.Mode)
 	if f.Mode != "resume" {
-		fmt.Fprintf(stdout, "campaigns:   %d (%d unchanged and final: carried over, no requests)\n", f.Campaigns, f.Frozen)
+		fmt.Fprintf(stdout, "campaigns:   %d from the %s; %d unchanged and final: carried over, no requests\n", f.Campaigns, f.CampaignsFrom, f.Frozen)
 		for _, s := range extract.AllStreams {
 			if n, ok := f.PerStream[s]; ok {
 				fmt.Fprintf(stdout, "  %-22s %6d requests\n", s, n)

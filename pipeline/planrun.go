@@ -26,7 +26,12 @@ type Forecast struct {
 	Start         time.Time
 	Finish        time.Time // earliest finish
 	SpentPlanning int64     // requests the forecast itself made
+	CampaignsFrom string    // "API", or the last snapshot when the quota is spent
 }
+
+// planWaitMax is how long plan waits for a rate-limit slot to read the
+// campaign list before it plans from the last snapshot's list instead.
+const planWaitMax = 10 * time.Second
 
 // Duration is the forecast run time.
 func (f Forecast) Duration() time.Duration { return f.Finish.Sub(f.Start) }
@@ -72,20 +77,42 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 
 	lim := ratelimit.New(cfg.Windows, ratelimit.WithServerWindows(cfg.ServerWindows))
 	lim.Preload(past)
-	client, err := newClient(cfg, lim, log, nil, nil)
-	if err != nil {
-		return nil, err
-	}
 	var campaigns []transform.Campaign
-	err = client.Crawl(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}, 1, func(p extract.Page) error {
-		campaigns = append(campaigns, transform.FromPage(p).Campaigns...)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the campaign list: %w", err)
+	if slot := lim.NextSlot(); slot.After(now.Add(planWaitMax)) {
+		// The quota is spent for a while: rather than make the user wait,
+		// plan from the campaign list of the last snapshot.
+		prev, err := store.LatestSucceeded(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if prev == nil {
+			return nil, fmt.Errorf("the rate limit allows no request before %s and there is no snapshot to plan from", slot.Local().Format(time.TimeOnly))
+		}
+		states, err := store.CampaignStates(ctx, prev.RunID)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range sortedIDs(states) {
+			st := states[id]
+			campaigns = append(campaigns, transform.Campaign{CampaignID: id, Status: st.Status, UpdatedAt: st.UpdatedAt})
+		}
+		f.CampaignsFrom = "last snapshot (the rate limit allows no request before " + slot.Local().Format(time.TimeOnly) + ")"
+	} else {
+		client, err := newClient(cfg, lim, log, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		err = client.Crawl(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}, 1, func(p extract.Page) error {
+			campaigns = append(campaigns, transform.FromPage(p).Campaigns...)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read the campaign list: %w", err)
+		}
+		f.SpentPlanning = client.Stats().Requests
+		f.CampaignsFrom = "API"
+		past = append(past, time.Now())
 	}
-	f.SpentPlanning = client.Stats().Requests
-	past = append(past, time.Now())
 
 	in, err := planInput(ctx, store, cfg, now, campaigns)
 	if err != nil {
