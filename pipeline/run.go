@@ -101,9 +101,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 
 	lim := ratelimit.New(cfg.Windows,
 		ratelimit.WithServerWindows(cfg.ServerWindows),
-		ratelimit.WithWaitHook(10*time.Second, func(w ratelimit.WaitInfo) {
-			log.Info("waiting on the rate limit", "reason", w.Reason, "resuming_at", w.Until.Local().Format(time.TimeOnly))
-		}))
+		ratelimit.WithWaitHook(10*time.Second, waitLogger(log)))
 	// Quota memory: requests earlier runs made within the longest window
 	// still count against it, so start where they left off.
 	past, err := store.RecentAttempts(ctx, time.Now().Add(-longest(cfg.Windows)))
@@ -239,6 +237,23 @@ func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe fun
 		opts = append(opts, extract.WithHTTPClient(cfg.HTTPClient))
 	}
 	return extract.NewClient(cfg.APIKey, opts...)
+}
+
+// waitLogger says before a long wait why and until when. Every worker
+// meets the same full window, so one line stands for the waits that end
+// within a minute of it.
+func waitLogger(log *slog.Logger) func(ratelimit.WaitInfo) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(w ratelimit.WaitInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !last.IsZero() && w.Until.Sub(last).Abs() < time.Minute {
+			return
+		}
+		last = w.Until
+		log.Info("waiting on the rate limit", "reason", w.Reason, "resuming_at", w.Until.Local().Format(time.TimeOnly))
+	}
 }
 
 func longest(ws []ratelimit.Window) time.Duration {

@@ -1,12 +1,16 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -55,4 +59,18 @@ func TestRunLoadsTheWholeAccount(t *testing.T) {
 	require.EqualValues(t, len(truth.Clients), count(t, db, "SELECT count(*) FROM clients"))
 	require.EqualValues(t, 2*len(truth.Campaigns), count(t, db, "SELECT count(*) FROM campaign_daily_stats"))
 	require.EqualValues(t, fake.Stats().Requests, count(t, db, "SELECT count(*) FROM api_requests"))
+}
+
+func TestWaitLoggerSaysOnceWhyAndUntilWhen(t *testing.T) {
+	var buf bytes.Buffer
+	hook := waitLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+	at := time.Date(2026, 11, 27, 2, 47, 10, 0, time.Local)
+	for i := range 4 { // four workers meet the same full window
+		hook(ratelimit.WaitInfo{Until: at.Add(time.Duration(i) * 1250 * time.Millisecond), Reason: "1h window full (800/1h)"})
+	}
+	hook(ratelimit.WaitInfo{Until: at.Add(time.Hour), Reason: "1h window full (800/1h)"})
+	out := buf.String()
+	require.Equal(t, 2, strings.Count(out, "waiting on the rate limit"), out)
+	require.Contains(t, out, `reason="1h window full (800/1h)" resuming_at=02:47:10`)
+	require.Contains(t, out, "resuming_at=03:47:10")
 }
