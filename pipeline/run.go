@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	if run.Resumed() {
 		log.Info("resuming an interrupted run", "started_at", run.StartedAt().Format(time.RFC3339))
 	} else {
-		log.Info("run started", "db", cfg.DB, "limits", ratelimit.Format(cfg.Windows), "concurrency", cfg.Concurrency)
+		log.Info("extracting", "db", cfg.DB, "limits", ratelimit.Format(cfg.Windows), "concurrency", cfg.Concurrency)
 	}
 
 	rec := &attemptLog{}
