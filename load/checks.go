@@ -103,13 +103,20 @@ func checkCounterDrops(ctx context.Context, db *sql.DB, id string) ([]Check, err
 		`WITH cur AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_rows WHERE run_id = ?)
 			ON `+cols+` INTO NAME counter VALUE value),
 		prev AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_rows WHERE run_id = ?)
-			ON `+cols+` INTO NAME counter VALUE value)
+			ON `+cols+` INTO NAME counter VALUE value),
+		-- Deleted leads take their sends and opens with them: say so next
+		-- to the drop, so a reader can tell it from a data error.
+		lost AS (SELECT p.campaign_id, count(*) AS gone FROM leads_rows p
+			WHERE p.run_id = ? AND NOT EXISTS (SELECT 1 FROM leads_rows c
+				WHERE c.run_id = ? AND c.campaign_lead_map_id = p.campaign_lead_map_id)
+			GROUP BY p.campaign_id)
 		SELECT 'campaign ' || campaign_id,
-			counter || ' dropped from ' || p.value || ' to ' || c.value || ' since run ' || ?,
+			counter || ' dropped from ' || p.value || ' to ' || c.value || ' since run ' || ?
+				|| coalesce(' (' || l.gone || ' of its leads are gone since: deleted leads take their counts with them)', ''),
 			count(*) OVER ()
-		FROM cur c JOIN prev p USING (campaign_id, counter)
+		FROM cur c JOIN prev p USING (campaign_id, counter) LEFT JOIN lost l USING (campaign_id)
 		WHERE c.value < p.value
-		ORDER BY campaign_id, counter`, id, prev.String, prev.String)
+		ORDER BY campaign_id, counter`, id, prev.String, prev.String, id, prev.String)
 }
 
 // checkReportedTotals: the rows loaded per campaign match the total the API

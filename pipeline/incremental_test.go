@@ -227,6 +227,8 @@ func TestIncrementalEqualsFullRefresh(t *testing.T) {
 		defer db.Close()
 		require.EqualValues(t, 1, count(t, db, "SELECT count(*) FROM etl_runs WHERE mode = 'incremental' AND status = 'succeeded'"))
 		require.Zero(t, count(t, db, `SELECT count(*) FROM data_checks WHERE severity <> 'ok' AND "check" <> 'counter_drop'`))
+		require.Positive(t, count(t, db, `SELECT count(*) FROM data_checks WHERE "check" = 'counter_drop' AND detail LIKE '%deleted leads take their counts with them%'`),
+			"a drop that follows deleted leads says so")
 	})
 }
 
