@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -80,6 +82,9 @@ func report(err error, stderr io.Writer) int {
 	code := exitCode(err)
 	if err != nil && !errors.Is(err, errPartial) && !errors.Is(err, errHelp) {
 		fmt.Fprintf(stderr, "smartlead-etl: %s\n", scrub(err.Error()))
+		if errors.Is(err, extract.ErrUnauthorized) {
+			fmt.Fprintln(stderr, "smartlead-etl: the API rejected the key: check SMARTLEAD_API_KEY or the file given to --api-key-file")
+		}
 	}
 	return code
 }

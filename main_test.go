@@ -157,6 +157,7 @@ func TestMissingAndRejectedKeyAreConfigurationErrors(t *testing.T) {
 	r = runBinary(t, runArgs(db, base), "SMARTLEAD_API_KEY=wrong-key-123456")
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, strings.ToLower(r.stderr), "401")
+	assert.Contains(t, r.stderr, "the API rejected the key")
 	assert.NotContains(t, r.all(), "wrong-key-123456")
 }
 
