@@ -36,28 +36,42 @@ const (
 
 // writeLeadPages writes n synthetic leads as leads pages exactly as
 // GET /campaigns/{id}/leads returns them (total_leads as a string,
-// nested lead object, custom_fields), one page per line, one file per
-// campaign: dir/campaign_<id>.ndjson.
+// nested lead object, custom_fields), twice: one page per line, one file
+// per campaign (dir/campaign_<id>.ndjson), and one file per page as the
+// API returned it (dir/pages/campaign_<id>/offset_<n>.json), the raw
+// pages a user would point read_json at.
 func writeLeadPages(dir string, n int) error {
 	perCampaign := (n + benchCampaigns - 1) / benchCampaigns
 	written := 0
+	var page bytes.Buffer
 	for c := 0; c < benchCampaigns && written < n; c++ {
 		cid := int64(3_000_000 + c)
 		total := min(perCampaign, n-written)
+		pages := filepath.Join(dir, "pages", fmt.Sprintf("campaign_%d", cid))
+		if err := os.MkdirAll(pages, 0o755); err != nil {
+			return err
+		}
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("campaign_%d.ndjson", cid)))
 		if err != nil {
 			return err
 		}
 		w := bufio.NewWriterSize(f, 1<<20)
 		for off := 0; off < total; off += benchPageSize {
-			fmt.Fprintf(w, `{"total_leads":"%d","offset":%d,"limit":%d,"data":[`, total, off, benchPageSize)
+			page.Reset()
+			fmt.Fprintf(&page, `{"total_leads":"%d","offset":%d,"limit":%d,"data":[`, total, off, benchPageSize)
 			for i := off; i < min(off+benchPageSize, total); i++ {
 				if i > off {
-					w.WriteByte(',')
+					page.WriteByte(',')
 				}
-				writeLead(w, cid, int64(written+i))
+				writeLead(&page, cid, int64(written+i))
 			}
-			w.WriteString("]}\n")
+			page.WriteString("]}")
+			if err := os.WriteFile(filepath.Join(pages, fmt.Sprintf("offset_%07d.json", off)), page.Bytes(), 0o644); err != nil {
+				f.Close()
+				return err
+			}
+			w.Write(page.Bytes())
+			w.WriteByte('\n')
 		}
 		written += total
 		if err := errors.Join(w.Flush(), f.Close()); err != nil {
@@ -69,7 +83,7 @@ func writeLeadPages(dir string, n int) error {
 
 var benchStatuses = []string{"STARTED", "INPROGRESS", "COMPLETED", "PAUSED", "STOPPED"}
 
-func writeLead(w *bufio.Writer, cid, k int64) {
+func writeLead(w io.Writer, cid, k int64) {
 	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(k) * 37 * time.Second)
 	category := "null"
 	if k%3 == 0 {
@@ -277,24 +291,43 @@ const readJSONColumns = `{total_leads: 'VARCHAR', "offset": 'BIGINT', "limit": '
 		company_name VARCHAR, website VARCHAR, location VARCHAR, linkedin_profile VARCHAR, company_url VARCHAR,
 		custom_fields JSON, is_unsubscribed BOOLEAN))[]'}`
 
-// readJSONLoad ingests the same pages with DuckDB's read_json into a
-// table shaped like leads_history. typed gives read_json the pages' types
-// (readJSONColumns); otherwise it detects them itself, as a user would.
-func readJSONLoad(ctx context.Context, s *Store, dir string, typed bool) (int64, error) {
+// The read_json baselines, each a way to ingest the same leads into a
+// table shaped like leads_history.
+const (
+	// rjNDJSON reads the pages one per line, one file per campaign,
+	// detecting the types itself.
+	rjNDJSON = "read_json"
+	// rjNDJSONTyped reads the same files with the types given
+	// (readJSONColumns): DuckDB's best case.
+	rjNDJSONTyped = "read_json_typed"
+	// rjRawPages reads the pages as the API returned them, one JSON file
+	// per page, with read_json's defaults: what a user would run.
+	rjRawPages = "read_json_raw_pages"
+)
+
+// readJSONLoad ingests the benchmark's pages with DuckDB's read_json the
+// way kind says into a table shaped like leads_history.
+func readJSONLoad(ctx context.Context, s *Store, dir, kind string) (int64, error) {
 	if _, err := s.DB().ExecContext(ctx, `CREATE OR REPLACE TABLE leads_read_json AS SELECT * FROM leads_history LIMIT 0`); err != nil {
 		return 0, err
 	}
 	source, custom := `read_json(?, format = 'newline_delimited', filename = true)`, `to_json(d.lead.custom_fields)`
-	if typed {
+	glob := filepath.Join(dir, "campaign_*.ndjson")
+	switch kind {
+	case rjNDJSON:
+	case rjNDJSONTyped:
 		source, custom = `read_json(?, format = 'newline_delimited', filename = true, columns = `+readJSONColumns+`)`, `d.lead.custom_fields`
+	case rjRawPages:
+		source, glob = `read_json(?, filename = true)`, filepath.Join(dir, "pages", "campaign_*", "*.json")
+	default:
+		return 0, fmt.Errorf("unknown read_json load %q", kind)
 	}
 	res, err := s.DB().ExecContext(ctx, `INSERT INTO leads_read_json
 		SELECT 'read_json', DATE '2026-11-27', now(), d.campaign_lead_map_id, d.lead.id,
 			regexp_extract(filename, 'campaign_(\d+)', 1)::BIGINT, d.lead.email, d.lead.first_name, d.lead.last_name,
 			d.lead.company_name, d.lead.phone_number, d.lead.website, d.lead.location, d.lead.linkedin_profile,
 			d.lead.company_url, d.status, d.lead_category_id, d.created_at, d.lead.is_unsubscribed, `+custom+`
-		FROM (SELECT filename, unnest(data) AS d FROM `+source+`)`,
-		filepath.Join(dir, "campaign_*.ndjson"))
+		FROM (SELECT filename, unnest(data) AS d FROM `+source+`)`, glob)
 	if err != nil {
 		return 0, err
 	}
@@ -316,11 +349,26 @@ type loadResult struct {
 // helperLoad is the child side of BenchmarkLoadLeads: it runs one load
 // ("go" or "read_json") of the pages in LOAD_BENCH_DIR into a fresh
 // warehouse and prints a loadResult. A process per load makes the peak
-// RSS its own.
+// RSS its own. LOAD_BENCH_KIND, when set, names the load instead of the
+// helper role (which only knows the first read_json baselines).
 func helperLoad(kind string) error {
+	if k := os.Getenv("LOAD_BENCH_KIND"); k != "" {
+		kind = k
+	}
 	dir := os.Getenv("LOAD_BENCH_DIR")
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(dir, kind+".duckdb"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), benchOptions())
+	opts := benchOptions()
+	if kind == rjRawPages {
+		// DuckDB's defaults, as a user would run it: a thread per core and
+		// 80% of the RAM (under the Store's default memory_limit read_json
+		// runs out of memory on these files).
+		var si syscall.Sysinfo_t
+		if err := syscall.Sysinfo(&si); err != nil {
+			return err
+		}
+		opts.Threads, opts.MemoryLimit = 0, fmt.Sprintf("%dMB", uint64(si.Totalram)*uint64(si.Unit)*8/10>>20)
+	}
+	s, err := Open(ctx, filepath.Join(dir, kind+".duckdb"), os.DirFS(os.Getenv("LOAD_SCHEMA_DIR")), opts)
 	if err != nil {
 		return err
 	}
@@ -335,10 +383,8 @@ func helperLoad(kind string) error {
 				err = fmt.Errorf("load had %d rejected, %d warnings: %+v", sum.Rejected, sum.Warnings, sum.Checks)
 			}
 		}
-	case "read_json":
-		res.Rows, err = readJSONLoad(ctx, s, dir, false)
-	case "read_json_typed":
-		res.Rows, err = readJSONLoad(ctx, s, dir, true)
+	case rjNDJSON, rjNDJSONTyped, rjRawPages:
+		res.Rows, err = readJSONLoad(ctx, s, dir, kind)
 	default:
 		err = fmt.Errorf("unknown load %q", kind)
 	}
@@ -365,7 +411,11 @@ func runLoadChild(b *testing.B, kind, dir string) loadResult {
 	schema, err := filepath.Abs("../sql/schema")
 	require.NoError(b, err)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=load-"+kind, "LOAD_BENCH_DIR="+dir, "LOAD_SCHEMA_DIR="+schema)
+	role := "load-go"
+	if kind != "go" {
+		role = "load-" + rjNDJSON
+	}
+	cmd.Env = append(os.Environ(), helperEnv+"="+role, "LOAD_BENCH_KIND="+kind, "LOAD_BENCH_DIR="+dir, "LOAD_SCHEMA_DIR="+schema)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -377,9 +427,10 @@ func runLoadChild(b *testing.B, kind, dir string) loadResult {
 
 // BenchmarkLoadLeads loads -load.leads synthetic leads (1,000,000 by
 // default) from raw leads pages, once through this package (decode +
-// Appender + commit + close), once through DuckDB's read_json detecting
-// the types itself and once with the types given, each in its own process,
-// and reports the throughputs, ratios, CPU time and each peak RSS.
+// Appender + commit + close) and once per read_json baseline (NDJSON with
+// types detected, NDJSON with types given, and the raw pages one file per
+// page with read_json's defaults), each in its own process, and reports
+// the throughputs, ratios, CPU time and each peak RSS.
 func BenchmarkLoadLeads(b *testing.B) {
 	n := *benchLeads
 	if testing.Short() {
@@ -387,15 +438,16 @@ func BenchmarkLoadLeads(b *testing.B) {
 	}
 	dir := b.TempDir()
 	require.NoError(b, writeLeadPages(dir, n))
-	var goRes, rjRes, rtRes loadResult
+	var goRes, rjRes, rtRes, rpRes loadResult
 	for b.Loop() {
 		goRes = runLoadChild(b, "go", dir)
-		rjRes = runLoadChild(b, "read_json", dir)
-		rtRes = runLoadChild(b, "read_json_typed", dir)
+		rjRes = runLoadChild(b, rjNDJSON, dir)
+		rtRes = runLoadChild(b, rjNDJSONTyped, dir)
+		rpRes = runLoadChild(b, rjRawPages, dir)
 	}
-	require.Equal(b, int64(n), goRes.Rows)
-	require.Equal(b, int64(n), rjRes.Rows)
-	require.Equal(b, int64(n), rtRes.Rows)
+	for _, r := range []loadResult{goRes, rjRes, rtRes, rpRes} {
+		require.Equal(b, int64(n), r.Rows)
+	}
 	goRate, rjRate := float64(n)/goRes.Seconds, float64(n)/rjRes.Seconds
 	b.ReportMetric(goRate, "rows/s")
 	b.ReportMetric(float64(goRes.MaxRSS)/(1<<20), "peak-MB")
@@ -403,16 +455,23 @@ func BenchmarkLoadLeads(b *testing.B) {
 	b.ReportMetric(float64(rjRes.MaxRSS)/(1<<20), "read_json-peak-MB")
 	b.ReportMetric(goRate/rjRate, "x-read_json")
 	b.ReportMetric(rjRes.CPUSeconds/goRes.CPUSeconds, "x-read_json-cpu")
-	b.Logf("%d leads: Go %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); read_json %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); ratio %.2fx (CPU %.2fx)",
+	b.Logf("%d leads: Go %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); read_json over NDJSON %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); ratio %.2fx (CPU %.2fx)",
 		n, goRes.Seconds, goRate, goRes.CPUSeconds, goRes.MaxRSS>>20, rjRes.Seconds, rjRate, rjRes.CPUSeconds, rjRes.MaxRSS>>20,
 		goRate/rjRate, rjRes.CPUSeconds/goRes.CPUSeconds)
 	rtRate := float64(n) / rtRes.Seconds
 	b.ReportMetric(goRate/rtRate, "x-read_json_typed")
-	b.Logf("read_json with the columns given: %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); ratio %.2fx (CPU %.2fx)",
+	b.Logf("read_json over NDJSON with the columns given: %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); ratio %.2fx (CPU %.2fx)",
 		rtRes.Seconds, rtRate, rtRes.CPUSeconds, rtRes.MaxRSS>>20, goRate/rtRate, rtRes.CPUSeconds/goRes.CPUSeconds)
+	rpRate := float64(n) / rpRes.Seconds
+	b.ReportMetric(rpRes.Seconds, "read_json_raw_pages-s")
+	b.ReportMetric(rpRate, "read_json_raw_pages-rows/s")
+	b.ReportMetric(float64(rpRes.MaxRSS)/(1<<20), "read_json_raw_pages-peak-MB")
+	b.ReportMetric(goRate/rpRate, "x-read_json_raw_pages")
+	b.Logf("read_json over the raw pages (one file per page, defaults): %.2fs (%.0f rows/s, %.2f CPU-s, peak RSS %d MB); ratio %.2fx (CPU %.2fx)",
+		rpRes.Seconds, rpRate, rpRes.CPUSeconds, rpRes.MaxRSS>>20, goRate/rpRate, rpRes.CPUSeconds/goRes.CPUSeconds)
 }
 
-// TestLeadPagesLoadLikeReadJSON runs both load paths of the benchmark on a
+// TestLeadPagesLoadLikeReadJSON runs every load path of the benchmark on a
 // few thousand leads and finds the same rows: the benchmark compares
 // equal work, and the Go path loses nothing.
 func TestLeadPagesLoadLikeReadJSON(t *testing.T) {
@@ -426,15 +485,15 @@ func TestLeadPagesLoadLikeReadJSON(t *testing.T) {
 	require.Zero(t, sum.Rejected)
 	require.Zero(t, sum.Warnings, "%+v", sum.Checks)
 	cols := strings.Join(tLeads.cols, ", ")
-	for _, typed := range []bool{false, true} {
-		got, err := readJSONLoad(t.Context(), s, dir, typed)
+	for _, kind := range []string{rjNDJSON, rjNDJSONTyped, rjRawPages} {
+		got, err := readJSONLoad(t.Context(), s, dir, kind)
 		require.NoError(t, err)
 		require.Equal(t, int64(n), got)
 		for _, q := range []string{
 			"SELECT " + cols + " FROM leads EXCEPT ALL SELECT " + cols + " FROM leads_read_json",
 			"SELECT " + cols + " FROM leads_read_json EXCEPT ALL SELECT " + cols + " FROM leads",
 		} {
-			require.Empty(t, dumpRows(t, s.DB(), q), "typed=%t: %s", typed, q)
+			require.Empty(t, dumpRows(t, s.DB(), q), "%s: %s", kind, q)
 		}
 	}
 	require.Equal(t, int64(n/3+1), count(t, s.DB(), "SELECT count(*) FROM leads WHERE lead_category_id IS NOT NULL"))
