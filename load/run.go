@@ -31,6 +31,31 @@ const (
 // load holds and what a crash can lose of a run's staged rows.
 const flushEvery = 50_000
 
+// A run stages through two lanes, each a connection with its own
+// Appenders, double-buffered: when the lane Write appends to holds
+// flushEvery rows, a goroutine flushes it (DuckDB's insert and commit, the
+// larger part of a load's cost) while Write goes on appending to the
+// other lane, so that the two run on two cores. Only one goroutine owns a
+// lane at a time: Write's, or the flushing goroutine, which hands it back
+// through the channel it reports on. At most one flush is in flight, so a
+// load buffers at most 2*flushEvery rows.
+type lane struct {
+	conn    *sql.Conn
+	apps    map[string]*duckdb.Appender
+	pending int // rows appended since the lane's last flush
+}
+
+// flush flushes every Appender of the lane.
+func (l *lane) flush(ctx context.Context) error {
+	for name, a := range l.apps {
+		if err := a.FlushWithCancel(ctx); err != nil {
+			return fmt.Errorf("load: flush %s: %w", name, err)
+		}
+	}
+	l.pending = 0
+	return nil
+}
+
 // ErrCheckFailed is matched by the error Commit returns when a data check
 // of severity "error" (a duplicate key) failed the run.
 var ErrCheckFailed = errors.New("data check failed")
@@ -110,14 +135,21 @@ type Run struct {
 	resumed  bool
 	planned  bool
 
-	conn *sql.Conn // dedicated to the Appenders
-	apps map[string]*duckdb.Appender
-	vals []driver.Value // reused row buffer
+	// conn and apps are the first lane's (see lanes), set by BeginRun and
+	// Resume.
+	conn  *sql.Conn
+	apps  map[string]*duckdb.Appender
+	lanes [2]*lane // see lane(); the second is opened at the first hand-off
+	li    int      // the lane Write appends to
+	// flushing is non-nil while the other lane is being flushed; the
+	// flush's result arrives on it.
+	flushing chan error
+	vals     []driver.Value // reused row buffer
 	// batch is the last number handed out to a Write or a queue item: the
 	// two share one sequence so that a Write's rows are never mistaken for
 	// a queue item's. cur is the batch being staged.
 	batch, cur int64
-	pending    int   // rows appended since the last flush
+	pending    int   // rows appended since the last Flush (some may be in flight)
 	broken     error // a failed append: the run can only be aborted
 	// resumable is set with broken when the staged rows are nonetheless
 	// consistent for a later resume (a page staged but not marked done),
@@ -278,8 +310,52 @@ func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.T
 	if err := r.stage(b, r.batch, extractedAt); err != nil {
 		return err
 	}
-	if r.pending >= flushEvery {
-		return r.Flush(ctx)
+	if r.staging().pending >= flushEvery {
+		return r.handOff(ctx)
+	}
+	return nil
+}
+
+// handOff starts flushing the lane Write appends to on a goroutine of its
+// own and switches Write to the other lane, once that one's flush is over.
+func (r *Run) handOff(ctx context.Context) error {
+	if err := r.awaitFlush(); err != nil {
+		return err
+	}
+	other := r.li ^ 1
+	if r.lanes[other] == nil {
+		conn, err := r.s.db.Conn(ctx)
+		if err != nil {
+			return r.fail(fmt.Errorf("load: second staging connection: %w", err))
+		}
+		r.lanes[other] = &lane{conn: conn, apps: map[string]*duckdb.Appender{}}
+	}
+	l, done := r.staging(), make(chan error, 1)
+	// The flush is short (flushEvery rows) and every later call waits for
+	// it: a Write's own deadline must not interrupt it.
+	fctx := context.WithoutCancel(ctx)
+	go func() { done <- l.flush(fctx) }()
+	r.flushing, r.li = done, other
+	return nil
+}
+
+// staging returns the lane Write appends to.
+func (r *Run) staging() *lane {
+	if r.lanes[0] == nil {
+		r.lanes[0] = &lane{conn: r.conn, apps: r.apps}
+	}
+	return r.lanes[r.li]
+}
+
+// awaitFlush waits for the flush in flight, if any.
+func (r *Run) awaitFlush() error {
+	if r.flushing == nil {
+		return nil
+	}
+	err := <-r.flushing
+	r.flushing = nil
+	if err != nil {
+		return r.fail(err)
 	}
 	return nil
 }
@@ -331,6 +407,7 @@ func appendRows[T any](r *Run, t *table, rows []T, at time.Time, fill func([]dri
 		}
 	}
 	r.pending += len(rows)
+	r.staging().pending += len(rows)
 	return nil
 }
 
@@ -361,6 +438,7 @@ func (r *Run) appendRejected(rej []transform.Rejected) error {
 		}
 	}
 	r.pending += len(rej)
+	r.staging().pending += len(rej)
 	return nil
 }
 
@@ -380,6 +458,7 @@ func (r *Run) appendTotals(ts []transform.ReportedTotal) error {
 		}
 	}
 	r.pending += len(ts)
+	r.staging().pending += len(ts)
 	return nil
 }
 
@@ -390,13 +469,15 @@ func (r *Run) row(n int) []driver.Value {
 	return r.vals[:n]
 }
 
-// appender returns the run's Appender for table, creating it on first use.
+// appender returns the current lane's Appender for table, creating it on
+// first use.
 func (r *Run) appender(table string) (*duckdb.Appender, error) {
-	if a := r.apps[table]; a != nil {
+	l := r.staging()
+	if a := l.apps[table]; a != nil {
 		return a, nil
 	}
 	var a *duckdb.Appender
-	err := r.conn.Raw(func(dc any) error {
+	err := l.conn.Raw(func(dc any) error {
 		var err error
 		a, err = duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
 		return err
@@ -404,7 +485,7 @@ func (r *Run) appender(table string) (*duckdb.Appender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load: appender for %s: %w", table, err)
 	}
-	r.apps[table] = a
+	l.apps[table] = a
 	return a, nil
 }
 
@@ -414,10 +495,11 @@ func (r *Run) Flush(ctx context.Context) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	for name, a := range r.apps {
-		if err := a.FlushWithCancel(ctx); err != nil {
-			return r.fail(fmt.Errorf("load: flush %s: %w", name, err))
-		}
+	if err := r.awaitFlush(); err != nil {
+		return err
+	}
+	if err := r.staging().flush(ctx); err != nil {
+		return r.fail(err)
 	}
 	r.pending = 0
 	return nil
@@ -427,19 +509,39 @@ func (r *Run) Flush(ctx context.Context) error {
 // true, discarding the unflushed ones otherwise.
 func (r *Run) closeAppenders(keep bool) error {
 	var errs []error
-	for name, a := range r.apps {
-		if !keep || r.broken != nil {
-			if err := a.Clear(); err != nil {
-				errs = append(errs, fmt.Errorf("load: discard %s rows: %w", name, err))
+	if err := r.awaitFlush(); err != nil {
+		errs = append(errs, err)
+	}
+	r.staging()
+	for _, l := range r.lanes {
+		if l == nil {
+			continue
+		}
+		for name, a := range l.apps {
+			if !keep || r.broken != nil {
+				if err := a.Clear(); err != nil {
+					errs = append(errs, fmt.Errorf("load: discard %s rows: %w", name, err))
+				}
 			}
+			if err := a.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("load: flush %s: %w", name, err))
+			}
+			delete(l.apps, name)
 		}
-		if err := a.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("load: flush %s: %w", name, err))
-		}
-		delete(r.apps, name)
+		l.pending = 0
 	}
 	r.pending = 0
 	return errors.Join(errs...)
+}
+
+// closeConns releases the run's staging connections.
+func (r *Run) closeConns() {
+	r.staging()
+	for _, l := range r.lanes {
+		if l != nil {
+			_ = l.conn.Close()
+		}
+	}
 }
 
 func (r *Run) usable() error {
@@ -462,7 +564,7 @@ func (r *Run) fail(err error) error {
 // end releases the run's connection and lets the store start another run.
 func (r *Run) end() {
 	r.ended = true
-	_ = r.conn.Close()
+	r.closeConns()
 	r.s.mu.Lock()
 	if r.s.active == r {
 		r.s.active = nil

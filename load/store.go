@@ -251,7 +251,7 @@ func (s *Store) Close() error {
 	if r != nil {
 		_ = r.closeAppenders(false)
 		r.ended = true
-		_ = r.conn.Close()
+		r.closeConns()
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("load: close %s: %w", s.path, err)
