@@ -9,11 +9,7 @@ import (
 // GET /campaigns/{id}/leads. The key and status, category and created_at
 // come from the outer object; the person comes from the nested "lead".
 func DecodeLead(campaignID int64, raw []byte) (Lead, error) {
-	l, _, err := decodeLead(campaignID, raw)
-	if err != nil {
-		return Lead{}, err
-	}
-	return l, nil
+	return public(decodeLead(campaignID, raw))
 }
 
 // Text slots of a lead; see leadArena.

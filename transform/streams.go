@@ -9,11 +9,17 @@ import (
 
 // DecodeCampaign converts one element of GET /campaigns/.
 func DecodeCampaign(raw []byte) (Campaign, error) {
-	c, _, err := decodeCampaign(raw)
+	return public(decodeCampaign(raw))
+}
+
+// public adapts an internal decoder's result to the exported form: a nil
+// *FieldError must become a nil error, not a typed nil inside one.
+func public[T any](v T, _ bool, err *FieldError) (T, error) {
 	if err != nil {
-		return Campaign{}, err
+		var zero T
+		return zero, err
 	}
-	return c, nil
+	return v, nil
 }
 
 func decodeCampaign(raw []byte) (c Campaign, keyOK bool, _ *FieldError) {
@@ -101,11 +107,7 @@ func (d *decoder) optPercentInt(field string) *int64 {
 // GET /campaigns/{id}/analytics. Its counters arrive as strings and its
 // campaign_lead_stats as numbers; both are accepted either way.
 func DecodeCampaignAnalytics(raw []byte) (CampaignAnalytics, error) {
-	a, _, err := decodeCampaignAnalytics(raw)
-	if err != nil {
-		return CampaignAnalytics{}, err
-	}
-	return a, nil
+	return public(decodeCampaignAnalytics(raw))
 }
 
 func decodeCampaignAnalytics(raw []byte) (a CampaignAnalytics, keyOK bool, _ *FieldError) {
@@ -276,11 +278,7 @@ func truncate(s string, n int) string {
 // DecodeLeadEmailStat converts one element of the data array of
 // GET /campaigns/{id}/statistics: one email sent to one lead.
 func DecodeLeadEmailStat(campaignID int64, raw []byte) (LeadEmailStat, error) {
-	s, _, err := decodeLeadEmailStat(campaignID, raw)
-	if err != nil {
-		return LeadEmailStat{}, err
-	}
-	return s, nil
+	return public(decodeLeadEmailStat(campaignID, raw))
 }
 
 func decodeLeadEmailStat(campaignID int64, raw []byte) (s LeadEmailStat, keyOK bool, _ *FieldError) {
@@ -360,11 +358,7 @@ func (d *decoder) stringKey(field string, dst *string) bool {
 // The delay is read from seq_delay_details.delayInDays (camelCase on
 // read; the API takes delay_in_days on write, accepted too).
 func DecodeSequence(campaignID int64, raw []byte) (Sequence, error) {
-	s, _, err := decodeSequence(campaignID, raw)
-	if err != nil {
-		return Sequence{}, err
-	}
-	return s, nil
+	return public(decodeSequence(campaignID, raw))
 }
 
 func decodeSequence(campaignID int64, raw []byte) (s Sequence, keyOK bool, _ *FieldError) {
@@ -440,11 +434,7 @@ func decodeSequence(campaignID int64, raw []byte) (s Sequence, keyOK bool, _ *Fi
 // password, imap_password and any other secret are never read: they
 // are skipped like unknown fields, so they cannot reach a row.
 func DecodeEmailAccount(raw []byte) (EmailAccount, error) {
-	a, _, err := decodeEmailAccount(raw)
-	if err != nil {
-		return EmailAccount{}, err
-	}
-	return a, nil
+	return public(decodeEmailAccount(raw))
 }
 
 func decodeEmailAccount(raw []byte) (a EmailAccount, keyOK bool, _ *FieldError) {
@@ -516,11 +506,7 @@ func decodeEmailAccount(raw []byte) (a EmailAccount, keyOK bool, _ *FieldError) 
 // key is spelled client_permision by the API; the correct spelling is
 // accepted too in case it is ever fixed.
 func DecodeClient(raw []byte) (Client, error) {
-	c, _, err := decodeClient(raw)
-	if err != nil {
-		return Client{}, err
-	}
-	return c, nil
+	return public(decodeClient(raw))
 }
 
 func decodeClient(raw []byte) (c Client, keyOK bool, _ *FieldError) {
