@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
@@ -61,7 +62,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.baseURL = base
 	cfg.apiKey = demoKey
 	registerSecret(demoKey)
-	sum, err := runPipeline(ctx, cfg, log, stderr, nil)
+	sum, err := runPipeline(ctx, cfg, log, stderr)
 	if err != nil && !errors.Is(err, errPartial) {
 		return err
 	}
@@ -90,7 +91,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageErrorf("--limits: %s", err)
 	}
 	key := demoKey
-	if k := lookupEnvKey(); k != "" {
+	if k := os.Getenv("SMARTLEAD_API_KEY"); k != "" {
 		key = k
 	}
 	srv := fakeapi.New(fakeapi.Config{

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 
@@ -37,7 +36,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.dryRun {
 		return printPlan(ctx, cfg, log, stdout)
 	}
-	_, err = runPipeline(ctx, cfg, log, stderr, nil)
+	_, err = runPipeline(ctx, cfg, log, stderr)
 	return err
 }
 
@@ -62,7 +61,7 @@ func printPlan(ctx context.Context, cfg runConfig, log *slog.Logger, stdout io.W
 	if _, err := os.Stat(cfg.db); err != nil {
 		return usageErrorf("database %s: %s (the first run is a full refresh; nothing to plan from)", cfg.db, err)
 	}
-	f, err := pipeline.Plan(ctx, cfg.pipelineConfig(log, nil, nil))
+	f, err := pipeline.Plan(ctx, cfg.pipelineConfig(log, nil))
 	if err != nil {
 		return err
 	}
@@ -90,9 +89,9 @@ func schemaFS() fs.FS {
 }
 
 // runPipeline turns the flags into a pipeline run, then exports if asked.
-func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, stderr io.Writer, hc *http.Client) (*load.Summary, error) {
+func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, stderr io.Writer) (*load.Summary, error) {
 	prog := newProgress(cfg.progress, stderr, log)
-	sum, err := pipeline.Run(ctx, cfg.pipelineConfig(log, prog, hc))
+	sum, err := pipeline.Run(ctx, cfg.pipelineConfig(log, prog))
 	prog.stop()
 	if err != nil && !errors.Is(err, pipeline.ErrPartial) {
 		return sum, err
@@ -111,7 +110,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, stderr io
 }
 
 // pipelineConfig turns resolved flags into a pipeline configuration.
-func (c runConfig) pipelineConfig(log *slog.Logger, prog pipeline.Progress, hc *http.Client) pipeline.Config {
+func (c runConfig) pipelineConfig(log *slog.Logger, prog pipeline.Progress) pipeline.Config {
 	raw, scaled, _ := c.windows() // validated by resolve
 	var streams []extract.Stream
 	for _, s := range c.streams {
@@ -123,7 +122,7 @@ func (c runConfig) pipelineConfig(log *slog.Logger, prog pipeline.Progress, hc *
 	}
 	return pipeline.Config{
 		DB: c.db, Schema: schemaFS(), LockWait: c.lockWait, Retain: c.retain,
-		APIKey: c.apiKey, BaseURL: c.baseURL, HTTPClient: hc,
+		APIKey: c.apiKey, BaseURL: c.baseURL,
 		Windows: scaled, ServerWindows: raw, Concurrency: c.concurrency, Streams: streams, Days: c.days,
 		Retries: c.retries, RetryBase: c.retryBase, RetryCap: c.retryCap,
 		AttemptTimeout: c.attemptTO, MaxRetryAfter: c.maxRetryAfter,

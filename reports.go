@@ -194,4 +194,3 @@ func printDemoReport(ctx context.Context, cfg runConfig, stdout io.Writer) error
 	return nil
 }
 
-func lookupEnvKey() string { return os.Getenv("SMARTLEAD_API_KEY") }
