@@ -193,4 +193,3 @@ func printDemoReport(ctx context.Context, cfg runConfig, stdout io.Writer) error
 	}
 	return nil
 }
-
