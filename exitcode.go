@@ -9,6 +9,7 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
 	"github.com/smartlead-etl/smartlead-etl/pipeline"
+	"github.com/smartlead-etl/smartlead-etl/report"
 )
 
 // Exit codes. They are a public contract (README "Exit codes"): cron
@@ -49,7 +50,7 @@ func exitCode(err error) int {
 	case errors.Is(err, pipeline.ErrIncomplete):
 		return exitIncomplete
 	case errors.As(err, &ue), errors.Is(err, extract.ErrUnauthorized),
-		errors.Is(err, load.ErrNotQuery), errors.Is(err, load.ErrReportFilter):
+		errors.Is(err, report.ErrNotQuery), errors.Is(err, report.ErrReportFilter):
 		return exitUsage
 	case errors.Is(err, lockfile.ErrHeld), errors.Is(err, load.ErrLocked):
 		return exitLocked

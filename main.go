@@ -26,7 +26,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	os.Exit(report(err, os.Stderr))
+	os.Exit(reportExit(err, os.Stderr))
 }
 
 const usage = `smartlead-etl: SmartLead analytics into a DuckDB warehouse.
@@ -77,8 +77,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return usageErrorf("unknown command %q", cmd)
 }
 
-// report prints a failed run's error once and returns its exit code.
-func report(err error, stderr io.Writer) int {
+// reportExit prints a failed run's error once and returns its exit code.
+func reportExit(err error, stderr io.Writer) int {
 	code := exitCode(err)
 	if err != nil && !errors.Is(err, errPartial) && !errors.Is(err, errHelp) {
 		fmt.Fprintf(stderr, "smartlead-etl: %s\n", scrub(err.Error()))

@@ -9,7 +9,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/smartlead-etl/smartlead-etl/export"
 	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/report"
 )
 
 func reportsFS() fs.FS {
@@ -31,7 +33,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	reports, err := load.Reports(reportsFS())
+	reports, err := report.Reports(reportsFS())
 	if err != nil {
 		return err
 	}
@@ -48,7 +50,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		return usageErrorf("unknown report %q; run `smartlead-etl report` to list them", fs.Arg(0))
 	}
-	var p load.ReportParams
+	var p report.ReportParams
 	if *campaign != 0 {
 		p.Campaign = campaign
 	}
@@ -58,7 +60,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if p.Until, err = parseDay("--until", *until); err != nil {
 		return err
 	}
-	if err := load.CheckFormat(*format); err != nil {
+	if err := report.CheckFormat(*format); err != nil {
 		return usageErrorf("--format: %s", err)
 	}
 	store, err := openReadOnly(ctx, c)
@@ -66,11 +68,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer store.Close()
-	res, err := store.RunReport(ctx, rep, p)
+	res, err := report.Run(ctx, store, rep, p)
 	if err != nil {
 		return err
 	}
-	return load.WriteResult(stdout, res, *format)
+	return report.WriteResult(stdout, res, *format)
 }
 
 func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,7 +86,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() != 1 {
 		return usageErrorf(`query takes one SQL argument, e.g. smartlead-etl query "SELECT count(*) FROM leads"`)
 	}
-	if err := load.CheckFormat(*format); err != nil {
+	if err := report.CheckFormat(*format); err != nil {
 		return usageErrorf("--format: %s", err)
 	}
 	store, err := openReadOnly(ctx, c)
@@ -92,11 +94,11 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer store.Close()
-	res, err := store.Query(ctx, fs.Arg(0))
+	res, err := report.Query(ctx, store, fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	return load.WriteResult(stdout, res, *format)
+	return report.WriteResult(stdout, res, *format)
 }
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -124,7 +126,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func exportParquet(ctx context.Context, store *load.Store, dir string, all bool, log *slog.Logger, stdout io.Writer) error {
-	m, err := store.Export(ctx, dir, load.ExportOptions{AllSnapshots: all})
+	m, err := export.Export(ctx, store.DB(), dir, export.Options{AllSnapshots: all})
 	if err != nil {
 		return err
 	}
@@ -144,13 +146,13 @@ func openReadOnly(ctx context.Context, c common) (*load.Store, error) {
 	return load.OpenReadOnly(ctx, c.db, load.Options{LockWait: c.lockWait})
 }
 
-func findReport(rs []load.Report, name string) (load.Report, bool) {
+func findReport(rs []report.Report, name string) (report.Report, bool) {
 	for _, r := range rs {
 		if r.Name == name {
 			return r, true
 		}
 	}
-	return load.Report{}, false
+	return report.Report{}, false
 }
 
 func parseDay(flag, v string) (*time.Time, error) {
@@ -167,7 +169,7 @@ func parseDay(flag, v string) (*time.Time, error) {
 // printDemoReport shows what the demo loaded, through the same report
 // machinery users run.
 func printDemoReport(ctx context.Context, cfg runConfig, stdout io.Writer) error {
-	reports, err := load.Reports(reportsFS())
+	reports, err := report.Reports(reportsFS())
 	if err != nil {
 		return err
 	}
@@ -181,12 +183,12 @@ func printDemoReport(ctx context.Context, cfg runConfig, stdout io.Writer) error
 		if !ok {
 			continue
 		}
-		res, err := store.RunReport(ctx, rep, load.ReportParams{})
+		res, err := report.Run(ctx, store, rep, report.ReportParams{})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "== %s: %s\n", rep.Name, rep.Description)
-		if err := load.WriteResult(stdout, res, "table"); err != nil {
+		if err := report.WriteResult(stdout, res, "table"); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout)

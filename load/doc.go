@@ -1,6 +1,8 @@
-// Package load is the DuckDB warehouse: it applies the schema migrations,
-// stages the rows of a run and swaps them in as one snapshot, keeps the
-// api_requests ledger, and runs the data checks.
+// Package load is the DuckDB warehouse's writer: it applies the schema
+// migrations, stages the rows of a run and swaps them in as one snapshot,
+// keeps the api_requests ledger and the work queue, and runs the data
+// checks. The read side (reports, queries, Parquet export) lives in the
+// report and export packages, which read the views this package keeps.
 //
 // # Snapshots
 //

@@ -258,3 +258,6 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// ReadOnly reports whether the store was opened with [OpenReadOnly].
+func (s *Store) ReadOnly() bool { return s.readOnly }

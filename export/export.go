@@ -1,4 +1,4 @@
-package load
+package export
 
 import (
 	"context"
@@ -19,11 +19,13 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 )
 
-// ExportOptions configure [Store.Export].
-type ExportOptions struct {
+// Options configure [Export].
+type Options struct {
 	// AllSnapshots exports every snapshot still in the history tables (and
 	// every run's operational rows), not only the latest.
 	AllSnapshots bool
+	// Now is the clock for the manifest's exported_at; nil means time.Now.
+	Now func() time.Time
 }
 
 // Manifest describes one export; it is written to DIR/manifest.json.
@@ -137,7 +139,7 @@ const exportTmpPrefix = ".export-tmp-"
 // An export holds dir/.export.lock, so two exports into one directory
 // cannot interleave. No column whose name suggests a credential is
 // written.
-func (s *Store) Export(ctx context.Context, dir string, o ExportOptions) (*Manifest, error) {
+func Export(ctx context.Context, db *sql.DB, dir string, o Options) (*Manifest, error) {
 	if dir == "" {
 		return nil, errors.New("export: no output directory")
 	}
@@ -157,13 +159,17 @@ func (s *Store) Export(ctx context.Context, dir string, o ExportOptions) (*Manif
 		return nil, fmt.Errorf("export: %w", err)
 	}
 
-	conn, err := s.db.Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	defer conn.Close()
 
-	m := &Manifest{AllSnapshots: o.AllSnapshots, ExportedAt: s.opts.now().UTC().Truncate(time.Second)}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	m := &Manifest{AllSnapshots: o.AllSnapshots, ExportedAt: now().UTC().Truncate(time.Second)}
 	var snap time.Time
 	err = conn.QueryRowContext(ctx, `SELECT run_id, snapshot_date FROM latest_run`).Scan(&m.RunID, &snap)
 	if errors.Is(err, sql.ErrNoRows) {

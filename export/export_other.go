@@ -1,6 +1,6 @@
 //go:build !linux
 
-package load
+package export
 
 // exchangeDirs reports that this system has no atomic directory exchange:
 // swapPartition then moves the old partition aside and the new one in,

@@ -1,7 +1,8 @@
-package load
+package report
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -61,7 +62,7 @@ var reportParams = []string{"campaign", "since", "until"}
 func Reports(fsys fs.FS) ([]Report, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("load: read reports: %w", err)
+		return nil, fmt.Errorf("report: read reports: %w", err)
 	}
 	var rs []Report
 	for _, e := range entries {
@@ -70,21 +71,21 @@ func Reports(fsys fs.FS) ([]Report, error) {
 			continue
 		}
 		if !reportName.MatchString(name) {
-			return nil, fmt.Errorf("load: report file %q: name must be lower_snake_case.sql", e.Name())
+			return nil, fmt.Errorf("report: report file %q: name must be lower_snake_case.sql", e.Name())
 		}
 		body, err := fs.ReadFile(fsys, e.Name())
 		if err != nil {
-			return nil, fmt.Errorf("load: read report %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("report: read report %s: %w", e.Name(), err)
 		}
 		text := strings.TrimPrefix(string(body), "\uFEFF")
 		first, _, _ := strings.Cut(text, "\n")
 		desc, ok := strings.CutPrefix(strings.TrimSpace(first), "--")
 		desc = strings.TrimSpace(desc)
 		if !ok || desc == "" {
-			return nil, fmt.Errorf("load: report %s: the first line must be a \"-- description\" comment", e.Name())
+			return nil, fmt.Errorf("report: report %s: the first line must be a \"-- description\" comment", e.Name())
 		}
 		if strings.TrimSpace(stripLineComments(text)) == "" {
-			return nil, fmt.Errorf("load: report %s: no SQL after the comments", e.Name())
+			return nil, fmt.Errorf("report: report %s: no SQL after the comments", e.Name())
 		}
 		rs = append(rs, Report{Name: name, Description: desc, SQL: text})
 	}
@@ -104,11 +105,19 @@ func stripLineComments(s string) string {
 	return b.String()
 }
 
-// RunReport runs r against the warehouse with p bound as its named
+// Source is an open warehouse: the database and whether it was opened
+// read-only. *load.Store is one; the package takes the interface so that
+// the read side does not depend on the warehouse's writer.
+type Source interface {
+	DB() *sql.DB
+	ReadOnly() bool
+}
+
+// Run runs r against the warehouse with p bound as its named
 // parameters. A parameter that p sets but r does not use is an error
 // (rather than a filter silently ignored), as is a parameter in r other
 // than $campaign, $since and $until.
-func (s *Store) RunReport(ctx context.Context, r Report, p ReportParams) (*Result, error) {
+func Run(ctx context.Context, s Source, r Report, p ReportParams) (*Result, error) {
 	if p.Since != nil && p.Until != nil && dateOnly(*p.Since).After(dateOnly(*p.Until)) {
 		return nil, fmt.Errorf("report %s: %w", r.Name, filterError(fmt.Sprintf("since %s is after until %s",
 			p.Since.Format(time.DateOnly), p.Until.Format(time.DateOnly))))
@@ -146,7 +155,7 @@ func (s *Store) RunReport(ctx context.Context, r Report, p ReportParams) (*Resul
 		}
 		return args, nil
 	}
-	res, err := s.query(ctx, r.SQL, bind)
+	res, err := query(ctx, s, r.SQL, bind)
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", r.Name, err)
 	}
@@ -173,8 +182,8 @@ func takes(used map[string]bool) string {
 // would otherwise execute every statement but the last one blindly. The
 // CLI also opens the store read-only, so even a statement that slipped
 // through could not write.
-func (s *Store) Query(ctx context.Context, query string) (*Result, error) {
-	res, err := s.query(ctx, query, func(st *duckdb.Stmt) ([]driver.NamedValue, error) {
+func Query(ctx context.Context, s Source, text string) (*Result, error) {
+	res, err := query(ctx, s, text, func(st *duckdb.Stmt) ([]driver.NamedValue, error) {
 		if n := st.NumInput(); n > 0 {
 			return nil, fmt.Errorf("the query has %d parameter(s) ($1, ? ...) but ad-hoc queries take none", n)
 		}
@@ -189,11 +198,11 @@ func (s *Store) Query(ctx context.Context, query string) (*Result, error) {
 // query prepares text as exactly one statement on a connection of its own,
 // checks that it only reads, binds the arguments args returns, and reads
 // every row.
-func (s *Store) query(ctx context.Context, text string, args func(*duckdb.Stmt) ([]driver.NamedValue, error)) (*Result, error) {
+func query(ctx context.Context, s Source, text string, args func(*duckdb.Stmt) ([]driver.NamedValue, error)) (*Result, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, fmt.Errorf("%w: the SQL is empty", ErrNotQuery)
 	}
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.DB().Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +231,7 @@ func (s *Store) query(ctx context.Context, text string, args func(*duckdb.Stmt) 
 		}
 		switch {
 		case typ == duckdb.STATEMENT_TYPE_SELECT:
-		case typ == duckdb.STATEMENT_TYPE_EXPLAIN && s.readOnly:
+		case typ == duckdb.STATEMENT_TYPE_EXPLAIN && s.ReadOnly():
 			// EXPLAIN ANALYZE runs the statement it explains, which may
 			// write: allowed only where DuckDB refuses writes.
 		case typ == duckdb.STATEMENT_TYPE_EXPLAIN:
@@ -317,4 +326,10 @@ func statementName(t duckdb.StmtType) string {
 		return "LOAD/INSTALL"
 	}
 	return fmt.Sprintf("type %d", t)
+}
+
+// dateOnly drops the time of day, keeping the date as it reads in t's zone.
+func dateOnly(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

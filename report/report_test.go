@@ -1,4 +1,4 @@
-package load
+package report
 
 import (
 	"bytes"
@@ -14,12 +14,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/internal/fixture"
+	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
 // -update rewrites the golden files (testdata/golden/reports at the
 // repository root) from the current output:
 //
-//	go test ./load -run Report -update
+//	go test ./report -run Report -update
 //
 // The flag may already be defined by another test file of the package;
 // updating() reads whichever definition exists.
@@ -67,15 +70,15 @@ func mustReport(t *testing.T, name string) Report {
 
 // render runs WriteResult and replaces the fixture's random run ids with
 // stable placeholders, so that goldens do not change from run to run.
-func (f *reportFixture) render(t *testing.T, res *Result, format string) string {
+func render(t *testing.T, f *fixture.Fixture, res *Result, format string) string {
 	t.Helper()
 	var b bytes.Buffer
 	require.NoError(t, WriteResult(&b, res, format))
 	out := b.String()
-	for i, id := range append(f.runs[:], f.failed) {
+	for i, id := range append(f.Runs[:], f.Failed) {
 		out = strings.ReplaceAll(out, id, "<run"+string(rune('1'+i))+">")
 	}
-	require.NotContains(t, out, rfPlantedKey)
+	require.NotContains(t, out, fixture.PlantedKey)
 	return out
 }
 
@@ -89,8 +92,8 @@ func checkGolden(t *testing.T, name, got string) {
 		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "golden file missing: run go test ./load -run Report -update")
-	require.Equal(t, string(want), got, "output differs from %s (go test ./load -run Report -update rewrites it)", path)
+	require.NoError(t, err, "golden file missing: run go test ./report -run Report -update")
+	require.Equal(t, string(want), got, "output differs from %s (go test ./report -run Report -update rewrites it)", path)
 }
 
 func TestReportsListed(t *testing.T) {
@@ -135,22 +138,22 @@ func TestReportsRejectsBadFiles(t *testing.T) {
 // TestReportGolden runs every report on the fixture and compares its CSV
 // and JSON output with the golden files.
 func TestReportGolden(t *testing.T) {
-	f := newReportFixture(t)
+	f := fixture.New(t)
 	rs, err := Reports(reportsFS())
 	require.NoError(t, err)
 	for _, r := range rs {
-		res, err := f.store.RunReport(t.Context(), r, ReportParams{})
+		res, err := Run(t.Context(), f.Store, r, ReportParams{})
 		require.NoError(t, err, r.Name)
 		require.NotEmpty(t, res.Rows, "report %s returned no rows on the fixture", r.Name)
-		checkGolden(t, r.Name+".csv", f.render(t, res, FormatCSV))
-		checkGolden(t, r.Name+".json", f.render(t, res, FormatJSON))
+		checkGolden(t, r.Name+".csv", render(t, f, res, FormatCSV))
+		checkGolden(t, r.Name+".json", render(t, f, res, FormatJSON))
 	}
 }
 
 // jsonRows runs a report and decodes its JSON output, numbers kept exact.
-func (f *reportFixture) jsonRows(t *testing.T, name string, p ReportParams) []map[string]any {
+func jsonRows(t *testing.T, f *fixture.Fixture, name string, p ReportParams) []map[string]any {
 	t.Helper()
-	res, err := f.store.RunReport(t.Context(), mustReport(t, name), p)
+	res, err := Run(t.Context(), f.Store, mustReport(t, name), p)
 	require.NoError(t, err)
 	var b bytes.Buffer
 	require.NoError(t, WriteResult(&b, res, FormatJSON))
@@ -175,14 +178,14 @@ func num(t *testing.T, v any) float64 {
 // TestReportRatesByHand recomputes campaign_performance's rates for the
 // fixture's campaigns from the loaded numbers, with the vendor's formulas.
 func TestReportRatesByHand(t *testing.T) {
-	f := newReportFixture(t)
-	rows := f.jsonRows(t, "campaign_performance", ReportParams{})
+	f := fixture.New(t)
+	rows := jsonRows(t, f, "campaign_performance", ReportParams{})
 	require.Len(t, rows, 3)
 	byID := map[string]map[string]any{}
 	for _, r := range rows {
 		byID[r["campaign_id"].(json.Number).String()] = r
 	}
-	an := rfBatch(2).CampaignAnalytics
+	an := fixture.Batch(2).CampaignAnalytics
 
 	// 101: tracking on. open = unique opens / reached, reply = replies /
 	// unique opens, bounce = bounces / reached.
@@ -217,7 +220,7 @@ func TestReportRatesByHand(t *testing.T) {
 
 	// daily_trend's ALL row sums the additive counts of a day and leaves
 	// the unique counts and rates NULL.
-	days := f.jsonRows(t, "daily_trend", ReportParams{})
+	days := jsonRows(t, f, "daily_trend", ReportParams{})
 	var all map[string]any
 	for _, d := range days {
 		if d["day"] == "2026-11-26" && d["campaign"] == "ALL" {
@@ -232,14 +235,14 @@ func TestReportRatesByHand(t *testing.T) {
 
 	// changes: campaign 101 gained lead 5005, lost 5004, 5002 moved to
 	// COMPLETED, two emails got replies, and 40 more were sent.
-	ch := f.jsonRows(t, "changes", ReportParams{})
+	ch := jsonRows(t, f, "changes", ReportParams{})
 	require.Len(t, ch, 3)
 	c := ch[0]
 	assert.Equal(t, "101", c["campaign_id"].(json.Number).String())
 	assert.Equal(t, "2026-11-26", c["from_snapshot"])
 	assert.Equal(t, "2026-11-27", c["to_snapshot"])
-	assert.Equal(t, f.runs[0], c["from_run"])
-	assert.Equal(t, f.runs[1], c["to_run"])
+	assert.Equal(t, f.Runs[0], c["from_run"])
+	assert.Equal(t, f.Runs[1], c["to_run"])
 	for col, want := range map[string]float64{"new_leads": 1, "removed_leads": 1, "lead_status_changes": 1,
 		"new_replies": 2, "sent_delta": 40, "replies_delta": 5, "unique_opens_delta": 15} {
 		assert.Equal(t, want, num(t, c[col]), col)
@@ -249,41 +252,41 @@ func TestReportRatesByHand(t *testing.T) {
 }
 
 func TestReportParametersFilter(t *testing.T) {
-	f := newReportFixture(t)
+	f := fixture.New(t)
 	d26 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	d27 := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 
-	rows := f.jsonRows(t, "campaign_performance", ReportParams{Campaign: rp[int64](102)})
+	rows := jsonRows(t, f, "campaign_performance", ReportParams{Campaign: ptr[int64](102)})
 	require.Len(t, rows, 1)
 	assert.Equal(t, "102", rows[0]["campaign_id"].(json.Number).String())
 
-	rows = f.jsonRows(t, "daily_trend", ReportParams{Since: &d26, Until: &d26})
+	rows = jsonRows(t, f, "daily_trend", ReportParams{Since: &d26, Until: &d26})
 	var got []string
 	for _, r := range rows {
 		got = append(got, r["day"].(string)+" "+r["campaign"].(string))
 	}
 	require.Equal(t, []string{"2026-11-26 101", "2026-11-26 102", "2026-11-26 ALL"}, got)
 
-	rows = f.jsonRows(t, "daily_trend", ReportParams{Campaign: rp[int64](101), Since: &d26})
+	rows = jsonRows(t, f, "daily_trend", ReportParams{Campaign: ptr[int64](101), Since: &d26})
 	got = nil
 	for _, r := range rows {
 		got = append(got, r["day"].(string)+" "+r["campaign"].(string))
 	}
 	require.Equal(t, []string{"2026-11-26 101", "2026-11-27 101"}, got, "one campaign: no ALL rows")
 
-	rows = f.jsonRows(t, "run_history", ReportParams{Since: &d27})
+	rows = jsonRows(t, f, "run_history", ReportParams{Since: &d27})
 	require.Len(t, rows, 2)
-	assert.Equal(t, f.failed, rows[0]["run_id"], "newest first")
-	assert.Equal(t, f.runs[1], rows[1]["run_id"])
-	rows = f.jsonRows(t, "run_history", ReportParams{Since: &d27, Until: &d27})
+	assert.Equal(t, f.Failed, rows[0]["run_id"], "newest first")
+	assert.Equal(t, f.Runs[1], rows[1]["run_id"])
+	rows = jsonRows(t, f, "run_history", ReportParams{Since: &d27, Until: &d27})
 	require.Len(t, rows, 1)
-	assert.Equal(t, f.runs[1], rows[0]["run_id"])
-	rows = f.jsonRows(t, "run_history", ReportParams{Until: &d26})
+	assert.Equal(t, f.Runs[1], rows[0]["run_id"])
+	rows = jsonRows(t, f, "run_history", ReportParams{Until: &d26})
 	require.Len(t, rows, 1)
-	assert.Equal(t, f.runs[0], rows[0]["run_id"])
+	assert.Equal(t, f.Runs[0], rows[0]["run_id"])
 
 	// sequence_steps filters on the UTC day emails were sent.
-	rows = f.jsonRows(t, "sequence_steps", ReportParams{Since: &d26})
+	rows = jsonRows(t, f, "sequence_steps", ReportParams{Since: &d26})
 	var sent float64
 	for _, r := range rows {
 		sent += num(t, r["sent"])
@@ -291,17 +294,17 @@ func TestReportParametersFilter(t *testing.T) {
 	assert.Equal(t, 4.0, sent, "emails sent on 2026-11-26: two step-2 emails, fay and gus")
 
 	// A filter the report does not have is an error, not ignored.
-	_, err := f.store.RunReport(t.Context(), mustReport(t, "campaign_performance"), ReportParams{Since: &d26})
+	_, err := Run(t.Context(), f.Store, mustReport(t, "campaign_performance"), ReportParams{Since: &d26})
 	require.ErrorContains(t, err, "report campaign_performance: this report has no since filter (it takes: campaign)")
 	require.ErrorIs(t, err, ErrReportFilter)
-	_, err = f.store.RunReport(t.Context(), mustReport(t, "email_account_health"), ReportParams{Campaign: rp[int64](1)})
+	_, err = Run(t.Context(), f.Store, mustReport(t, "email_account_health"), ReportParams{Campaign: ptr[int64](1)})
 	require.ErrorContains(t, err, "has no campaign filter (it takes: none)")
-	_, err = f.store.RunReport(t.Context(), mustReport(t, "daily_trend"), ReportParams{Since: &d27, Until: &d26})
+	_, err = Run(t.Context(), f.Store, mustReport(t, "daily_trend"), ReportParams{Since: &d27, Until: &d26})
 	require.ErrorContains(t, err, "since 2026-11-27 is after until 2026-11-26")
 	require.ErrorIs(t, err, ErrReportFilter, "the CLI maps it to the usage exit code")
 
 	// A report may only use the three known parameters.
-	_, err = f.store.RunReport(t.Context(), Report{Name: "x", SQL: "SELECT $who AS w"}, ReportParams{})
+	_, err = Run(t.Context(), f.Store, Report{Name: "x", SQL: "SELECT $who AS w"}, ReportParams{})
 	require.ErrorContains(t, err, "unknown parameter $who")
 }
 
@@ -309,10 +312,10 @@ func TestReportParametersFilter(t *testing.T) {
 // name, so there is no string to inject; what remains is SQL text itself,
 // which must be exactly one read-only statement.
 func TestReportAndQueryCannotInject(t *testing.T) {
-	f := newReportFixture(t)
+	f := fixture.New(t)
 	ctx := t.Context()
 	leads := func() int {
-		res, err := f.store.Query(ctx, "SELECT count(*) AS n FROM leads_rows")
+		res, err := Query(ctx, f.Store, "SELECT count(*) AS n FROM leads_rows")
 		require.NoError(t, err)
 		return int(res.Rows[0][0].(int64))
 	}
@@ -330,55 +333,55 @@ func TestReportAndQueryCannotInject(t *testing.T) {
 		"INSTALL httpfs",
 		"EXPLAIN ANALYZE DELETE FROM leads_rows",
 	} {
-		_, err := f.store.Query(ctx, q)
+		_, err := Query(ctx, f.Store, q)
 		require.ErrorIs(t, err, ErrNotQuery, q)
 	}
-	_, err := f.store.Query(ctx, "SELECT 1; DROP TABLE leads_rows")
+	_, err := Query(ctx, f.Store, "SELECT 1; DROP TABLE leads_rows")
 	require.ErrorContains(t, err, "several statements")
-	_, err = f.store.Query(ctx, "   ")
+	_, err = Query(ctx, f.Store, "   ")
 	require.ErrorIs(t, err, ErrNotQuery)
-	_, err = f.store.Query(ctx, "SELECT $1")
+	_, err = Query(ctx, f.Store, "SELECT $1")
 	require.ErrorContains(t, err, "ad-hoc queries take none")
-	_, err = f.store.Query(ctx, "SELEC 1")
+	_, err = Query(ctx, f.Store, "SELEC 1")
 	require.ErrorContains(t, err, "syntax error")
 
 	hostile := Report{Name: "hostile", SQL: "-- x\nSELECT * FROM leads WHERE campaign_id = $campaign::BIGINT; DROP TABLE leads_rows"}
-	_, err = f.store.RunReport(ctx, hostile, ReportParams{Campaign: rp[int64](101)})
+	_, err = Run(ctx, f.Store, hostile, ReportParams{Campaign: ptr[int64](101)})
 	require.ErrorIs(t, err, ErrNotQuery)
 	require.Equal(t, before, leads(), "nothing ran")
 
 	// since/until are dates bound as DATE: a date at the edge of the range
 	// filters, it is never text in the query.
 	d := time.Date(2026, 11, 26, 23, 59, 59, 0, time.FixedZone("X", 5*3600))
-	rows := f.jsonRows(t, "daily_trend", ReportParams{Since: &d, Until: &d})
+	rows := jsonRows(t, f, "daily_trend", ReportParams{Since: &d, Until: &d})
 	require.Len(t, rows, 3, "only the date part of a time is used")
 
 	// Read-only: the CLI opens the store read-only, so even an allowed
 	// statement type could not write; the file is unchanged afterwards.
-	require.NoError(t, f.store.Close())
-	ro, err := OpenReadOnly(ctx, f.path, Options{})
+	require.NoError(t, f.Store.Close())
+	ro, err := load.OpenReadOnly(ctx, f.Path, load.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, ro.Close()) })
-	f.store = ro
-	res, err := ro.Query(ctx, "SELECT count(*) AS n FROM leads")
+	f.Store = ro
+	res, err := Query(ctx, ro, "SELECT count(*) AS n FROM leads")
 	require.NoError(t, err)
 	require.EqualValues(t, 6, res.Rows[0][0])
-	_, err = ro.Query(ctx, "CREATE TABLE x AS SELECT 1")
+	_, err = Query(ctx, ro, "CREATE TABLE x AS SELECT 1")
 	require.ErrorIs(t, err, ErrNotQuery)
-	_, err = ro.Query(ctx, "EXPLAIN SELECT * FROM leads")
+	_, err = Query(ctx, ro, "EXPLAIN SELECT * FROM leads")
 	require.NoError(t, err, "EXPLAIN is allowed where nothing can write")
-	_, err = ro.Query(ctx, "EXPLAIN ANALYZE DELETE FROM leads_rows")
+	_, err = Query(ctx, ro, "EXPLAIN ANALYZE DELETE FROM leads_rows")
 	require.ErrorContains(t, err, "read-only")
 	_, err = ro.DB().ExecContext(ctx, "CREATE TABLE x AS SELECT 1")
 	require.ErrorContains(t, err, "read-only")
-	_, err = ro.RunReport(ctx, mustReport(t, "campaign_performance"), ReportParams{})
+	_, err = Run(ctx, ro, mustReport(t, "campaign_performance"), ReportParams{})
 	require.NoError(t, err, "reports run on a read-only store")
 	require.Equal(t, before, leads())
 }
 
 func TestQueryResultTypes(t *testing.T) {
-	f := newReportFixture(t)
-	res, err := f.store.Query(t.Context(), `SELECT 1::INTEGER AS i, 12.50::DECIMAL(6,2) AS dec, 0.1::DOUBLE AS dbl,
+	f := fixture.New(t)
+	res, err := Query(t.Context(), f.Store, `SELECT 1::INTEGER AS i, 12.50::DECIMAL(6,2) AS dec, 0.1::DOUBLE AS dbl,
 		DATE '2026-11-27' AS day, TIMESTAMPTZ '2026-11-27 10:00:00.5+00' AS ts, NULL AS nothing,
 		'{"b":1,"a":[true]}'::JSON AS j, [1, 2] AS l, 'a "quoted" <b>' AS s, true AS ok,
 		12345678901234567890123::HUGEINT AS big, INTERVAL 90 MINUTE AS iv`)
@@ -392,3 +395,4 @@ func TestQueryResultTypes(t *testing.T) {
 ]
 `, b.String())
 }
+func ptr[T any](v T) *T { return &v }

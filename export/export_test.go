@@ -1,4 +1,4 @@
-package load
+package export
 
 import (
 	"bytes"
@@ -17,6 +17,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/internal/fixture"
+	"github.com/smartlead-etl/smartlead-etl/load"
 
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/transform"
@@ -43,7 +46,7 @@ func exportExpected(spec exportSpec, m *Manifest) string {
 	return "(SELECT t.*, e.snapshot_date FROM " + spec.source + " t JOIN etl_runs e USING (run_id) WHERE e.snapshot_date = " + snap + ")"
 }
 
-func queryInt(t *testing.T, s *Store, q string, args ...any) int64 {
+func queryInt(t *testing.T, s *load.Store, q string, args ...any) int64 {
 	t.Helper()
 	var n int64
 	require.NoError(t, s.DB().QueryRowContext(context.Background(), q, args...).Scan(&n), q)
@@ -54,7 +57,7 @@ func queryInt(t *testing.T, s *Store, q string, args ...any) int64 {
 // checksum and row count, every table read back with hive_partitioning
 // equal (EXCEPT ALL both ways) to what it exported, no secret column, and
 // manifest.json equal to m.
-func checkExport(t *testing.T, s *Store, dir string, m *Manifest) {
+func checkExport(t *testing.T, s *load.Store, dir string, m *Manifest) {
 	t.Helper()
 	require.Len(t, m.Tables, len(exportSpecs))
 	secret := regexp.MustCompile(`(?i)password|api_?key|secret`)
@@ -157,38 +160,38 @@ func manifestTable(m *Manifest, name string) ManifestTable {
 }
 
 func TestExportRoundTrip(t *testing.T) {
-	f := newReportFixture(t)
+	f := fixture.New(t)
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "lake")
-	m, err := f.store.Export(ctx, dir, ExportOptions{})
+	m, err := Export(ctx, f.Store.DB(), dir, Options{Now: f.Clock.Now})
 	require.NoError(t, err)
-	require.Equal(t, f.runs[1], m.RunID)
+	require.Equal(t, f.Runs[1], m.RunID)
 	require.Equal(t, "2026-11-27", m.SnapshotDate)
-	checkExport(t, f.store, dir, m)
+	checkExport(t, f.Store, dir, m)
 
 	leads := manifestTable(m, "leads")
-	require.Equal(t, []ManifestFile{{Path: "leads/snapshot_date=2026-11-27/part-" + f.runs[1] + ".parquet", Rows: 6,
+	require.Equal(t, []ManifestFile{{Path: "leads/snapshot_date=2026-11-27/part-" + f.Runs[1] + ".parquet", Rows: 6,
 		SHA256: leads.Files[0].SHA256}}, leads.Files)
 	require.EqualValues(t, 6, leads.Rows)
 	daily := manifestTable(m, "campaign_daily_stats")
 	require.Equal(t, "day", daily.Partition)
 	require.Len(t, daily.Files, 3, "one file per day and the run that last wrote it: 25 by run 1, 26 and 27 by run 2")
-	require.Equal(t, "campaign_daily_stats/day=2026-11-25/part-"+f.runs[0]+".parquet", daily.Files[0].Path)
+	require.Equal(t, "campaign_daily_stats/day=2026-11-25/part-"+f.Runs[0]+".parquet", daily.Files[0].Path)
 	runs := manifestTable(m, "etl_runs")
 	require.Len(t, runs.Files, 1, "the runs of the latest snapshot date only")
 
 	// ZSTD, as asked.
 	var codec string
-	require.NoError(t, f.store.DB().QueryRow(`SELECT DISTINCT compression FROM parquet_metadata($1)`,
+	require.NoError(t, f.Store.DB().QueryRow(`SELECT DISTINCT compression FROM parquet_metadata($1)`,
 		filepath.Join(dir, leads.Files[0].Path)).Scan(&codec))
 	require.Equal(t, "ZSTD", codec)
 
 	// Reproducible: another export of the same snapshot, elsewhere and over
 	// the first, gives the same bytes.
 	dir2 := filepath.Join(t.TempDir(), "lake2")
-	m2, err := f.store.Export(ctx, dir2, ExportOptions{})
+	m2, err := Export(ctx, f.Store.DB(), dir2, Options{Now: f.Clock.Now})
 	require.NoError(t, err)
-	m3, err := f.store.Export(ctx, dir, ExportOptions{})
+	m3, err := Export(ctx, f.Store.DB(), dir, Options{Now: f.Clock.Now})
 	require.NoError(t, err)
 	for i := range m.Tables {
 		require.Equal(t, m.Tables[i], m2.Tables[i])
@@ -201,37 +204,37 @@ func TestExportRoundTrip(t *testing.T) {
 			require.True(t, bytes.Equal(a, b), file.Path)
 		}
 	}
-	checkExport(t, f.store, dir, m3)
+	checkExport(t, f.Store, dir, m3)
 }
 
 func TestExportAllSnapshotsAndNoSecrets(t *testing.T) {
-	f := newReportFixture(t)
+	f := fixture.New(t)
 	dir := filepath.Join(t.TempDir(), "lake")
-	m, err := f.store.Export(t.Context(), dir, ExportOptions{AllSnapshots: true})
+	m, err := Export(t.Context(), f.Store.DB(), dir, Options{AllSnapshots: true})
 	require.NoError(t, err)
-	checkExport(t, f.store, dir, m)
+	checkExport(t, f.Store, dir, m)
 
 	leads := manifestTable(m, "leads")
 	require.Equal(t, []string{
-		"leads/snapshot_date=2026-11-26/part-" + f.runs[0] + ".parquet",
-		"leads/snapshot_date=2026-11-27/part-" + f.runs[1] + ".parquet",
+		"leads/snapshot_date=2026-11-26/part-" + f.Runs[0] + ".parquet",
+		"leads/snapshot_date=2026-11-27/part-" + f.Runs[1] + ".parquet",
 	}, []string{leads.Files[0].Path, leads.Files[1].Path})
 	require.Len(t, leads.Files, 2, "the failed run's staged rows are no snapshot")
 	require.EqualValues(t, 5+6, leads.Rows)
 	runs := manifestTable(m, "etl_runs")
 	require.Len(t, runs.Files, 3, "every run, the failed one included")
-	require.Equal(t, "etl_runs/snapshot_date=2026-11-28/part-"+f.failed+".parquet", runs.Files[2].Path)
+	require.Equal(t, "etl_runs/snapshot_date=2026-11-28/part-"+f.Failed+".parquet", runs.Files[2].Path)
 
 	// The planted key went into an error and a request URL; load redacted
 	// it, and no exported value holds it.
 	var redacted int64
-	require.NoError(t, f.store.DB().QueryRow(`SELECT count(*) FROM read_parquet($1, hive_partitioning = true)
+	require.NoError(t, f.Store.DB().QueryRow(`SELECT count(*) FROM read_parquet($1, hive_partitioning = true)
 		WHERE endpoint LIKE '%REDACTED%'`, filepath.Join(dir, "api_requests/*/*.parquet")).Scan(&redacted))
 	require.EqualValues(t, 1, redacted, "the planted request is exported, redacted")
 	for _, mt := range m.Tables {
-		n := queryInt(t, f.store, `SELECT count(*) FROM read_parquet($1, hive_partitioning = true) AS r
+		n := queryInt(t, f.Store, `SELECT count(*) FROM read_parquet($1, hive_partitioning = true) AS r
 			WHERE r::VARCHAR ILIKE '%' || $2 || '%' OR r::VARCHAR ILIKE '%PLANTED%'`,
-			filepath.Join(dir, mt.Name, "*/*.parquet"), rfPlantedKey)
+			filepath.Join(dir, mt.Name, "*/*.parquet"), fixture.PlantedKey)
 		require.Zero(t, n, mt.Name)
 	}
 	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -240,7 +243,7 @@ func TestExportAllSnapshotsAndNoSecrets(t *testing.T) {
 		}
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
-		require.NotContains(t, string(b), rfPlantedKey, path)
+		require.NotContains(t, string(b), fixture.PlantedKey, path)
 		return nil
 	})
 	require.NoError(t, err)
@@ -250,42 +253,42 @@ func TestExportAllSnapshotsAndNoSecrets(t *testing.T) {
 // day's partition whole; a file an older export left there does not
 // survive, and other days are left alone.
 func TestExportReplacesPartition(t *testing.T) {
-	f := newReportFixture(t)
+	f := fixture.New(t)
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "lake")
-	_, err := f.store.Export(ctx, dir, ExportOptions{AllSnapshots: true})
+	_, err := Export(ctx, f.Store.DB(), dir, Options{AllSnapshots: true})
 	require.NoError(t, err)
 	day27 := filepath.Join(dir, "leads", "snapshot_date=2026-11-27")
 	day26 := filepath.Join(dir, "leads", "snapshot_date=2026-11-26")
-	require.Equal(t, []string{"part-" + f.runs[1] + ".parquet"}, partFiles(t, day27))
+	require.Equal(t, []string{"part-" + f.Runs[1] + ".parquet"}, partFiles(t, day27))
 	require.NoError(t, os.WriteFile(filepath.Join(day27, "part-stray.parquet"), []byte("old"), 0o644))
-	before26, err := os.ReadFile(filepath.Join(day26, "part-"+f.runs[0]+".parquet"))
+	before26, err := os.ReadFile(filepath.Join(day26, "part-"+f.Runs[0]+".parquet"))
 	require.NoError(t, err)
 
 	// A fourth run, again for 2026-11-27, without lead 5003.
-	start := rfSnap2.Add(20 * time.Hour)
-	f.clock.t = start
-	r, err := f.store.BeginRun(ctx, RunStart{SnapshotDate: rfSnap2, StartedAt: start})
+	start := fixture.Snap2.Add(20 * time.Hour)
+	f.Clock.T = start
+	r, err := f.Store.BeginRun(ctx, load.RunStart{SnapshotDate: fixture.Snap2, StartedAt: start})
 	require.NoError(t, err)
-	b := rfBatch(2)
+	b := fixture.Batch(2)
 	b.Leads = slices.DeleteFunc(b.Leads, func(l transform.Lead) bool { return l.CampaignLeadMapID == 5003 })
 	b.CampaignAnalytics[0].LeadsTotal = 3
 	require.NoError(t, r.WriteAt(ctx, b, start))
-	f.clock.t = start.Add(time.Minute)
-	_, err = r.Commit(ctx, Counters{})
+	f.Clock.T = start.Add(time.Minute)
+	_, err = r.Commit(ctx, load.Counters{})
 	require.NoError(t, err)
 
-	m, err := f.store.Export(ctx, dir, ExportOptions{})
+	m, err := Export(ctx, f.Store.DB(), dir, Options{Now: f.Clock.Now})
 	require.NoError(t, err)
 	require.Equal(t, r.ID(), m.RunID)
-	checkExport(t, f.store, dir, m)
+	checkExport(t, f.Store, dir, m)
 	require.Equal(t, []string{"part-" + r.ID() + ".parquet"}, partFiles(t, day27), "the older run's file and the stray are gone")
-	require.EqualValues(t, 5, queryInt(t, f.store, "SELECT count(*) FROM read_parquet($1)",
+	require.EqualValues(t, 5, queryInt(t, f.Store, "SELECT count(*) FROM read_parquet($1)",
 		filepath.Join(day27, "part-"+r.ID()+".parquet")))
-	after26, err := os.ReadFile(filepath.Join(day26, "part-"+f.runs[0]+".parquet"))
+	after26, err := os.ReadFile(filepath.Join(day26, "part-"+f.Runs[0]+".parquet"))
 	require.NoError(t, err)
 	require.Equal(t, before26, after26, "another day's partition is not touched")
-	require.ElementsMatch(t, []string{"part-" + f.runs[1] + ".parquet", "part-" + r.ID() + ".parquet"},
+	require.ElementsMatch(t, []string{"part-" + f.Runs[1] + ".parquet", "part-" + r.ID() + ".parquet"},
 		partFiles(t, filepath.Join(dir, "etl_runs", "snapshot_date=2026-11-27")), "both runs of the day")
 }
 
@@ -321,19 +324,19 @@ func TestSwapPartition(t *testing.T) {
 }
 
 func TestExportEdges(t *testing.T) {
-	f := newReportFixture(t)
+	f := fixture.New(t)
 	ctx := t.Context()
 
 	// A directory name with a quote is still one SQL string literal.
 	dir := filepath.Join(t.TempDir(), "it's a lake")
-	m, err := f.store.Export(ctx, dir, ExportOptions{})
+	m, err := Export(ctx, f.Store.DB(), dir, Options{Now: f.Clock.Now})
 	require.NoError(t, err)
-	checkExport(t, f.store, dir, m)
+	checkExport(t, f.Store, dir, m)
 
 	// A crashed export's staging dir is cleaned up by the next one.
 	stale := filepath.Join(dir, exportTmpPrefix+"dead")
 	require.NoError(t, os.MkdirAll(filepath.Join(stale, "leads"), 0o755))
-	_, err = f.store.Export(ctx, dir, ExportOptions{})
+	_, err = Export(ctx, f.Store.DB(), dir, Options{Now: f.Clock.Now})
 	require.NoError(t, err)
 	_, err = os.Stat(stale)
 	require.ErrorIs(t, err, os.ErrNotExist)
@@ -341,7 +344,7 @@ func TestExportEdges(t *testing.T) {
 	// Another export in progress holds the directory.
 	lock, err := lockfile.Acquire(filepath.Join(dir, ".export.lock"))
 	require.NoError(t, err)
-	_, err = f.store.Export(ctx, dir, ExportOptions{})
+	_, err = Export(ctx, f.Store.DB(), dir, Options{Now: f.Clock.Now})
 	require.ErrorIs(t, err, lockfile.ErrHeld)
 	require.NoError(t, lock.Release())
 
@@ -350,7 +353,7 @@ func TestExportEdges(t *testing.T) {
 	require.NoError(t, err)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = f.store.Export(cctx, dir, ExportOptions{})
+	_, err = Export(cctx, f.Store.DB(), dir, Options{Now: f.Clock.Now})
 	require.ErrorIs(t, err, context.Canceled)
 	after, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	require.NoError(t, err)
@@ -362,22 +365,22 @@ func TestExportEdges(t *testing.T) {
 	}
 
 	// Nothing to export before the first succeeded run.
-	empty, err := Open(ctx, filepath.Join(t.TempDir(), "empty.duckdb"), os.DirFS("../sql/schema"), Options{})
+	empty, err := load.Open(ctx, filepath.Join(t.TempDir(), "empty.duckdb"), fixture.SchemaFS(), load.Options{})
 	require.NoError(t, err)
 	defer empty.Close()
-	_, err = empty.Export(ctx, filepath.Join(t.TempDir(), "out"), ExportOptions{})
+	_, err = Export(ctx, empty.DB(), filepath.Join(t.TempDir(), "out"), Options{})
 	require.ErrorContains(t, err, "no succeeded run")
 }
 
 // TestExportReadOnly: the CLI exports from a read-only store.
 func TestExportReadOnly(t *testing.T) {
-	f := newReportFixture(t)
-	require.NoError(t, f.store.Close())
-	ro, err := OpenReadOnly(t.Context(), f.path, Options{})
+	f := fixture.New(t)
+	require.NoError(t, f.Store.Close())
+	ro, err := load.OpenReadOnly(t.Context(), f.Path, load.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, ro.Close()) })
 	dir := filepath.Join(t.TempDir(), "lake")
-	m, err := ro.Export(t.Context(), dir, ExportOptions{AllSnapshots: true})
+	m, err := Export(t.Context(), ro.DB(), dir, Options{AllSnapshots: true})
 	require.NoError(t, err)
 	checkExport(t, ro, dir, m)
 }
