@@ -21,6 +21,7 @@ const (
 	exitPartial     = 3   // finished, but with rejected records or failed data checks
 	exitLocked      = 4   // another run holds the lock (or the DuckDB file)
 	exitIncomplete  = 5   // stopped cleanly at --max-requests or --deadline; the next run continues
+	exitDeferred    = 6   // complete and staged, but a reader held the warehouse past the commit wait; the next run publishes it
 	exitInterrupted = 130 // SIGINT/SIGTERM: the run was rolled back and marked cancelled
 )
 
@@ -49,6 +50,8 @@ func exitCode(err error) int {
 		return exitPartial
 	case errors.Is(err, pipeline.ErrIncomplete):
 		return exitIncomplete
+	case errors.Is(err, load.ErrCommitDeferred):
+		return exitDeferred
 	case errors.As(err, &ue), errors.Is(err, extract.ErrUnauthorized),
 		errors.Is(err, report.ErrNotQuery), errors.Is(err, report.ErrReportFilter):
 		return exitUsage

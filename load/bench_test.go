@@ -208,10 +208,12 @@ func skipValue(b []byte, i int) (int, error) {
 	return i, nil
 }
 
-// loadLeadPages is the Go load path under test: one goroutine reads and
-// decodes pages (envelope, then transform.FromPage, which calls the lead
-// decoder per record) while the calling goroutine, which owns the run's
-// Appenders, writes the batches. It returns the rows loaded.
+// loadLeadPages is the Go load path under test, as run drives it: the
+// plan queues each campaign's first page (SetPlan), one goroutine reads
+// and decodes pages (envelope, then transform.FromPage, which calls the
+// lead decoder per record) while the calling goroutine, which owns the
+// run's Appenders, hands each page over with CompleteItem, queueing the
+// next page of its campaign, exactly as the pipeline's emit does.
 func loadLeadPages(ctx context.Context, s *Store, dir string) (*Summary, error) {
 	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: t0})
 	if err != nil {
@@ -221,22 +223,50 @@ func loadLeadPages(ctx context.Context, s *Store, dir string) (*Summary, error) 
 	if err != nil {
 		return nil, err
 	}
+	var first []extract.Item
+	for _, name := range files {
+		cid, err := campaignOfFile(name)
+		if err != nil {
+			return nil, err
+		}
+		first = append(first, extract.Item{Stream: extract.StreamLeads, CampaignID: cid})
+	}
+	if err := r.SetPlan(ctx, ModeFull, first, nil); err != nil {
+		return nil, err
+	}
+	pending, err := r.PendingItems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seqOf := map[int64]int64{} // campaign -> seq of its next page
+	for _, w := range pending {
+		seqOf[w.Item.CampaignID] = w.Seq
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan transform.Batch, 8)
+	pages := make(chan pageBatch, 8)
 	decodeErr := make(chan error, 1)
 	go func() {
-		defer close(batches)
-		decodeErr <- decodePages(ctx, files, batches)
+		defer close(pages)
+		decodeErr <- decodePages(ctx, files, pages)
 	}()
 	var werr error
-	for b := range batches {
-		if werr == nil {
-			werr = r.Write(ctx, b)
-			if werr != nil {
-				cancel()
-			}
+	for p := range pages {
+		if werr != nil {
+			continue
 		}
+		cid := p.item.CampaignID
+		var next *extract.Item
+		if off := p.item.Offset + benchPageSize; int64(off) < p.total {
+			next = &extract.Item{Stream: extract.StreamLeads, CampaignID: cid, Offset: off}
+		}
+		seq, err := r.CompleteItem(ctx, seqOf[cid], p.batch, next)
+		if err != nil {
+			werr = err
+			cancel()
+			continue
+		}
+		seqOf[cid] = seq
 	}
 	if err := errors.Join(werr, <-decodeErr); err != nil {
 		return nil, errors.Join(err, r.Abort(ctx, StatusFailed, err, Counters{}))
@@ -244,9 +274,20 @@ func loadLeadPages(ctx context.Context, s *Store, dir string) (*Summary, error) 
 	return r.Commit(ctx, Counters{})
 }
 
-func decodePages(ctx context.Context, files []string, out chan<- transform.Batch) error {
+// pageBatch is one decoded page: its item, the total it states and its rows.
+type pageBatch struct {
+	item  extract.Item
+	total int64
+	batch transform.Batch
+}
+
+func campaignOfFile(name string) (int64, error) {
+	return strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "campaign_"), ".ndjson"), 10, 64)
+}
+
+func decodePages(ctx context.Context, files []string, out chan<- pageBatch) error {
 	for _, name := range files {
-		cid, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "campaign_"), ".ndjson"), 10, 64)
+		cid, err := campaignOfFile(name)
 		if err != nil {
 			return err
 		}
@@ -272,7 +313,7 @@ func decodePages(ctx context.Context, files []string, out chan<- transform.Batch
 			page := extract.Page{Item: extract.Item{Stream: extract.StreamLeads, CampaignID: cid, Offset: offset},
 				Records: records, Total: total}
 			select {
-			case out <- transform.FromPage(page):
+			case out <- pageBatch{item: page.Item, total: total, batch: transform.FromPage(page)}:
 			case <-ctx.Done():
 				f.Close()
 				return ctx.Err()

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 )
@@ -75,7 +74,7 @@ func (r *Run) checkCarries(ctx context.Context, cs []Carry) ([]Carry, error) {
 	}
 	for id := range from {
 		var status string
-		err := r.s.db.QueryRowContext(ctx, `SELECT status FROM etl_runs WHERE run_id = ?`, id).Scan(&status)
+		err := r.s.db.QueryRowContext(ctx, r.s.sq(`SELECT status FROM @w.etl_runs WHERE run_id = ?`), id).Scan(&status)
 		if err == sql.ErrNoRows {
 			return nil, fmt.Errorf("load: carry from run %s: no such run", id)
 		}
@@ -103,12 +102,12 @@ func (r *Run) checkCarries(ctx context.Context, cs []Carry) ([]Carry, error) {
 	return out, nil
 }
 
-func upsertCarries(ctx context.Context, tx *sql.Tx, id string, cs []Carry) error {
+func (s *Store) upsertCarries(ctx context.Context, tx *sql.Tx, id string, cs []Carry) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO run_carry (run_id, stream, campaign_id, from_run, mode) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (run_id, stream, campaign_id) DO UPDATE SET from_run = excluded.from_run, mode = excluded.mode`)
+	stmt, err := tx.PrepareContext(ctx, s.sq(`INSERT INTO @s.run_carry (run_id, stream, campaign_id, from_run, mode) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, stream, campaign_id) DO UPDATE SET from_run = excluded.from_run, mode = excluded.mode`))
 	if err != nil {
 		return fmt.Errorf("record carries: %w", err)
 	}
@@ -132,7 +131,7 @@ func (r *Run) SetCarry(ctx context.Context, cs []Carry) error {
 	if err != nil {
 		return err
 	}
-	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return upsertCarries(ctx, tx, r.id, cs) }); err != nil {
+	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return r.s.upsertCarries(ctx, tx, r.id, cs) }); err != nil {
 		return fmt.Errorf("load: run %s: %w", r.id, err)
 	}
 	return nil
@@ -146,7 +145,7 @@ func (r *Run) DropCarry(ctx context.Context, stream string, campaignID int64) er
 	if _, err := carryTable(stream); err != nil {
 		return fmt.Errorf("load: DropCarry campaign %d: %w", campaignID, err)
 	}
-	if _, err := r.s.db.ExecContext(ctx, `DELETE FROM run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
+	if _, err := r.s.db.ExecContext(ctx, r.s.sq(`DELETE FROM @s.run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`),
 		r.id, stream, campaignID); err != nil {
 		return fmt.Errorf("load: DropCarry %s campaign %d: %w", stream, campaignID, err)
 	}
@@ -155,8 +154,8 @@ func (r *Run) DropCarry(ctx context.Context, stream string, campaignID int64) er
 
 // Carries returns the run's carries, by stream and campaign.
 func (r *Run) Carries(ctx context.Context) ([]Carry, error) {
-	rows, err := r.s.db.QueryContext(ctx, `SELECT stream, campaign_id, from_run, mode FROM run_carry
-		WHERE run_id = ? ORDER BY stream, campaign_id`, r.id)
+	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT stream, campaign_id, from_run, mode FROM @s.run_carry
+		WHERE run_id = ? ORDER BY stream, campaign_id`), r.id)
 	if err != nil {
 		return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
 	}
@@ -237,7 +236,7 @@ func (r *Run) Refetch(ctx context.Context, campaignID int64, streams []string, i
 	first := r.batch + 1
 	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
 		for _, st := range streams {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
+			if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`),
 				r.id, st, campaignID); err != nil {
 				return err
 			}
@@ -245,7 +244,7 @@ func (r *Run) Refetch(ctx context.Context, campaignID int64, streams []string, i
 				return err
 			}
 		}
-		return insertItems(ctx, tx, r.id, first, items)
+		return r.s.insertItems(ctx, tx, r.id, first, items)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load: Refetch campaign %d of run %s: %w", campaignID, r.id, err)
@@ -257,7 +256,7 @@ func (r *Run) Refetch(ctx context.Context, campaignID int64, streams []string, i
 // flushPending flushes rows still in the Appenders, which a delete would
 // not see.
 func (r *Run) flushPending(ctx context.Context) error {
-	if r.pending == 0 {
+	if r.pending == 0 && len(r.completed) == 0 {
 		return nil
 	}
 	return r.Flush(ctx)
@@ -266,17 +265,17 @@ func (r *Run) flushPending(ctx context.Context) error {
 func (r *Run) discardCampaign(ctx context.Context, tx *sql.Tx, stream string, campaignID int64) error {
 	// Rejected records hold no campaign: the pages that produced them are
 	// the items of this stream and campaign.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM rejected_records WHERE run_id = $1 AND batch IN
-		(SELECT seq FROM work_items WHERE run_id = $1 AND stream = $2 AND campaign_id = $3)`,
+	if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+stRejected+` WHERE run_id = $1 AND batch IN
+		(SELECT seq FROM @s.work_items WHERE run_id = $1 AND stream = $2 AND campaign_id = $3)`),
 		r.id, stream, campaignID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM `+campaignTables[stream].physical+` WHERE run_id = ? AND campaign_id = ?`,
+	if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+campaignTables[stream].staged+` WHERE run_id = ? AND campaign_id = ?`),
 		r.id, campaignID); err != nil {
 		return err
 	}
 	if totalTables[stream] != nil {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM reported_totals_rows WHERE run_id = ? AND stream = ? AND campaign_id = ?`,
+		if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+stTotals+` WHERE run_id = ? AND stream = ? AND campaign_id = ?`),
 			r.id, stream, campaignID); err != nil {
 			return err
 		}
@@ -284,31 +283,35 @@ func (r *Run) discardCampaign(ctx context.Context, tx *sql.Tx, stream string, ca
 	return nil
 }
 
-// carrySQL copies into run $1 (snapshot date $2) the rows of t its carries
-// name: all of a campaign's, or those whose key the run did not stage.
+// carrySQL copies into run $1's staging (snapshot date $2) the rows of t
+// its carries name, as the snapshot of the run they come from held them:
+// all of a campaign's, or those whose key the run did not stage.
 func carrySQL(t *table) string {
-	key := strings.Join(t.key, ", ")
-	fkey := "f." + strings.Join(t.key, ", f.")
-	return `INSERT INTO ` + t.physical + `
-		SELECT f.* REPLACE ($1 AS run_id, ` + carriedBatch + ` AS batch, $2::DATE AS snapshot_date)
-		FROM ` + t.physical + ` f
-		JOIN run_carry c ON c.from_run = f.run_id AND c.campaign_id = f.campaign_id
+	k := t.key[0]
+	return `INSERT INTO @s.` + t.staged + `
+		SELECT $1, ` + carriedBatch + `, $2::DATE, f.* EXCLUDE (valid_from, valid_to)
+		FROM @w.` + t.physical + ` f
+		JOIN @s.run_carry c ON c.campaign_id = f.campaign_id
+		JOIN @w.etl_runs e ON e.run_id = c.from_run
 		WHERE c.run_id = $1 AND c.stream = '` + t.name + `'
-		AND (c.mode = 'all' OR (` + fkey + `) NOT IN (SELECT ` + key + ` FROM ` + t.physical + ` WHERE run_id = $1))`
+		AND f.valid_from <= e.commit_seq AND e.commit_seq < f.valid_to
+		AND (c.mode = 'all' OR f.` + k + ` NOT IN (SELECT ` + k + ` FROM @s.` + t.staged + `
+			WHERE run_id = $1 AND batch <> ` + carriedBatch + `))`
 }
 
-// applyCarry copies the carried rows into the run, in one transaction
-// that first deletes the copies an interrupted commit may have left, and
-// returns the rows copied per table.
+// applyCarry copies the carried rows into the run's staging, in one
+// transaction that first deletes the copies an interrupted commit may have
+// left, and returns the rows copied per table.
 func (r *Run) applyCarry(ctx context.Context) (map[string]int64, error) {
 	var bad sql.NullString
-	if err := r.s.db.QueryRowContext(ctx, `SELECT any_value(c.from_run) FROM run_carry c
-		LEFT JOIN etl_runs e ON e.run_id = c.from_run
-		WHERE c.run_id = ? AND e.status IS DISTINCT FROM 'succeeded'`, r.id).Scan(&bad); err != nil {
+	if err := r.s.db.QueryRowContext(ctx, r.s.sq(`SELECT any_value(c.from_run) FROM @s.run_carry c
+		LEFT JOIN @w.etl_runs e ON e.run_id = c.from_run
+		WHERE c.run_id = ? AND (e.status IS DISTINCT FROM 'succeeded'
+			OR e.commit_seq < (SELECT max(commit_seq) FROM @w.snapshot_floor))`), r.id).Scan(&bad); err != nil {
 		return nil, err
 	}
 	if bad.Valid {
-		return nil, fmt.Errorf("run %s, which rows are carried from, is not a succeeded run", bad.String)
+		return nil, fmt.Errorf("run %s, which rows are carried from, is not a succeeded run (or retention removed it)", bad.String)
 	}
 	names := make([]string, 0, len(carryTables))
 	for n := range carryTables {
@@ -319,10 +322,10 @@ func (r *Run) applyCarry(ctx context.Context) (map[string]int64, error) {
 	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
 		for _, n := range names {
 			t := carryTables[n]
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t.physical+` WHERE run_id = ? AND batch = `+carriedBatch, r.id); err != nil {
+			if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+t.staged+` WHERE run_id = ? AND batch = `+carriedBatch), r.id); err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			res, err := tx.ExecContext(ctx, carrySQL(t), r.id, r.snapshot)
+			res, err := tx.ExecContext(ctx, r.s.sq(carrySQL(t)), r.id, r.snapshot)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}

@@ -204,7 +204,7 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 	mc, err = r.MergeCarries(ctx, "leads")
 	require.NoError(t, err)
 	assert.Equal(t, []int64{2}, sortedKeys(mc), "campaign 3 is no longer merged")
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ? AND campaign_id = 3", r.ID()))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ? AND campaign_id = 3", r.ID()))
 	c3 := v2.campaign(3)
 	_, err = r.CompleteItem(ctx, seq[0], transform.Batch{Leads: c3.Leads, Totals: c3.Totals[:1]}, nil)
 	require.NoError(t, err)
@@ -260,7 +260,7 @@ func TestCarryErrors(t *testing.T) {
 	} {
 		require.ErrorContains(t, r.SetCarry(ctx, []Carry{ok, c.c}), c.want)
 	}
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM run_carry"), "a refused SetCarry records nothing")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.run_carry"), "a refused SetCarry records nothing")
 
 	// Upsert: the later carry of a stream and campaign wins.
 	require.NoError(t, r.SetCarry(ctx, []Carry{ok, {Stream: "leads", CampaignID: 2, FromRun: prev.ID(), Mode: CarryAll}}))
@@ -279,9 +279,9 @@ func TestCarryErrors(t *testing.T) {
 	// the totals reported for them, nothing else.
 	require.NoError(t, r.Write(ctx, v1.campaign(3)))
 	require.NoError(t, r.DiscardCampaign(ctx, "leads", 3))
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
-	assert.Equal(t, []string{"stream=lead_email_stats"}, dumpRows(t, s.DB(), "SELECT stream FROM reported_totals_rows WHERE run_id = ?", r.ID()))
-	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM lead_email_stats_rows WHERE run_id = ?", r.ID()))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
+	assert.Equal(t, []string{"stream=lead_email_stats"}, dumpRows(t, s.DB(), "SELECT stream FROM stage.reported_totals_staged WHERE run_id = ?", r.ID()))
+	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM stage.lead_email_stats_staged WHERE run_id = ?", r.ID()))
 	require.ErrorContains(t, r.DiscardCampaign(ctx, "clients", 3), `stream "clients" is not one of a campaign's`)
 
 	// CarryAll of campaign 2's leads while leads of it are staged: the
@@ -291,7 +291,7 @@ func TestCarryErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrCheckFailed)
 	require.ErrorContains(t, err, "leads campaign_lead_map_id=2000000: 2 rows share this key")
 	assert.Equal(t, prev.ID(), count2str(t, s, "SELECT run_id FROM latest_run"))
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM run_carry"), "a failed run's carries are deleted")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.run_carry"), "a failed run's carries are deleted")
 
 	// A carry from a run that stopped being a snapshot is refused at commit.
 	r2, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
@@ -325,8 +325,8 @@ func TestCarryRetention(t *testing.T) {
 		sum, err := r.Commit(ctx, Counters{})
 		require.NoError(t, err)
 		require.Zero(t, sum.Warnings, "%+v", sum.Checks)
-		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", from), "retention deleted the snapshot carried from")
-		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM run_carry WHERE run_id = ?", from))
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", from), "retention deleted the snapshot carried from")
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.run_carry WHERE run_id = ?", from))
 		assertSameSnapshot(t, s, r.ID(), r.ID())
 		assert.Equal(t, int64(5+5+4), count(t, s.DB(), "SELECT count(*) FROM leads"))
 		assert.Equal(t, int64(3+3+2), count(t, s.DB(), "SELECT count(*) FROM lead_email_stats"))

@@ -19,9 +19,9 @@ var cumulativeCounters = []string{"sent_count", "unique_sent_count", "open_count
 
 // runChecks runs every data check on the run's staged rows. Only
 // unique_key can fail a run; the others warn.
-func runChecks(ctx context.Context, db *sql.DB, id string) ([]Check, error) {
+func runChecks(ctx context.Context, db *Store, id string) ([]Check, error) {
 	var out []Check
-	for _, f := range []func(context.Context, *sql.DB, string) ([]Check, error){
+	for _, f := range []func(context.Context, *Store, string) ([]Check, error){
 		checkUniqueKeys, checkCounterDrops, checkReportedTotals, checkAnalyticsLeadsTotal, checkOrphans,
 	} {
 		cs, err := f(ctx, db, id)
@@ -39,8 +39,8 @@ type finding struct{ subject, detail string }
 // collect runs q (returning subject, detail, and the total number of
 // findings) and turns its rows into checks of the given severity, or one
 // 'ok' check with okSubject/okDetail when there are none.
-func collect(ctx context.Context, db *sql.DB, name, severity, okSubject, okDetail, q string, args ...any) ([]Check, error) {
-	rows, err := db.QueryContext(ctx, q+fmt.Sprintf(" LIMIT %d", maxFindings), args...)
+func collect(ctx context.Context, db *Store, name, severity, okSubject, okDetail, q string, args ...any) ([]Check, error) {
+	rows, err := db.db.QueryContext(ctx, db.sq(q)+fmt.Sprintf(" LIMIT %d", maxFindings), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -70,13 +70,13 @@ func collect(ctx context.Context, db *sql.DB, name, severity, okSubject, okDetai
 // checkUniqueKeys: each table's key is unique among the run's rows. A
 // duplicate is a bug (in the API's paging or in our extract) and fails the
 // run rather than publishing a snapshot that double-counts.
-func checkUniqueKeys(ctx context.Context, db *sql.DB, id string) ([]Check, error) {
+func checkUniqueKeys(ctx context.Context, db *Store, id string) ([]Check, error) {
 	var out []Check
 	for _, t := range tables {
 		keys := strings.Join(t.key, ", ")
 		cs, err := collect(ctx, db, "unique_key", SeverityError, t.name, keys+" unique in this snapshot",
 			`SELECT '`+t.name+` ' || `+t.keyExpr()+`, n || ' rows share this key', count(*) OVER ()
-			FROM (SELECT `+keys+`, count(*) AS n FROM `+t.physical+` WHERE run_id = ? GROUP BY ALL HAVING count(*) > 1)
+			FROM (SELECT `+keys+`, count(*) AS n FROM @s.`+t.staged+` WHERE run_id = ? GROUP BY ALL HAVING count(*) > 1)
 			ORDER BY ALL`, id)
 		if err != nil {
 			return nil, err
@@ -88,9 +88,9 @@ func checkUniqueKeys(ctx context.Context, db *sql.DB, id string) ([]Check, error
 
 // checkCounterDrops: a campaign's cumulative counters are not lower than in
 // the previous succeeded snapshot.
-func checkCounterDrops(ctx context.Context, db *sql.DB, id string) ([]Check, error) {
+func checkCounterDrops(ctx context.Context, db *Store, id string) ([]Check, error) {
 	var prev sql.NullString
-	if err := db.QueryRowContext(ctx, `SELECT max(run_id) FROM latest_run`).Scan(&prev); err != nil {
+	if err := db.db.QueryRowContext(ctx, db.sq(`SELECT max(run_id) FROM @w.latest_run`)).Scan(&prev); err != nil {
 		return nil, fmt.Errorf("counter_drop: %w", err)
 	}
 	if !prev.Valid {
@@ -100,14 +100,14 @@ func checkCounterDrops(ctx context.Context, db *sql.DB, id string) ([]Check, err
 	cols := strings.Join(cumulativeCounters, ", ")
 	return collect(ctx, db, "counter_drop", SeverityWarning, "campaign_analytics",
 		"no cumulative counter lower than in run "+prev.String,
-		`WITH cur AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_rows WHERE run_id = ?)
+		`WITH cur AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM @s.campaign_analytics_staged WHERE run_id = ?)
 			ON `+cols+` INTO NAME counter VALUE value),
-		prev AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM campaign_analytics_rows WHERE run_id = ?)
+		prev AS (UNPIVOT (SELECT campaign_id, `+cols+` FROM @w.campaign_analytics WHERE run_id = ?)
 			ON `+cols+` INTO NAME counter VALUE value),
 		-- Deleted leads take their sends and opens with them: say so next
 		-- to the drop, so a reader can tell it from a data error.
-		lost AS (SELECT p.campaign_id, count(*) AS gone FROM leads_rows p
-			WHERE p.run_id = ? AND NOT EXISTS (SELECT 1 FROM leads_rows c
+		lost AS (SELECT p.campaign_id, count(*) AS gone FROM @w.leads p
+			WHERE p.run_id = ? AND NOT EXISTS (SELECT 1 FROM @s.leads_staged c
 				WHERE c.run_id = ? AND c.campaign_lead_map_id = p.campaign_lead_map_id)
 			GROUP BY p.campaign_id)
 		SELECT 'campaign ' || campaign_id,
@@ -121,17 +121,17 @@ func checkCounterDrops(ctx context.Context, db *sql.DB, id string) ([]Check, err
 
 // checkReportedTotals: the rows loaded per campaign match the total the API
 // reported (total_leads, total_stats).
-func checkReportedTotals(ctx context.Context, db *sql.DB, id string) ([]Check, error) {
+func checkReportedTotals(ctx context.Context, db *Store, id string) ([]Check, error) {
 	var out []Check
 	for _, stream := range []string{"leads", "lead_email_stats"} {
 		t := totalTables[stream]
 		cs, err := collect(ctx, db, "reported_total", SeverityWarning, stream,
 			"rows loaded per campaign match the totals the API reported",
 			`WITH reported AS (
-				SELECT campaign_id, arg_max(total, batch) AS total FROM reported_totals_rows
+				SELECT campaign_id, arg_max(total, batch) AS total FROM @s.`+stTotals+`
 				WHERE run_id = $1 AND stream = $2 GROUP BY ALL),
-			loaded AS (SELECT campaign_id, count(*) AS n FROM `+t.physical+` WHERE run_id = $1 GROUP BY ALL),
-			rejected AS (SELECT count(*) AS n FROM rejected_records WHERE run_id = $1 AND stream = $2)
+			loaded AS (SELECT campaign_id, count(*) AS n FROM @s.`+t.staged+` WHERE run_id = $1 GROUP BY ALL),
+			rejected AS (SELECT count(*) AS n FROM @s.`+stRejected+` WHERE run_id = $1 AND stream = $2)
 			SELECT $2 || ' campaign ' || campaign_id,
 				'loaded ' || coalesce(l.n, 0) || ' rows, the API reported ' || r.total ||
 				CASE WHEN (SELECT n FROM rejected) > 0 THEN ' (' || (SELECT n FROM rejected) || ' ' || $2 || ' records rejected in this run)' ELSE '' END,
@@ -149,17 +149,17 @@ func checkReportedTotals(ctx context.Context, db *sql.DB, id string) ([]Check, e
 
 // checkAnalyticsLeadsTotal: for campaigns whose leads were fetched, the
 // analytics' campaign_lead_stats total matches the leads loaded.
-func checkAnalyticsLeadsTotal(ctx context.Context, db *sql.DB, id string) ([]Check, error) {
+func checkAnalyticsLeadsTotal(ctx context.Context, db *Store, id string) ([]Check, error) {
 	return collect(ctx, db, "analytics_leads_total", SeverityWarning, "campaign_analytics",
 		"leads_total matches the leads loaded for every campaign whose leads were fetched",
 		`WITH fetched AS (
-			SELECT campaign_id FROM reported_totals_rows WHERE run_id = $1 AND stream = 'leads'
-			UNION SELECT campaign_id FROM leads_rows WHERE run_id = $1),
-		loaded AS (SELECT campaign_id, count(*) AS n FROM leads_rows WHERE run_id = $1 GROUP BY ALL)
+			SELECT campaign_id FROM @s.`+stTotals+` WHERE run_id = $1 AND stream = 'leads'
+			UNION SELECT campaign_id FROM @s.leads_staged WHERE run_id = $1),
+		loaded AS (SELECT campaign_id, count(*) AS n FROM @s.leads_staged WHERE run_id = $1 GROUP BY ALL)
 		SELECT 'campaign ' || a.campaign_id,
 			'analytics leads_total is ' || a.leads_total || ' but ' || coalesce(l.n, 0) || ' leads were loaded',
 			count(*) OVER ()
-		FROM campaign_analytics_rows a
+		FROM @s.campaign_analytics_staged a
 		JOIN fetched f USING (campaign_id)
 		LEFT JOIN loaded l USING (campaign_id)
 		WHERE a.run_id = $1 AND a.leads_total <> coalesce(l.n, 0)
@@ -168,15 +168,15 @@ func checkAnalyticsLeadsTotal(ctx context.Context, db *sql.DB, id string) ([]Che
 
 // checkOrphans: rows of campaign-scoped tables refer to a campaign of the
 // same snapshot (skipped when the run staged no campaigns at all).
-func checkOrphans(ctx context.Context, db *sql.DB, id string) ([]Check, error) {
+func checkOrphans(ctx context.Context, db *Store, id string) ([]Check, error) {
 	var parts []string
 	for _, t := range []*table{tCampaignAnalytics, tLeads, tLeadEmailStats, tSequences} {
-		parts = append(parts, `SELECT '`+t.name+`' AS tbl, campaign_id FROM `+t.physical+` WHERE run_id = $1`)
+		parts = append(parts, `SELECT '`+t.name+`' AS tbl, campaign_id FROM @s.`+t.staged+` WHERE run_id = $1`)
 	}
 	return collect(ctx, db, "orphan_campaign", SeverityWarning, "campaigns",
 		"every campaign-scoped row refers to a campaign in this snapshot",
 		`WITH rows AS (`+strings.Join(parts, " UNION ALL ")+`),
-		known AS (SELECT campaign_id FROM campaigns_rows WHERE run_id = $1)
+		known AS (SELECT campaign_id FROM @s.campaigns_staged WHERE run_id = $1)
 		SELECT tbl || ' campaign ' || campaign_id,
 			count(*) || ' rows refer to a campaign that is not in this snapshot''s campaigns',
 			count(*) OVER ()

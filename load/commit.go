@@ -3,31 +3,54 @@ package load
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// Commit ends the run: it flushes the staged rows, copies the carried
-// rows of the previous snapshot (see [Run.SetCarry]) so that the checks
-// see the complete snapshot, runs the data checks and then, in one small
-// transaction, upserts campaign_daily_stats, records the checks, marks
-// the run succeeded, discards the rows and queues of every older run that
-// did not succeed (an abandoned incomplete run can no longer become a
-// newer snapshot than this one) and applies retention. The run's rows are
-// already in place, so marking it succeeded is the swap: the new snapshot
-// appears in every view at once.
+// ErrCommitDeferred is matched by the error Commit returns when another
+// process held the warehouse for longer than Options.CommitWait: the run's
+// snapshot is complete, checked and kept in the side file, its etl_runs
+// row stays 'running', and the next Open publishes it before anything
+// else (the row then reads 'succeeded', finished_at the publishing time).
+var ErrCommitDeferred = errors.New("the warehouse was held by another process; the staged snapshot is kept and the next run publishes it first")
+
+// testHookInCommit, when set by a test, runs inside the commit's
+// warehouse transaction, after the versions changed and before it
+// commits: where a crash test kills the process.
+var testHookInCommit func()
+
+// prepared is what a run's commit computed before it needed the
+// warehouse's write lock, kept in the side file (stage_runs.prepared) so
+// that a later process can publish it.
+type prepared struct {
+	Summary  *Summary
+	Counters Counters
+}
+
+// Commit ends the run. First, with the warehouse at most read-locked: it
+// flushes the staged rows, copies the carried rows of the previous
+// snapshot into the staging (see [Run.SetCarry]) so that the checks see
+// the complete snapshot, runs the data checks, and works out which
+// versions the snapshot closes and opens. Then, holding the warehouse's
+// write lock only for it, one transaction closes and inserts those
+// versions, upserts campaign_daily_stats, moves the run's reported totals,
+// rejected records and the request ledger in, records the checks, marks
+// the run succeeded, discards every older run that did not succeed and
+// applies retention: the new snapshot appears in every view at once.
 //
 // A run whose work queue still has pending items cannot commit: its
 // snapshot would be incomplete (stop it with an incomplete Abort instead).
 //
 // A check of severity error (a duplicate key) fails the run instead: the
-// views do not move, the checks are recorded, its rows are deleted, and
-// the error matches ErrCheckFailed. Any other error also ends the run, as
-// cancelled when ctx is done and failed otherwise (best effort: a run
-// that cannot even be recorded is marked failed by the next BeginRun).
-// After Commit returns, the run is over whatever happened.
+// views do not move, the checks are recorded, and the error matches
+// ErrCheckFailed. When readers hold the warehouse past Options.CommitWait
+// the error matches ErrCommitDeferred (see there). Any other error also
+// ends the run, as cancelled when ctx is done and failed otherwise (best
+// effort: a run that cannot even be recorded is marked failed by the next
+// BeginRun). After Commit returns, the run is over whatever happened.
 func (r *Run) Commit(ctx context.Context, c Counters) (*Summary, error) {
 	if err := r.usable(); err != nil {
 		if !r.ended {
@@ -54,30 +77,63 @@ func (r *Run) abortAfter(ctx context.Context, cause error, c Counters) {
 }
 
 func (r *Run) commit(ctx context.Context, c Counters) (*Summary, error) {
-	if err := r.closeAppenders(true); err != nil {
+	if err := r.closeAppenders(ctx, true); err != nil {
 		return nil, r.fail(err)
 	}
 	s := r.s
-	sum := &Summary{RunID: r.id}
 	var pending int64
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM work_items WHERE run_id = ? AND status = 'pending'`, r.id).Scan(&pending); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.sq(`SELECT count(*) FROM @s.work_items WHERE run_id = ? AND status = 'pending'`), r.id).Scan(&pending); err != nil {
 		return nil, fmt.Errorf("load: commit %s: read work queue: %w", r.id, err)
 	}
 	if pending > 0 {
 		return nil, fmt.Errorf("load: commit %s: %d work items are still pending; the snapshot would be incomplete", r.id, pending)
 	}
-	var err error
-	if sum.Carried, err = r.applyCarry(ctx); err != nil {
-		return nil, fmt.Errorf("load: commit %s: carry rows forward: %w", r.id, err)
-	}
-	if sum.Rows, err = stagedRows(ctx, s.db, r.id); err != nil {
+	sum, failed, err := r.prepare(ctx, c)
+	if err != nil {
 		return nil, fmt.Errorf("load: commit %s: %w", r.id, err)
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM rejected_records WHERE run_id = ?`, r.id).Scan(&sum.Rejected); err != nil {
-		return nil, fmt.Errorf("load: commit %s: count rejected: %w", r.id, err)
+	if len(failed) > 0 {
+		return r.failChecks(ctx, c, sum, failed)
 	}
-	if sum.Checks, err = runChecks(ctx, s.db, r.id); err != nil {
-		return nil, fmt.Errorf("load: commit %s: data checks: %w", r.id, err)
+	done, err := s.writable(ctx, s.opts.commitWait())
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			r.end()
+			s.log.Warn("the snapshot is staged but not published: another process held the warehouse", "run_id", r.id, "error", err)
+			return sum, fmt.Errorf("load: commit %s: %w: %w", r.id, ErrCommitDeferred, err)
+		}
+		return nil, fmt.Errorf("load: commit %s: %w", r.id, err)
+	}
+	start := time.Now()
+	err = s.publish(ctx, r.id, &prepared{Summary: sum, Counters: c})
+	done()
+	if err != nil {
+		return nil, fmt.Errorf("load: commit %s: %w", r.id, err)
+	}
+	r.end()
+	s.log.Info("run succeeded", "run_id", r.id, "rows", sum.Rows, "rejected", sum.Rejected, "warnings", sum.Warnings,
+		"commit_window", time.Since(start).Round(time.Millisecond).String())
+	return sum, nil
+}
+
+// prepare completes the run's staging for publishing: carries, counts,
+// checks and, when no check failed, the difference to the latest snapshot,
+// saved with the summary as the run's prepared state.
+func (r *Run) prepare(ctx context.Context, c Counters) (*Summary, []string, error) {
+	s := r.s
+	sum := &Summary{RunID: r.id}
+	var err error
+	if sum.Carried, err = r.applyCarry(ctx); err != nil {
+		return nil, nil, fmt.Errorf("carry rows forward: %w", err)
+	}
+	if sum.Rows, err = s.stagedRows(ctx, r.id); err != nil {
+		return nil, nil, err
+	}
+	if err := s.db.QueryRowContext(ctx, s.sq(`SELECT count(*) FROM @s.`+stRejected+` WHERE run_id = ?`), r.id).Scan(&sum.Rejected); err != nil {
+		return nil, nil, fmt.Errorf("count rejected: %w", err)
+	}
+	if sum.Checks, err = runChecks(ctx, s, r.id); err != nil {
+		return nil, nil, fmt.Errorf("data checks: %w", err)
 	}
 	var failed []string
 	for _, ch := range sum.Checks {
@@ -88,63 +144,180 @@ func (r *Run) commit(ctx context.Context, c Counters) (*Summary, error) {
 			failed = append(failed, ch.Subject+": "+ch.Detail)
 		}
 	}
-	now := s.opts.now()
 	if len(failed) > 0 {
-		sum.Status = StatusFailed
-		cause := fmt.Errorf("%w: %s", ErrCheckFailed, strings.Join(failed, "; "))
-		err := inTx(ctx, s.db, func(tx *sql.Tx) error {
-			if err := insertChecks(ctx, tx, r.id, sum.Checks); err != nil {
-				return err
-			}
-			if err := finishRun(ctx, tx, r.id, StatusFailed, now, c, sum, cause.Error()); err != nil {
-				return err
-			}
-			return deleteStaged(ctx, tx, r.id)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("load: fail run %s: %w", r.id, err)
-		}
-		r.end()
-		s.log.Error("run failed a data check", "run_id", r.id, "error", cause)
-		return sum, fmt.Errorf("load: run %s: %w", r.id, cause)
+		return sum, failed, nil
 	}
-
 	sum.Status = StatusSucceeded
+	doc, err := json.Marshal(prepared{Summary: sum, Counters: c})
+	if err != nil {
+		return nil, nil, err
+	}
 	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
-		if err := upsertDailyStats(ctx, tx, r.id); err != nil {
-			return err
+		for _, t := range versioned() {
+			if err := s.diff(ctx, tx, t, r.id); err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
 		}
-		if err := insertChecks(ctx, tx, r.id, sum.Checks); err != nil {
-			return err
-		}
-		if err := finishRun(ctx, tx, r.id, StatusSucceeded, now, c, sum, ""); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM campaign_daily_stats_staging WHERE run_id = ?`, r.id); err != nil {
-			return fmt.Errorf("clear campaign_daily_stats_staging: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM work_items WHERE run_id = ?`, r.id); err != nil {
-			return fmt.Errorf("clear work_items: %w", err)
-		}
-		if err := discardOlder(ctx, tx, r.id, now); err != nil {
-			return err
-		}
-		return retain(ctx, tx, s.opts.Retain)
+		_, err := tx.ExecContext(ctx, s.sq(`UPDATE @s.stage_runs SET state = 'ready', prepared = ?,
+			prepared_seq = (SELECT coalesce(max(commit_seq), 0) FROM @w.etl_runs) WHERE run_id = ?`), string(doc), r.id)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load: commit %s: %w", r.id, err)
+		return nil, nil, fmt.Errorf("compare with the latest snapshot: %w", err)
 	}
+	return sum, nil, nil
+}
+
+// diff records, in the side file, the keys whose open version the run's
+// snapshot closes (gone or changed) and those it opens a version for (new
+// or changed), comparing every column but extracted_at: an unchanged row
+// fetched again keeps its version.
+func (s *Store) diff(ctx context.Context, tx *sql.Tx, t *table, id string) error {
+	cols, k := strings.Join(t.cols, ", "), t.key[0]
+	for _, q := range []string{
+		`DELETE FROM @s.` + t.diff + ` WHERE run_id = $1`,
+		`INSERT INTO @s.` + t.diff + ` SELECT $1, 'close', ` + k + ` FROM (
+			SELECT ` + cols + ` FROM @w.` + t.physical + ` WHERE valid_to = ` + openTo + `
+			EXCEPT SELECT ` + cols + ` FROM @s.` + t.staged + ` WHERE run_id = $1)`,
+		`INSERT INTO @s.` + t.diff + ` SELECT $1, 'open', ` + k + ` FROM (
+			SELECT ` + cols + ` FROM @s.` + t.staged + ` WHERE run_id = $1
+			EXCEPT SELECT ` + cols + ` FROM @w.` + t.physical + ` WHERE valid_to = ` + openTo + `)`,
+	} {
+		if _, err := tx.ExecContext(ctx, s.sq(q), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failChecks records a run that failed a data check.
+func (r *Run) failChecks(ctx context.Context, c Counters, sum *Summary, failed []string) (*Summary, error) {
+	s := r.s
+	sum.Status = StatusFailed
+	cause := fmt.Errorf("%w: %s", ErrCheckFailed, strings.Join(failed, "; "))
+	done, err := s.writable(ctx, s.opts.commitWait())
+	if err != nil {
+		return nil, fmt.Errorf("load: fail run %s: %w", r.id, err)
+	}
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+		if err := insertChecks(ctx, tx, s, r.id, sum.Checks); err != nil {
+			return err
+		}
+		if err := s.moveRunRows(ctx, tx, r.id); err != nil {
+			return err
+		}
+		return s.finishRun(ctx, tx, r.id, StatusFailed, s.opts.now(), c, sum, cause.Error())
+	})
+	done()
+	if err != nil {
+		return nil, fmt.Errorf("load: fail run %s: %w", r.id, err)
+	}
+	s.cleanSide(ctx)
 	r.end()
-	s.log.Info("run succeeded", "run_id", r.id, "rows", sum.Rows, "rejected", sum.Rejected, "warnings", sum.Warnings)
-	return sum, nil
+	s.log.Error("run failed a data check", "run_id", r.id, "error", cause)
+	return sum, fmt.Errorf("load: run %s: %w", r.id, cause)
+}
+
+// publish makes run id's prepared snapshot the latest, in one warehouse
+// transaction, which must be writable; then it clears the run from the
+// side file.
+func (s *Store) publish(ctx context.Context, id string, p *prepared) error {
+	now := s.opts.now()
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+		var moved bool
+		if err := tx.QueryRowContext(ctx, s.sq(`SELECT coalesce(max(commit_seq), 0) <> (SELECT prepared_seq FROM @s.stage_runs WHERE run_id = ?)
+			FROM @w.etl_runs`), id).Scan(&moved); err != nil {
+			return err
+		}
+		if moved {
+			return errors.New("the warehouse took another snapshot since this one was prepared")
+		}
+		var seq int64
+		if err := tx.QueryRowContext(ctx, s.sq(`SELECT coalesce(max(commit_seq), 0) + 1 FROM @w.etl_runs`)).Scan(&seq); err != nil {
+			return err
+		}
+		for _, t := range versioned() {
+			if err := s.applyDiff(ctx, tx, t, id, seq); err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+		}
+		if err := s.upsertDailyStats(ctx, tx, id); err != nil {
+			return err
+		}
+		if testHookInCommit != nil {
+			testHookInCommit()
+		}
+		if err := insertChecks(ctx, tx, s, id, p.Summary.Checks); err != nil {
+			return err
+		}
+		if err := s.moveRunRows(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := s.finishRun(ctx, tx, id, StatusSucceeded, now, p.Counters, p.Summary, ""); err != nil {
+			return err
+		}
+		if err := s.discardOlder(ctx, tx, id, now); err != nil {
+			return err
+		}
+		return s.retain(ctx, tx, s.opts.Retain)
+	})
+	if err != nil {
+		return err
+	}
+	s.cleanSide(ctx)
+	return nil
+}
+
+// applyDiff closes the versions run id's snapshot (commit_seq seq) no
+// longer holds and opens the new ones, with the extracted_at of the page
+// that brought them.
+func (s *Store) applyDiff(ctx context.Context, tx *sql.Tx, t *table, id string, seq int64) error {
+	k := t.key[0]
+	// Close first: a changed key has both, and its new version is open.
+	if _, err := tx.ExecContext(ctx, s.sq(`UPDATE @w.`+t.physical+` SET valid_to = $2 WHERE valid_to = `+openTo+`
+		AND `+k+` IN (SELECT `+k+` FROM @s.`+t.diff+` WHERE run_id = $1 AND kind = 'close')`), id, seq); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.sq(`INSERT INTO @w.`+t.physical+` SELECT $2, `+openTo+`, extracted_at, `+strings.Join(t.cols, ", ")+`
+		FROM @s.`+t.staged+` WHERE run_id = $1
+		AND `+k+` IN (SELECT `+k+` FROM @s.`+t.diff+` WHERE run_id = $1 AND kind = 'open')
+		ORDER BY `+k), id, seq)
+	return err
+}
+
+// moveRunRows copies run id's reported totals and rejected records, and
+// every ledger row, from the side file into the warehouse.
+func (s *Store) moveRunRows(ctx context.Context, tx *sql.Tx, id string) error {
+	for _, q := range []string{
+		`INSERT INTO @w.reported_totals_rows SELECT * FROM @s.` + stTotals + ` WHERE run_id = ?`,
+		`INSERT INTO @w.rejected_records SELECT * FROM @s.` + stRejected + ` WHERE run_id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, s.sq(q), id); err != nil {
+			return fmt.Errorf("move the run's rows into the warehouse: %w", err)
+		}
+	}
+	return s.publishLedger(ctx, tx)
+}
+
+// cleanSide deletes from the side file what the warehouse now holds or no
+// longer needs. Best effort: what it leaves is cleared by the next run.
+func (s *Store) cleanSide(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	err := errors.Join(s.dropPublishedLedger(ctx),
+		inTx(ctx, s.db, func(tx *sql.Tx) error { return s.discardStaged(ctx, tx) }))
+	if err != nil {
+		s.log.Warn("could not clear the side file; the next run does", "error", err)
+	}
 }
 
 // Abort ends the run without publishing it. status is StatusFailed,
 // StatusCancelled or StatusIncomplete; cause (may be nil) is recorded as
 // the run's error. Staged rows are discarded, except for an incomplete run,
-// whose rows are flushed and kept for a later run to continue. The views
-// and history tables are untouched. Abort works with an already cancelled
-// ctx, since it is how a cancelled run gets recorded.
+// whose rows are flushed and kept in the side file for a later run to
+// continue. The views are untouched. Abort works with an already cancelled
+// ctx, since it is how a cancelled run gets recorded; when the warehouse
+// cannot be written within ctx's deadline the run stays 'running' there,
+// and the next run records it.
 func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters) error {
 	switch status {
 	case StatusFailed, StatusCancelled, StatusIncomplete:
@@ -162,7 +335,7 @@ func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters)
 		status, keep = StatusFailed, false
 		cause = errors.Join(cause, r.broken)
 	}
-	closeErr := r.closeAppenders(keep)
+	closeErr := r.closeAppenders(ctx, keep)
 	if keep && closeErr != nil {
 		// Rows that could not be flushed make the run's staging unusable
 		// for a continuation: record it as failed instead.
@@ -174,40 +347,59 @@ func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters)
 		msg = cause.Error()
 	}
 	s := r.s
+	defer r.end()
 	sum := &Summary{}
 	var err error
-	if sum.Rows, err = stagedRows(ctx, s.db, r.id); err == nil {
-		err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM rejected_records WHERE run_id = ?`, r.id).Scan(&sum.Rejected)
+	if sum.Rows, err = s.stagedRows(ctx, r.id); err == nil {
+		err = s.db.QueryRowContext(ctx, s.sq(`SELECT count(*) FROM @s.`+stRejected+` WHERE run_id = ?`), r.id).Scan(&sum.Rejected)
 	}
-	if err == nil {
-		err = inTx(ctx, s.db, func(tx *sql.Tx) error {
-			if err := finishRun(ctx, tx, r.id, status, s.opts.now(), c, sum, msg); err != nil {
-				return err
-			}
-			if keep {
-				return nil
-			}
-			return deleteStaged(ctx, tx, r.id)
-		})
-	}
-	r.end()
 	if err != nil {
 		return fmt.Errorf("load: abort %s: %w", r.id, err)
 	}
+	if !keep {
+		// Without a queue, a run the warehouse still shows running is
+		// marked failed by the next run, never resumed.
+		if err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, s.sq(`DELETE FROM @s.work_items WHERE run_id = ?`), r.id)
+			return err
+		}); err != nil {
+			return fmt.Errorf("load: abort %s: %w", r.id, err)
+		}
+	}
+	done, err := s.writable(ctx, s.opts.commitWait())
+	if err != nil {
+		return fmt.Errorf("load: abort %s: %w", r.id, err)
+	}
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+		if !keep {
+			if _, err := tx.ExecContext(ctx, s.sq(`INSERT INTO @w.rejected_records SELECT * FROM @s.`+stRejected+` WHERE run_id = ?`), r.id); err != nil {
+				return err
+			}
+		}
+		if err := s.publishLedger(ctx, tx); err != nil {
+			return err
+		}
+		return s.finishRun(ctx, tx, r.id, status, s.opts.now(), c, sum, msg)
+	})
+	done()
+	if err != nil {
+		return fmt.Errorf("load: abort %s: %w", r.id, err)
+	}
+	s.cleanSide(ctx)
 	s.log.Warn("run ended without a snapshot", "run_id", r.id, "status", status, "error", redact(msg))
 	return nil
 }
 
-// stagedRows counts the run's staged rows per table.
-func stagedRows(ctx context.Context, db *sql.DB, runID string) (map[string]int64, error) {
+// stagedRows counts the run's staged rows per table (carried included).
+func (s *Store) stagedRows(ctx context.Context, runID string) (map[string]int64, error) {
 	var q strings.Builder
 	for i, t := range tables {
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
-		fmt.Fprintf(&q, "SELECT '%s', count(*) FROM %s WHERE run_id = $1", t.name, t.physical)
+		fmt.Fprintf(&q, "SELECT '%s', count(*) FROM @s.%s WHERE run_id = $1", t.name, t.staged)
 	}
-	rows, err := db.QueryContext(ctx, q.String(), runID)
+	rows, err := s.db.QueryContext(ctx, s.sq(q.String()), runID)
 	if err != nil {
 		return nil, fmt.Errorf("count staged rows: %w", err)
 	}
@@ -222,102 +414,4 @@ func stagedRows(ctx context.Context, db *sql.DB, runID string) (map[string]int64
 		m[name] = n
 	}
 	return m, rows.Err()
-}
-
-func finishRun(ctx context.Context, tx *sql.Tx, id, status string, at time.Time, c Counters, sum *Summary, msg string) error {
-	var set strings.Builder
-	args := []any{status, at, c.Requests, c.Throttled, c.Retries, c.Waited.Seconds(), sum.Rejected, sum.Warnings, nullEmpty(redact(msg))}
-	for _, t := range tables {
-		fmt.Fprintf(&set, ", rows_%s = ?", t.name)
-		args = append(args, sum.Rows[t.name])
-	}
-	seq := "NULL"
-	if status == StatusSucceeded {
-		seq = "(SELECT coalesce(max(commit_seq), 0) + 1 FROM etl_runs)"
-	}
-	args = append(args, id)
-	res, err := tx.ExecContext(ctx, `UPDATE etl_runs SET status = ?, finished_at = ?, requests = ?, throttled = ?,
-		retries = ?, wait_seconds = ?, rejected = ?, warnings = ?, error = ?`+set.String()+`, commit_seq = `+seq+`
-		WHERE run_id = ? AND status = 'running'`, args...)
-	if err != nil {
-		return fmt.Errorf("record run: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		// Another process (after this one lost its lock) marked it failed.
-		return fmt.Errorf("record run: run %s is no longer running", id)
-	}
-	return nil
-}
-
-// deleteStaged deletes the rows, queue and carries of a run that will
-// never be visible.
-func deleteStaged(ctx context.Context, tx *sql.Tx, id string) error {
-	for _, name := range runScopedTables() {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id = ?`, id); err != nil {
-			return fmt.Errorf("clear %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// upsertDailyStats writes the run's days into campaign_daily_stats: a day
-// fetched again replaces the earlier numbers.
-func upsertDailyStats(ctx context.Context, tx *sql.Tx, id string) error {
-	set := make([]string, 0, len(tDailyStats.cols))
-	for _, c := range tDailyStats.cols[2:] {
-		set = append(set, c+" = excluded."+c)
-	}
-	set = append(set, "run_id = excluded.run_id", "extracted_at = excluded.extracted_at")
-	if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_daily_stats BY NAME
-		SELECT * EXCLUDE (batch, snapshot_date) FROM campaign_daily_stats_staging WHERE run_id = ?
-		ON CONFLICT (campaign_id, day) DO UPDATE SET `+strings.Join(set, ", "), id); err != nil {
-		return fmt.Errorf("upsert campaign_daily_stats: %w", err)
-	}
-	return nil
-}
-
-func insertChecks(ctx context.Context, tx *sql.Tx, id string, checks []Check) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO data_checks (run_id, "check", subject, detail, severity) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("record checks: %w", err)
-	}
-	defer stmt.Close()
-	for _, c := range checks {
-		if _, err := stmt.ExecContext(ctx, id, c.Name, c.Subject, c.Detail, c.Severity); err != nil {
-			return fmt.Errorf("record checks: %w", err)
-		}
-	}
-	return nil
-}
-
-// discardOlder, run as run id succeeds, marks every run started before it
-// that is still incomplete (or running: a dead process) as failed and
-// deletes the rows, queue and carries of all of them that did not
-// succeed. Resuming one of them would publish a snapshot older than id's.
-func discardOlder(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE etl_runs SET status = 'failed', finished_at = coalesce(finished_at, $2),
-		error = coalesce(error || '; ', '') || 'abandoned: run ' || $1 || ', started later, succeeded'
-		WHERE status IN ('incomplete', 'running') AND run_id <> $1
-		AND started_at < (SELECT started_at FROM etl_runs WHERE run_id = $1)`, id, at); err != nil {
-		return fmt.Errorf("discard older runs: %w", err)
-	}
-	return discardStaged(ctx, tx)
-}
-
-// retain deletes the rows of succeeded runs older than the last n; the
-// latest succeeded run is always among those kept. n <= 0 keeps all.
-// Rows of incomplete runs are not snapshots and are left alone. Every
-// snapshot holds its own copy of the rows carried into it, so deleting an
-// old run's rows never takes rows from a newer snapshot.
-func retain(ctx context.Context, tx *sql.Tx, n int) error {
-	if n <= 0 {
-		return nil
-	}
-	for _, name := range append(physicalTables(), "run_carry") {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id IN (
-			SELECT run_id FROM etl_runs WHERE status = 'succeeded' ORDER BY commit_seq DESC OFFSET ?)`, n); err != nil {
-			return fmt.Errorf("retention on %s: %w", name, err)
-		}
-	}
-	return nil
 }

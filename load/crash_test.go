@@ -25,7 +25,7 @@ func TestCrashMidLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wh.duckdb")
 	before := previousSnapshot(t, path)
 
-	h := startHelper(t, "crash-load", "LOAD_DB="+path, "LOAD_LEADS=300000")
+	h := startHelper(t, "crash-load", "LOAD_DB="+path, "LOAD_LEADS=300000", "LOAD_KILL_AT=staging")
 	h.await(t, "staging")
 	require.NoError(t, h.cmd.Process.Signal(syscall.SIGKILL))
 	require.Error(t, h.cmd.Wait())
@@ -35,28 +35,36 @@ func TestCrashMidLoad(t *testing.T) {
 	crashed := rowMaps(t, s.DB(), `SELECT run_id, status FROM etl_runs WHERE run_id <> (SELECT run_id FROM latest_run)`)
 	require.Len(t, crashed, 1)
 	assert.Equal(t, StatusRunning, crashed[0]["status"])
-	staged := count(t, s.DB(), `SELECT count(*) FROM leads_rows WHERE run_id = ?`, crashed[0]["run_id"])
+	staged := count(t, s.DB(), `SELECT count(*) FROM stage.leads_staged WHERE run_id = ?`, crashed[0]["run_id"])
 	assert.GreaterOrEqual(t, staged, int64(flushEvery), "the kill came after rows were staged")
 	assert.Less(t, staged, int64(leads), "the kill came before the load finished")
 
 	assertNextRunSucceeds(t, s, crashed[0]["run_id"])
 }
 
-// TestCrashAtCommit kills the process as it commits: the warehouse holds
-// either the previous snapshot or the complete new one, never a mix.
+// TestCrashAtCommit kills the process inside the commit's warehouse
+// transaction: the warehouse holds the previous snapshot, never a mix;
+// the snapshot was prepared in the side file, so the next Open publishes
+// it, complete.
 func TestCrashAtCommit(t *testing.T) {
 	const leads = 5_000
 	path := filepath.Join(t.TempDir(), "wh.duckdb")
 	before := previousSnapshot(t, path)
 
-	h := startHelper(t, "crash-load", "LOAD_DB="+path, "LOAD_LEADS=5000")
+	h := startHelper(t, "crash-load", "LOAD_DB="+path, "LOAD_LEADS=5000", "LOAD_KILL_AT=commit")
 	h.await(t, "committing")
 	require.NoError(t, h.cmd.Process.Signal(syscall.SIGKILL))
 	_ = h.cmd.Wait()
 
+	ro, err := OpenReadOnly(t.Context(), path, Options{})
+	require.NoError(t, err)
+	require.Equal(t, before, contents(t, ro.DB()), "killed inside the transaction: the previous snapshot")
+	require.NoError(t, ro.Close())
+
 	s := openAt(t, path, Options{})
 	runs := rowMaps(t, s.DB(), `SELECT run_id, status FROM etl_runs WHERE snapshot_date = ?`, day(2))
 	require.Len(t, runs, 1)
+	assert.Equal(t, StatusSucceeded, runs[0]["status"], "Open published the prepared snapshot")
 	switch runs[0]["status"] {
 	case StatusRunning:
 		require.Equal(t, before, contents(t, s.DB()))
@@ -93,7 +101,7 @@ func assertNextRunSucceeds(t *testing.T, s *Store, crashed string) {
 	status := count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = '"+crashed+"'")
 	assert.Contains(t, []string{StatusFailed, StatusSucceeded}, status)
 	if status == StatusFailed {
-		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", crashed), "a dead run's rows are deleted")
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", crashed), "a dead run's rows are deleted")
 	}
 }
 
@@ -152,7 +160,7 @@ func TestKilledQueueResumes(t *testing.T) {
 
 	s := openAt(t, path, Options{})
 	require.Equal(t, StatusRunning, count2str(t, s, "SELECT status FROM etl_runs"))
-	require.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE batch = ?", killSeq),
+	require.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE batch = ?", killSeq),
 		"the killed page's rows were durable")
 	r, err := s.Resume(t.Context(), t0)
 	require.NoError(t, err)
@@ -161,7 +169,7 @@ func TestKilledQueueResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
 	assert.Equal(t, WorkItem{Seq: killSeq, Item: extract.Item{Stream: extract.StreamLeads, CampaignID: qCampaign, Offset: 3 * qPageSize}}, pending[0])
-	assert.Equal(t, int64(3*qPageSize), count(t, s.DB(), "SELECT count(*) FROM leads_rows"), "the three done pages are kept")
+	assert.Equal(t, int64(3*qPageSize), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged"), "the three done pages are kept")
 	qDrain(t, r, nil)
 	sum, err := r.Commit(t.Context(), Counters{})
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,8 +52,10 @@ func helperHoldLock() error {
 }
 
 // helperCrashLoad loads a snapshot of LOAD_LEADS leads into LOAD_DB in
-// pages of 100, saying "staging" once the first rows are durable and
-// "committing" just before Commit; the parent kills it at one of those.
+// pages of 100. With LOAD_KILL_AT=staging it says "staging" once the
+// first rows are durable, with LOAD_KILL_AT=commit "committing" inside the
+// commit's warehouse transaction; either way it then blocks until the
+// parent kills it, so that the kill lands exactly there.
 func helperCrashLoad() error {
 	ctx := context.Background()
 	n, err := strconv.Atoi(os.Getenv("LOAD_LEADS"))
@@ -70,6 +73,14 @@ func helperCrashLoad() error {
 	if err := r.Write(ctx, fullBatch(2)); err != nil {
 		return err
 	}
+	killAt := os.Getenv("LOAD_KILL_AT")
+	block := func(say string) {
+		fmt.Println(say)
+		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
+	}
+	if killAt == "commit" {
+		testHookInCommit = func() { block("committing") }
+	}
 	announced := false
 	for off := 0; off < n; off += 100 {
 		b := transform.Batch{Leads: synthLeads(101, off, min(100, n-off))}
@@ -83,16 +94,17 @@ func helperCrashLoad() error {
 			if err := r.Flush(ctx); err != nil {
 				return err
 			}
-			fmt.Println("staging")
 			announced = true
+			if killAt == "staging" {
+				block("staging")
+				return errors.New("not killed")
+			}
 		}
 	}
-	fmt.Println("committing")
 	if _, err := r.Commit(ctx, Counters{}); err != nil {
 		return err
 	}
-	fmt.Println("committed")
-	return s.Close()
+	return errors.New("not killed")
 }
 
 // helper is a running helper process.

@@ -29,20 +29,20 @@ func (s *Store) CampaignStates(ctx context.Context, runID string) (map[int64]Cam
 	for i, c := range tCampaignAnalytics.cols {
 		acols[i] = "a." + c
 	}
-	rows, err := s.db.QueryContext(ctx, `WITH
-		ids AS (SELECT campaign_id FROM campaigns_rows WHERE run_id = $1
-			UNION SELECT campaign_id FROM campaign_analytics_rows WHERE run_id = $1
-			UNION SELECT campaign_id FROM leads_rows WHERE run_id = $1
-			UNION SELECT campaign_id FROM lead_email_stats_rows WHERE run_id = $1),
+	rows, err := s.db.QueryContext(ctx, s.sq(`WITH
+		ids AS (SELECT campaign_id FROM @w.campaigns_history WHERE run_id = $1
+			UNION SELECT campaign_id FROM @w.campaign_analytics_history WHERE run_id = $1
+			UNION SELECT campaign_id FROM @w.leads_history WHERE run_id = $1
+			UNION SELECT campaign_id FROM @w.lead_email_stats_history WHERE run_id = $1),
 		c AS (SELECT campaign_id, any_value(status) AS status, any_value(updated_at) AS updated_at
-			FROM campaigns_rows WHERE run_id = $1 GROUP BY ALL),
-		l AS (SELECT campaign_id, count(*) AS n FROM leads_rows WHERE run_id = $1 GROUP BY ALL),
-		st AS (SELECT campaign_id, count(*) AS n FROM lead_email_stats_rows WHERE run_id = $1 GROUP BY ALL),
-		a AS (SELECT * FROM campaign_analytics_rows WHERE run_id = $1 QUALIFY row_number() OVER (PARTITION BY campaign_id ORDER BY batch DESC) = 1)
+			FROM @w.campaigns_history WHERE run_id = $1 GROUP BY ALL),
+		l AS (SELECT campaign_id, count(*) AS n FROM @w.leads_history WHERE run_id = $1 GROUP BY ALL),
+		st AS (SELECT campaign_id, count(*) AS n FROM @w.lead_email_stats_history WHERE run_id = $1 GROUP BY ALL),
+		a AS (SELECT * FROM @w.campaign_analytics_history WHERE run_id = $1 QUALIFY row_number() OVER (PARTITION BY campaign_id) = 1)
 		SELECT ids.campaign_id, coalesce(c.status, ''), c.updated_at, coalesce(l.n, 0), coalesce(st.n, 0),
 			a.campaign_id IS NOT NULL, `+strings.Join(acols, ", ")+`
 		FROM ids LEFT JOIN c USING (campaign_id) LEFT JOIN l USING (campaign_id)
-		LEFT JOIN st USING (campaign_id) LEFT JOIN a USING (campaign_id)`, runID)
+		LEFT JOIN st USING (campaign_id) LEFT JOIN a USING (campaign_id)`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("load: campaign states of run %s: %w", runID, err)
 	}
@@ -120,8 +120,8 @@ func (a *nullAnalytics) row() *transform.CampaignAnalytics {
 // DaysHeld returns the days campaign_daily_stats holds between from and to
 // (UTC dates, both included), per campaign, as YYYY-MM-DD.
 func (s *Store) DaysHeld(ctx context.Context, from, to time.Time) (map[int64]map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT campaign_id, strftime(day, '%Y-%m-%d') FROM campaign_daily_stats
-		WHERE day BETWEEN ? AND ?`, dateOnly(from.UTC()), dateOnly(to.UTC()))
+	rows, err := s.db.QueryContext(ctx, s.sq(`SELECT campaign_id, strftime(day, '%Y-%m-%d') FROM @w.campaign_daily_stats
+		WHERE day BETWEEN ? AND ?`), dateOnly(from.UTC()), dateOnly(to.UTC()))
 	if err != nil {
 		return nil, fmt.Errorf("load: days held: %w", err)
 	}
@@ -158,17 +158,17 @@ func (r *Run) MergedCounts(ctx context.Context, stream string) (map[int64]int64,
 	if err := r.flushPending(ctx); err != nil {
 		return nil, err
 	}
-	key := strings.Join(t.key, ", ")
-	fkey := "f." + strings.Join(t.key, ", f.")
-	rows, err := r.s.db.QueryContext(ctx, `WITH
-		staged AS (SELECT campaign_id, count(*) AS n FROM `+t.physical+`
+	k := t.key[0]
+	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`WITH
+		staged AS (SELECT campaign_id, count(*) AS n FROM @s.`+t.staged+`
 			WHERE run_id = $1 AND batch <> `+carriedBatch+` GROUP BY ALL),
-		carried AS (SELECT f.campaign_id, count(*) AS n FROM `+t.physical+` f
-			JOIN run_carry c ON c.from_run = f.run_id AND c.campaign_id = f.campaign_id
-			WHERE c.run_id = $1 AND c.stream = $2
-			AND (c.mode = 'all' OR (`+fkey+`) NOT IN (SELECT `+key+` FROM `+t.physical+` WHERE run_id = $1 AND batch <> `+carriedBatch+`))
+		carried AS (SELECT f.campaign_id, count(*) AS n FROM @w.`+t.physical+` f
+			JOIN @s.run_carry c ON c.campaign_id = f.campaign_id
+			JOIN @w.etl_runs e ON e.run_id = c.from_run
+			WHERE c.run_id = $1 AND c.stream = $2 AND f.valid_from <= e.commit_seq AND e.commit_seq < f.valid_to
+			AND (c.mode = 'all' OR f.`+k+` NOT IN (SELECT `+k+` FROM @s.`+t.staged+` WHERE run_id = $1 AND batch <> `+carriedBatch+`))
 			GROUP BY ALL)
-		SELECT campaign_id, coalesce(s.n, 0) + coalesce(c.n, 0) FROM staged s FULL JOIN carried c USING (campaign_id)`,
+		SELECT campaign_id, coalesce(s.n, 0) + coalesce(c.n, 0) FROM staged s FULL JOIN carried c USING (campaign_id)`),
 		r.id, stream)
 	if err != nil {
 		return nil, fmt.Errorf("load: merged counts of %s: %w", stream, err)
@@ -186,8 +186,8 @@ func (r *Run) StagedLeadsTotals(ctx context.Context) (map[int64]int64, error) {
 	if err := r.flushPending(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := r.s.db.QueryContext(ctx, `SELECT campaign_id, arg_max(leads_total, batch) FROM campaign_analytics_rows
-		WHERE run_id = ? AND batch <> `+carriedBatch+` GROUP BY ALL`, r.id)
+	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT campaign_id, arg_max(leads_total, batch) FROM @s.campaign_analytics_staged
+		WHERE run_id = ? AND batch <> `+carriedBatch+` GROUP BY ALL`), r.id)
 	if err != nil {
 		return nil, fmt.Errorf("load: staged leads totals: %w", err)
 	}
@@ -214,7 +214,7 @@ func scanCounts(rows *sql.Rows) (map[int64]int64, error) {
 // and campaign (0 for account-level endpoints), from the api_requests
 // ledger: its successful (2xx) requests, so retries and 429s do not count.
 func (s *Store) RequestCounts(ctx context.Context, runID string) (map[string]map[int64]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT endpoint, coalesce(campaign_id, 0), count(*) FROM api_requests
+	rows, err := s.db.QueryContext(ctx, `SELECT endpoint, coalesce(campaign_id, 0), count(*) FROM `+s.ledgerSource()+`
 		WHERE run_id = ? AND status BETWEEN 200 AND 299 GROUP BY ALL`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("load: request counts of run %s: %w", runID, err)
@@ -244,7 +244,7 @@ const latencySample = 1000
 // request's send time.
 func (s *Store) TypicalLatency(ctx context.Context) (time.Duration, error) {
 	var ms sql.NullFloat64
-	err := s.db.QueryRowContext(ctx, `SELECT median(duration_ms) FROM (SELECT duration_ms FROM api_requests
+	err := s.db.QueryRowContext(ctx, `SELECT median(duration_ms) FROM (SELECT duration_ms FROM `+s.ledgerSource()+`
 		WHERE status BETWEEN 200 AND 299 ORDER BY "at" DESC LIMIT ?)`, latencySample).Scan(&ms)
 	if err != nil {
 		return 0, fmt.Errorf("load: typical latency: %w", err)

@@ -99,7 +99,7 @@ func qAssertSnapshot(t *testing.T, s *Store, runID string) {
 	assert.Equal(t, int64(qPages), count(t, db, "SELECT count(*) FROM rejected_records WHERE run_id = ?", runID))
 	assert.Equal(t, int64(qPages), count(t, db, "SELECT count(DISTINCT record_key) FROM rejected_records WHERE run_id = ?", runID))
 	assert.Equal(t, int64(qPages*qPageSize), count(t, db, "SELECT total FROM reported_totals WHERE run_id = ?", runID))
-	assert.Zero(t, count(t, db, "SELECT count(*) FROM work_items WHERE run_id = ?", runID), "a succeeded run's queue is cleared")
+	assert.Zero(t, count(t, db, "SELECT count(*) FROM stage.work_items WHERE run_id = ?", runID), "a succeeded run's queue is cleared")
 }
 
 func synthLeadKeys() []string {
@@ -156,8 +156,9 @@ func TestQueue(t *testing.T) {
 	nseq, err := r.CompleteItem(ctx, 1, transform.Batch{Leads: synthLeads(7, 0, 3)}, next)
 	require.NoError(t, err)
 	assert.Equal(t, int64(6), nseq)
-	assert.Equal(t, []string{"batch=1|n=3"}, dumpRows(t, s.DB(), "SELECT batch, count(*) AS n FROM leads_rows GROUP BY batch"))
-	assert.Equal(t, int64(4), count(t, s.DB(), "SELECT batch FROM clients_rows"), "CompleteItem flushed the Write's rows too")
+	require.NoError(t, r.Flush(ctx), "the page is checked off at the flush")
+	assert.Equal(t, []string{"batch=1|n=3"}, dumpRows(t, s.DB(), "SELECT batch, count(*) AS n FROM stage.leads_staged GROUP BY batch"))
+	assert.Equal(t, int64(4), count(t, s.DB(), "SELECT batch FROM stage.clients_staged"), "CompleteItem flushed the Write's rows too")
 	none, err := r.CompleteItem(ctx, 2, transform.Batch{}, nil)
 	require.NoError(t, err)
 	assert.Zero(t, none)
@@ -176,7 +177,7 @@ func TestQueue(t *testing.T) {
 	require.ErrorContains(t, err, "work item 99 of run "+r.ID()+": no such item")
 	_, err = r.CompleteItem(ctx, 3, transform.Batch{}, &extract.Item{Stream: extract.StreamLeads, CampaignID: 7, Offset: -1})
 	require.ErrorContains(t, err, "field offset: negative (the page after item 3)")
-	assert.Equal(t, int64(3), count(t, s.DB(), "SELECT count(*) FROM leads_rows"), "refused completions stage nothing")
+	assert.Equal(t, int64(3), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged"), "refused completions stage nothing")
 
 	for _, c := range []struct {
 		it   extract.Item
@@ -197,8 +198,8 @@ func TestQueue(t *testing.T) {
 	_, err = r.Commit(ctx, Counters{})
 	require.ErrorContains(t, err, "3 work items are still pending")
 	assert.Equal(t, StatusFailed, count2str(t, s, "SELECT status FROM etl_runs"))
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM work_items"), "a failed run's queue is deleted")
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows"))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.work_items"), "a failed run's queue is deleted")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged"))
 }
 
 // TestQueueRunCommits: a whole run through the queue publishes each row
@@ -216,7 +217,7 @@ func TestQueueRunCommits(t *testing.T) {
 // die abandons r as a process that dies does: unflushed rows lost, its
 // etl_runs row left 'running'.
 func die(r *Run) {
-	_ = r.closeAppenders(false)
+	_ = r.closeAppenders(context.Background(), false)
 	r.end()
 }
 
@@ -248,12 +249,15 @@ func TestCrashBetweenFlushAndDone(t *testing.T) {
 		if _, err = r.CompleteItem(t.Context(), w.Seq, b, next); err != nil {
 			break
 		}
+		if err = r.Flush(t.Context()); err != nil {
+			break
+		}
 		pending, err = r.PendingItems(t.Context())
 		require.NoError(t, err)
 	}
 	require.ErrorIs(t, err, errCrash)
 	require.NotZero(t, crashed)
-	require.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE batch = ?", crashed), "the page's rows are durable")
+	require.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE batch = ?", crashed), "the page's rows are durable")
 	require.NoError(t, s.Close()) // the process dies: the run stays 'running'
 	testHookItemFlushed = nil
 
@@ -265,9 +269,9 @@ func TestCrashBetweenFlushAndDone(t *testing.T) {
 	assert.True(t, r2.Resumed())
 	assert.True(t, r2.Planned())
 	assert.True(t, r2.StartedAt().Equal(t0), "%v", r2.StartedAt())
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE batch = ?", crashed), "Resume deleted the unfinished page's rows")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE batch = ?", crashed), "Resume deleted the unfinished page's rows")
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM rejected_records WHERE batch = ?", crashed), "and its rejected records")
-	assert.Equal(t, int64(2*qPageSize), count(t, s.DB(), "SELECT count(*) FROM leads_rows"), "the done pages' rows are kept")
+	assert.Equal(t, int64(2*qPageSize), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged"), "the done pages' rows are kept")
 	pending, err = r2.PendingItems(t.Context())
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
@@ -295,18 +299,19 @@ func TestAbortIncompleteAfterStagedPage(t *testing.T) {
 	require.NoError(t, err)
 	b, next := qPage(w[0].Item)
 	_, err = r.CompleteItem(t.Context(), w[0].Seq, b, next)
-	require.ErrorIs(t, err, errCrash)
+	require.NoError(t, err)
+	require.ErrorIs(t, r.Flush(t.Context()), errCrash)
 	_, err = r.CompleteItem(t.Context(), w[1].Seq, b, next)
 	require.ErrorContains(t, err, "cannot continue after an earlier error", "the run can only be stopped")
 	testHookItemFlushed = nil
 	require.NoError(t, r.Abort(t.Context(), StatusIncomplete, errors.New("deadline"), Counters{}))
 	assert.Equal(t, StatusIncomplete, count2str(t, s, "SELECT status FROM etl_runs"))
-	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM work_items WHERE status = 'pending'"))
+	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM stage.work_items WHERE status = 'pending'"))
 
 	r2, err := s.Resume(t.Context(), t0)
 	require.NoError(t, err)
 	require.NotNil(t, r2)
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM campaign_analytics_rows"), "the page not marked done is gone")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.campaign_analytics_staged"), "the page not marked done is gone")
 	qDrain(t, r2, nil)
 	_, err = r2.Commit(t.Context(), Counters{})
 	require.NoError(t, err)
@@ -363,8 +368,8 @@ func TestResumeChoosesAndCleansUp(t *testing.T) {
 	r := qBegin(t, s, t0.Add(3*time.Hour))
 	qDrain(t, r, func(w WorkItem) bool { return w.Seq > 2 })
 	require.NoError(t, r.Abort(ctx, StatusCancelled, context.Canceled, Counters{}))
-	assert.Zero(t, count(t, db, "SELECT count(*) FROM work_items"))
-	assert.Zero(t, count(t, db, "SELECT count(*) FROM leads_rows"))
+	assert.Zero(t, count(t, db, "SELECT count(*) FROM stage.work_items"))
+	assert.Zero(t, count(t, db, "SELECT count(*) FROM stage.leads_staged"))
 	none, err := s.Resume(ctx, t0)
 	require.NoError(t, err)
 	require.Nil(t, none, "a cancelled run is not resumed")
@@ -373,7 +378,7 @@ func TestResumeChoosesAndCleansUp(t *testing.T) {
 	old := qBegin(t, s, t0)
 	qDrain(t, old, func(w WorkItem) bool { return w.Seq > 2 })
 	require.NoError(t, old.Abort(ctx, StatusIncomplete, nil, Counters{}))
-	require.NotZero(t, count(t, db, "SELECT count(*) FROM leads_rows WHERE run_id = ?", old.ID()))
+	require.NotZero(t, count(t, db, "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", old.ID()))
 	n, err := s.ResumablePending(ctx, t0)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "the pending items a resume with an earlier notBefore would continue: the third leads page")
@@ -386,8 +391,8 @@ func TestResumeChoosesAndCleansUp(t *testing.T) {
 	got := rowMaps(t, db, "SELECT status, error FROM etl_runs WHERE run_id = ?", old.ID())[0]
 	assert.Equal(t, StatusFailed, got["status"])
 	assert.Contains(t, got["error"], "too old to resume (started before 2026-11-27T03:00:00Z)")
-	for _, tb := range runScopedTables() {
-		assert.Zero(t, count(t, db, "SELECT count(*) FROM "+tb+" WHERE run_id = ?", old.ID()), tb)
+	for _, tb := range stagedTables() {
+		assert.Zero(t, count(t, db, "SELECT count(*) FROM stage."+tb+" WHERE run_id = ?", old.ID()), tb)
 	}
 
 	// A dead run without a queue (a plain Write run): failed, not resumed.
@@ -400,7 +405,7 @@ func TestResumeChoosesAndCleansUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, none)
 	assert.Equal(t, StatusFailed, count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = '"+plain.ID()+"'"))
-	assert.Zero(t, count(t, db, "SELECT count(*) FROM leads_rows"))
+	assert.Zero(t, count(t, db, "SELECT count(*) FROM stage.leads_staged"))
 
 	// After a nil Resume, BeginRun starts clean and the run succeeds.
 	before := dumpRows(t, db, "SELECT run_id, status FROM etl_runs")
@@ -428,7 +433,7 @@ func TestResumePicksNewest(t *testing.T) {
 	assert.Equal(t, b.ID(), r.ID())
 	got := rowMaps(t, s.DB(), "SELECT status, error FROM etl_runs WHERE run_id = ?", a.ID())[0]
 	assert.Equal(t, map[string]string{"status": StatusFailed, "error": "run " + b.ID() + " was resumed instead"}, got)
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM work_items WHERE run_id = ?", a.ID()))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.work_items WHERE run_id = ?", a.ID()))
 	_, err = s.Resume(ctx, t0)
 	require.ErrorIs(t, err, ErrRunActive)
 	require.NoError(t, r.Abort(ctx, StatusIncomplete, nil, Counters{}))
@@ -455,7 +460,7 @@ func TestResumeUnplanned(t *testing.T) {
 	pending, err := r2.PendingItems(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, pending)
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM campaigns_rows"))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.campaigns_staged"))
 	seq, err = r2.Enqueue(ctx, []extract.Item{{Stream: extract.StreamCampaigns}})
 	require.NoError(t, err)
 	_, err = r2.CompleteItem(ctx, seq[0], transform.Batch{Campaigns: fullBatch(1).Campaigns}, nil)
@@ -481,7 +486,7 @@ func TestBeginRunKeepsResumableRun(t *testing.T) {
 	got := rowMaps(t, s.DB(), "SELECT status, error FROM etl_runs WHERE run_id = ?", dead.ID())[0]
 	assert.Equal(t, StatusIncomplete, got["status"])
 	assert.Contains(t, got["error"], "its queue is kept for a resume")
-	assert.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", dead.ID()))
+	assert.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", dead.ID()))
 
 	qDrain(t, r, nil)
 	_, err := r.Commit(ctx, Counters{})
@@ -489,8 +494,8 @@ func TestBeginRunKeepsResumableRun(t *testing.T) {
 	got = rowMaps(t, s.DB(), "SELECT status, error FROM etl_runs WHERE run_id = ?", dead.ID())[0]
 	assert.Equal(t, StatusFailed, got["status"])
 	assert.Contains(t, got["error"], "abandoned: run "+r.ID()+", started later, succeeded")
-	for _, tb := range runScopedTables() {
-		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+tb+" WHERE run_id = ?", dead.ID()), tb)
+	for _, tb := range stagedTables() {
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage."+tb+" WHERE run_id = ?", dead.ID()), tb)
 	}
 	qAssertSnapshot(t, s, r.ID())
 	none, err := s.Resume(ctx, t0.Add(-time.Hour))

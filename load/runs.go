@@ -37,7 +37,7 @@ func (s *Store) LatestRun(ctx context.Context) (*RunInfo, error) {
 // LatestSucceeded returns the run whose snapshot the views show, or nil
 // when no run has succeeded yet.
 func (s *Store) LatestSucceeded(ctx context.Context) (*RunInfo, error) {
-	rs, err := s.queryRuns(ctx, `WHERE run_id = (SELECT run_id FROM latest_run)`, 1)
+	rs, err := s.queryRuns(ctx, s.sq(`WHERE run_id = (SELECT run_id FROM @w.latest_run)`), 1)
 	if err != nil || len(rs) == 0 {
 		return nil, err
 	}
@@ -65,11 +65,11 @@ func (s *Store) queryRuns(ctx context.Context, where string, n int, args ...any)
 	for i, t := range tables {
 		cols[i] = "coalesce(rows_" + t.name + ", 0)"
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT run_id, status, snapshot_date, started_at, finished_at,
+	rows, err := s.db.QueryContext(ctx, s.sq(`SELECT run_id, status, snapshot_date, started_at, finished_at,
 		coalesce(requests, 0), coalesce(throttled, 0), coalesce(retries, 0), coalesce(wait_seconds, 0),
 		coalesce(rejected, 0), coalesce(warnings, 0), coalesce(error, ''), coalesce(mode, 'full'), coalesce(resumed, 0),
 		`+strings.Join(cols, ", ")+`
-		FROM etl_runs `+where+` ORDER BY started_at DESC, run_id DESC LIMIT ?`, append(args, n)...)
+		FROM @w.etl_runs `+where+` ORDER BY started_at DESC, run_id DESC LIMIT ?`), append(args, n)...)
 	if err != nil {
 		return nil, fmt.Errorf("load: read etl_runs: %w", err)
 	}
@@ -105,8 +105,8 @@ func (s *Store) queryRuns(ctx context.Context, where string, n int, args ...any)
 
 // Checks returns the data_checks rows of a run, in the order recorded.
 func (s *Store) Checks(ctx context.Context, runID string) ([]Check, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT "check", subject, detail, severity FROM data_checks
-		WHERE run_id = ? ORDER BY rowid`, runID)
+	rows, err := s.db.QueryContext(ctx, s.sq(`SELECT "check", subject, detail, severity FROM @w.data_checks
+		WHERE run_id = ? ORDER BY rowid`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("load: read data_checks: %w", err)
 	}
@@ -123,10 +123,11 @@ func (s *Store) Checks(ctx context.Context, runID string) ([]Check, error) {
 }
 
 // RecentAttempts returns the send times of every HTTP attempt logged since
-// since, oldest first, whatever run made it: the quota already spent in the
-// rate-limit windows that are still open.
+// since, oldest first, whatever run made it (in the warehouse or still in
+// the side file): the quota already spent in the rate-limit windows that
+// are still open.
 func (s *Store) RecentAttempts(ctx context.Context, since time.Time) ([]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT "at" FROM api_requests WHERE "at" >= ? ORDER BY "at"`, since)
+	rows, err := s.db.QueryContext(ctx, `SELECT "at" FROM `+s.ledgerSource()+` WHERE "at" >= ? ORDER BY "at"`, since)
 	if err != nil {
 		return nil, fmt.Errorf("load: read api_requests: %w", err)
 	}

@@ -89,7 +89,7 @@ func TestRunShowsEveryRowType(t *testing.T) {
 		"campaign_id=101|day=2026-11-28T00:00:00Z|sent_count=2|unique_sent_count=0|open_count=0|unique_open_count=0|click_count=0|unique_click_count=0|reply_count=0|bounce_count=0|unsubscribed_count=0|this_run=true",
 	}, daily)
 
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM campaign_daily_stats_staging"))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.campaign_daily_stats_staged"))
 	runs, err := s.Runs(t.Context(), 5)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
@@ -165,19 +165,19 @@ func TestAbortLeavesWarehouseUnchanged(t *testing.T) {
 			assert.Contains(t, info.Error, "GET /campaigns/{id}/leads")
 			assert.NotContains(t, info.Error, "sk-secret-123")
 
-			staged := count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID())
+			staged := count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID())
 			if status == StatusIncomplete {
 				assert.Equal(t, int64(13), staged, "an incomplete run keeps every row it wrote")
 				assert.Equal(t, int64(13), info.Rows["leads"])
 			} else {
-				for _, name := range physicalTables() {
-					assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+name+" WHERE run_id = ?", r.ID()), name)
+				for _, name := range stagedTables() {
+					assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage."+name+" WHERE run_id = ?", r.ID()), name)
 				}
 			}
 			// The next run starts cleanly, and an incomplete run's rows survive it.
 			r2, err := s.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
 			require.NoError(t, err)
-			assert.Equal(t, staged, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
+			assert.Equal(t, staged, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
 			require.NoError(t, r2.Write(t.Context(), fullBatch(2)))
 			sum, err := r2.Commit(t.Context(), Counters{})
 			require.NoError(t, err)
@@ -202,7 +202,7 @@ func TestCrashedRunMarkedFailed(t *testing.T) {
 
 	s := openAt(t, path, Options{})
 	before := contents(t, s.DB())
-	require.Equal(t, int64(500), count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
+	require.Equal(t, int64(500), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
 	r2, err := s.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
 	require.NoError(t, err)
 	rows := rowMaps(t, s.DB(), "SELECT status, error, finished_at IS NOT NULL AS finished FROM etl_runs WHERE run_id = ?", r.ID())
@@ -211,7 +211,7 @@ func TestCrashedRunMarkedFailed(t *testing.T) {
 	assert.Equal(t, "true", rows[0]["finished"])
 	assert.Contains(t, rows[0]["error"], "stopped before finishing")
 	assert.Contains(t, rows[0]["error"], r2.ID())
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows WHERE run_id = ?", r.ID()))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
 	assert.Equal(t, before, contents(t, s.DB()))
 
 	require.NoError(t, r2.Write(t.Context(), fullBatch(2)))
@@ -263,8 +263,8 @@ func TestDuplicateKeyFailsRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, info.Status)
 	assert.Contains(t, info.Error, "data check failed")
-	for _, name := range physicalTables() {
-		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM "+name+" WHERE run_id = ?", r.ID()), name)
+	for _, name := range stagedTables() {
+		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage."+name+" WHERE run_id = ?", r.ID()), name)
 	}
 }
 
@@ -345,10 +345,8 @@ func TestRetention(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.Abort(t.Context(), StatusFailed, errors.New("boom"), Counters{}))
 
-	for _, h := range physicalTables() {
-		if h == "campaign_daily_stats_staging" {
-			continue
-		}
+	for _, tb := range versioned() {
+		h := tb.name + "_history"
 		assert.Equal(t, []string{"run_id=" + ids[2], "run_id=" + ids[3]}, dumpRows(t, s.DB(), "SELECT DISTINCT run_id FROM "+h), h)
 	}
 	assert.Equal(t, int64(3), count(t, s.DB(), "SELECT count(*) FROM leads"))
@@ -444,8 +442,11 @@ func TestTableSpecsMatchSchema(t *testing.T) {
 		return out
 	}
 	for _, tb := range tables {
-		phys := columns(tb.physical)
-		require.Equal(t, append([]string{"run_id", "batch", "snapshot_date", "extracted_at"}, tb.cols...), names(phys), tb.physical)
+		phys := columns(tb.staged)
+		require.Equal(t, append([]string{"run_id", "batch", "snapshot_date", "extracted_at"}, tb.cols...), names(phys), tb.staged)
+		if !tb.upsert {
+			assert.Equal(t, append([]string{"valid_from", "valid_to", "extracted_at"}, tb.cols...), names(columns(tb.physical)), tb.physical)
+		}
 		for _, c := range tb.jsonCols {
 			assert.Contains(t, phys, c+" JSON", tb.physical)
 		}
@@ -477,7 +478,7 @@ func TestInvalidJSONNamesRecordAndField(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, info.Status)
 	assert.Contains(t, info.Error, "column custom_fields: not valid JSON")
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows"))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged"))
 
 	r, err = s.BeginRun(t.Context(), RunStart{SnapshotDate: day(1)})
 	require.NoError(t, err)
@@ -490,7 +491,7 @@ func TestInvalidJSONNamesRecordAndField(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, info.Status)
 	assert.Contains(t, info.Error, `unknown stream "clients"`)
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM leads_rows"))
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged"))
 }
 
 func TestRunLifecycleErrors(t *testing.T) {
@@ -518,7 +519,7 @@ func TestRunLifecycleErrors(t *testing.T) {
 // program (an unknown migration) or a badly named file is refused.
 func TestMigrations(t *testing.T) {
 	s, path := openTest(t, Options{})
-	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue"}, dumpRows(t, s.DB(), "SELECT version, name FROM schema_migrations"))
+	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=3|name=row_versions"}, dumpRows(t, s.DB(), "SELECT version, name FROM schema_migrations"))
 	require.NoError(t, s.Close())
 
 	schema := fstest.MapFS{}
@@ -532,7 +533,7 @@ func TestMigrations(t *testing.T) {
 	schema["900_extra.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE extra (a INT); ALTER TABLE etl_runs ADD COLUMN note VARCHAR;")}
 	s2, err := Open(t.Context(), path, schema, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=900|name=extra"}, dumpRows(t, s2.DB(), "SELECT version, name FROM schema_migrations"))
+	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=3|name=row_versions", "version=900|name=extra"}, dumpRows(t, s2.DB(), "SELECT version, name FROM schema_migrations"))
 	require.NoError(t, s2.Close())
 
 	_, err = Open(t.Context(), path, os.DirFS("../sql/schema"), Options{})

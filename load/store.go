@@ -49,6 +49,20 @@ type Options struct {
 	Threads int
 	// Now is the clock used for finished_at and run ids; nil means time.Now.
 	Now func() time.Time
+	// CommitWait is how long a released store (see [Store.ReleaseWarehouse])
+	// waits for readers to let go of the warehouse when it must write to
+	// it (commit, abort): 0 means DefaultCommitWait.
+	CommitWait time.Duration
+}
+
+// DefaultCommitWait is how long a commit waits for readers by default.
+const DefaultCommitWait = 5 * time.Minute
+
+func (o Options) commitWait() time.Duration {
+	if o.CommitWait > 0 {
+		return o.CommitWait
+	}
+	return DefaultCommitWait
 }
 
 func (o Options) now() time.Time {
@@ -93,6 +107,16 @@ type Store struct {
 	log      *slog.Logger
 	readOnly bool
 
+	// The instance's catalogs: the warehouse and the side file (see
+	// sidefile.go), and q, which qualifies @w. and @s. table names in SQL
+	// with them.
+	whCatalog, stageCatalog string
+	q                       *strings.Replacer
+	// released is set once ReleaseWarehouse moved the instance onto the
+	// side file, with the warehouse attached read-only between writes.
+	released bool
+	whMu     sync.Mutex // serialises attaching and detaching the warehouse
+
 	mu     sync.Mutex
 	active *Run // the run in progress, at most one
 }
@@ -112,6 +136,10 @@ func Open(ctx context.Context, path string, schema fs.FS, opts Options) (*Store,
 		return nil, err
 	}
 	if err := migrate(ctx, s.db, schema, s.log, opts.now); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	if err := s.openSideFile(ctx); err != nil {
 		_ = s.db.Close()
 		return nil, err
 	}
@@ -136,6 +164,7 @@ func OpenReadOnly(ctx context.Context, path string, opts Options) (*Store, error
 	if err == nil && n == 0 {
 		err = fmt.Errorf("load: %s is not a smartlead-etl warehouse (no schema_migrations table)", path)
 	}
+
 	if err != nil {
 		_ = s.db.Close()
 		return nil, err
@@ -148,6 +177,31 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*Store
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	dsn := path + "?" + dsnValues(opts, readOnly).Encode()
+
+	wait := opts.LockWait
+	if wait == 0 {
+		wait = DefaultLockWait
+	}
+	var connector *duckdb.Connector
+	err := retryLocked(ctx, path, wait, func() error {
+		var err error
+		connector, err = duckdb.NewConnector(dsn, nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: sql.OpenDB(connector), path: path, opts: opts, log: log, readOnly: readOnly}
+	if err := s.nameCatalogs(ctx, ""); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsnValues are the instance's settings.
+func dsnValues(opts Options, readOnly bool) url.Values {
 	q := url.Values{}
 	mem := opts.MemoryLimit
 	if mem == "" {
@@ -165,32 +219,20 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*Store
 	if readOnly {
 		q.Set("access_mode", "read_only")
 	}
-	dsn := path + "?" + q.Encode()
-
-	wait := opts.LockWait
-	if wait == 0 {
-		wait = DefaultLockWait
-	}
-	var connector *duckdb.Connector
-	err := retryLocked(ctx, path, wait, func() error {
-		var err error
-		connector, err = duckdb.NewConnector(dsn, nil)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Store{db: sql.OpenDB(connector), path: path, opts: opts, log: log, readOnly: readOnly}, nil
+	return q
 }
 
-// lockMessage matches DuckDB's "Could not set lock on file "...":
-// Conflicting lock is held in /usr/bin/prog (PID 1234) by user u".
+// DuckDB's lock conflict, as the version in go.mod words it (pinned by
+// TestLockErrorMessage): `IO Error: Could not set lock on file "...":
+// Conflicting lock is held in /usr/bin/prog (PID 1234) by user u. ...`.
 var (
 	lockMessage = regexp.MustCompile(`Could not set lock on file`)
 	lockHolder  = regexp.MustCompile(`Conflicting lock is held in (.*?) \(PID (\d+)\)`)
 )
 
-// lockError returns a *LockedError when err is DuckDB's lock conflict.
+// lockError returns a *LockedError when err is DuckDB's lock conflict on
+// path, nil for any other error: the one place that reads the driver's
+// text.
 func lockError(path string, err error) *LockedError {
 	msg := err.Error()
 	if !lockMessage.MatchString(msg) {
@@ -249,9 +291,9 @@ func (s *Store) Close() error {
 	s.active = nil
 	s.mu.Unlock()
 	if r != nil {
-		_ = r.closeAppenders(false)
+		_ = r.closeAppenders(context.Background(), false)
 		r.ended = true
-		r.closeConns()
+		r.closeConn()
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("load: close %s: %w", s.path, err)

@@ -11,14 +11,17 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/transform"
 )
 
-// table describes one table a run appends to. Its physical table's
-// columns are run_id, batch, snapshot_date, extracted_at, then cols, in
-// this order (the Appender is positional; TestTableSpecsMatchSchema holds
-// the two together).
+// table describes one table a run stages. Its staging table (in the side
+// file) has the columns run_id, batch, snapshot_date, extracted_at, then
+// cols, in this order (the Appender is positional;
+// TestTableSpecsMatchSchema holds the two together). Its physical table in
+// the warehouse holds versions: valid_from, valid_to, extracted_at, cols.
 type table struct {
 	name     string   // the view users query
-	physical string   // where a run's rows are appended
-	upsert   bool     // rows are merged into name at commit (campaign_daily_stats), not kept per run
+	physical string   // the warehouse table: versions (or, upserted, the table itself)
+	staged   string   // the side file's staging table
+	diff     string   // the side file's table of keys a commit closes and opens
+	upsert   bool     // rows are merged into name at commit (campaign_daily_stats), not versioned
 	key      []string // unique within one run's rows
 	cols     []string
 	jsonCols []string // JSON columns, named in errors about invalid JSON
@@ -41,7 +44,7 @@ var (
 			"reply_count", "bounce_count", "unsubscribed_count", "block_count", "total_count", "drafted_count",
 			"leads_total", "leads_not_started", "leads_in_progress", "leads_completed", "leads_paused",
 			"leads_stopped", "leads_blocked", "leads_interested", "revenue"}}
-	tDailyStats = &table{name: "campaign_daily_stats", physical: "campaign_daily_stats_staging", upsert: true, key: []string{"campaign_id", "day"},
+	tDailyStats = &table{name: "campaign_daily_stats", physical: "campaign_daily_stats", upsert: true, key: []string{"campaign_id", "day"},
 		cols: []string{"campaign_id", "day", "sent_count", "unique_sent_count", "open_count", "unique_open_count",
 			"click_count", "unique_click_count", "reply_count", "bounce_count", "unsubscribed_count"}}
 	tLeads = &table{name: "leads", physical: "leads_rows", key: []string{"campaign_lead_map_id"},
@@ -69,6 +72,30 @@ var (
 	tables = []*table{tCampaigns, tCampaignAnalytics, tDailyStats, tLeads, tLeadEmailStats, tSequences,
 		tEmailAccounts, tClients}
 )
+
+// Side-file tables that are not a table's staging.
+const (
+	stTotals   = "reported_totals_staged"
+	stRejected = "rejected_staged"
+	stLedger   = "api_requests_staged"
+)
+
+func init() {
+	for _, t := range tables {
+		t.staged, t.diff = t.name+"_staged", t.name+"_diff"
+	}
+}
+
+// versioned lists the tables whose rows are kept as versions.
+func versioned() []*table {
+	out := make([]*table, 0, len(tables))
+	for _, t := range tables {
+		if !t.upsert {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // Streams whose reported totals the checks compare with loaded rows.
 var totalTables = map[string]*table{"leads": tLeads, "lead_email_stats": tLeadEmailStats}

@@ -30,6 +30,9 @@ type Config struct {
 	Schema   fs.FS // sql/schema
 	LockWait time.Duration
 	Retain   int
+	// CommitWait is how long the commit waits for readers to close the
+	// warehouse (0: load.DefaultCommitWait).
+	CommitWait time.Duration
 
 	APIKey         string
 	BaseURL        string
@@ -93,7 +96,10 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	}
 	defer lock.Release()
 
-	store, err := load.Open(ctx, cfg.DB, cfg.Schema, load.Options{LockWait: cfg.LockWait, Retain: cfg.Retain, Logger: log})
+	// Open publishes first a snapshot an earlier run staged but could not
+	// publish (a reader held the warehouse), before anything is fetched.
+	store, err := load.Open(ctx, cfg.DB, cfg.Schema, load.Options{LockWait: cfg.LockWait, Retain: cfg.Retain, Logger: log,
+		CommitWait: cfg.CommitWait})
 	if err != nil {
 		return nil, fmt.Errorf("open warehouse: %w", err)
 	}
@@ -118,6 +124,12 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		return nil, err
 	}
 	log = log.With("run_id", run.ID())
+	// From here until the commit the warehouse is only read-locked, which
+	// readers share: query, report, export and plan work during the run.
+	if err := store.ReleaseWarehouse(ctx); err != nil {
+		_ = run.Abort(ctx, load.StatusFailed, err, load.Counters{})
+		return nil, fmt.Errorf("release warehouse: %w", err)
+	}
 	if run.Resumed() {
 		log.Info("resuming an interrupted run", "started_at", run.StartedAt().Format(time.RFC3339))
 	} else {
@@ -166,6 +178,10 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	}
 
 	sum, err := run.Commit(ctx, counters)
+	if errors.Is(err, load.ErrCommitDeferred) {
+		logSummary(log, "staged", counters, sum, time.Since(started))
+		return sum, fmt.Errorf("commit snapshot: %w", err)
+	}
 	if err != nil {
 		logSummary(log, load.StatusFailed, counters, sum, time.Since(started))
 		return sum, fmt.Errorf("commit snapshot: %w", err)
