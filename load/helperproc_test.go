@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,6 +26,8 @@ func helperMain(role string) int {
 		err = helperLoad(strings.TrimPrefix(role, "load-"))
 	case "hold-lock":
 		err = helperHoldLock()
+	case "hold-read":
+		err = helperHoldRead()
 	case "crash-load":
 		err = helperCrashLoad()
 	case "crash-queue":
@@ -47,6 +50,22 @@ func helperHoldLock() error {
 		return err
 	}
 	fmt.Println("locked")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return s.Close()
+}
+
+// helperHoldRead opens the warehouse at LOAD_DB read-only, as query or
+// report do, says "reading", and holds it until its stdin closes.
+func helperHoldRead() error {
+	s, err := OpenReadOnly(context.Background(), os.Getenv("LOAD_DB"), Options{LockWait: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	var n int64
+	if err := s.DB().QueryRow(`SELECT count(*) FROM leads`).Scan(&n); err != nil {
+		return err
+	}
+	fmt.Println("reading")
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return s.Close()
 }
