@@ -494,7 +494,7 @@ func BenchmarkLoadLeads(b *testing.B) {
 	// Memory stays flat in the account's size: the same path on a fifth
 	// of the leads.
 	b.ReportMetric(float64(goRes.MaxRSS)/float64(smallRes.MaxRSS), "x-peak-vs-fifth")
-	b.Logf("the path run uses (CompleteItem per page of %d, batched flush, commit): %d leads %.2fs, %.0f rows/s, peak RSS %d MB; "+
+	b.Logf("the path run uses (CompleteItem per page of %d, each flushed and checked off, then commit): %d leads %.2fs, %.0f rows/s, peak RSS %d MB; "+
 		"%d leads %.2fs, %.0f rows/s, peak RSS %d MB; peak RSS ratio %.2fx",
 		benchPageSize, n, goRes.Seconds, float64(n)/goRes.Seconds, goRes.MaxRSS>>20,
 		n/5, smallRes.Seconds, float64(n/5)/smallRes.Seconds, smallRes.MaxRSS>>20, float64(goRes.MaxRSS)/float64(smallRes.MaxRSS))

@@ -68,10 +68,9 @@
 // A budget-aware run keeps its work in a persisted queue of page-sized
 // items: [Run.SetPlan] records the plan (mode, items, carries) in one
 // transaction, and [Run.CompleteItem] stages a page's rows under batch =
-// the item's seq. Pages are checked off in batches: the flush that makes
-// their rows durable (every 50,000 rows or 5 s, or Flush) is followed by
-// one transaction that marks them done and queues their next pages, so
-// that a load costs a commit per batch, not per page. Write batches and
+// the item's seq, flushes, and then marks it done and queues the next
+// page in one transaction. Write stages through the same Appenders and
+// flushes every 50,000 rows or 5 s. Write batches and
 // item seqs share one sequence per run. [Store.Resume] continues the
 // newest interrupted run (incomplete, or left running by a dead process)
 // that has a queue: it deletes the rows of items not done, so a page is

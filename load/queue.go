@@ -152,11 +152,11 @@ func (r *Run) QueueStats(ctx context.Context) (pending, done int64, err error) {
 
 // CompleteItem hands over the page of the pending item seq: it stages b's
 // rows under batch seq and returns the seq of next (0 when next is nil),
-// the page after it. The item is checked off, and next queued, in one
-// transaction at the flush that makes the page's rows durable (every
-// flushEvery rows or flushInterval, or Flush): a crash before leaves seq
-// pending, and [Store.Resume] deletes the staged rows of every item not
-// done, so that the page is fetched again and never held twice. Like
+// the page after it. It flushes (the page's rows and any Write's become
+// durable), then, in one transaction, checks seq off and queues next: a
+// crash between leaves seq pending, and [Store.Resume] deletes the staged
+// rows of every item not done, so that the page is fetched again and
+// never held twice. Like
 // Write, it must be called from the goroutine that stages rows; the rows'
 // extracted_at is now.
 func (r *Run) CompleteItem(ctx context.Context, seq int64, b transform.Batch, next *extract.Item) (int64, error) {
@@ -202,7 +202,8 @@ func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, 
 	}
 	r.inflight[seq] = completedPage
 	r.completed = append(r.completed, c)
-	if err := r.maybeFlush(ctx); err != nil {
+	// Checked off at once: a request is never spent again on a page held.
+	if err := r.Flush(ctx); err != nil {
 		return 0, err
 	}
 	return c.nextSeq, nil

@@ -156,7 +156,6 @@ func TestQueue(t *testing.T) {
 	nseq, err := r.CompleteItem(ctx, 1, transform.Batch{Leads: synthLeads(7, 0, 3)}, next)
 	require.NoError(t, err)
 	assert.Equal(t, int64(6), nseq)
-	require.NoError(t, r.Flush(ctx), "the page is checked off at the flush")
 	assert.Equal(t, []string{"batch=1|n=3"}, dumpRows(t, s.DB(), "SELECT batch, count(*) AS n FROM stage.leads_staged GROUP BY batch"))
 	assert.Equal(t, int64(4), count(t, s.DB(), "SELECT batch FROM stage.clients_staged"), "CompleteItem flushed the Write's rows too")
 	none, err := r.CompleteItem(ctx, 2, transform.Batch{}, nil)
@@ -249,9 +248,6 @@ func TestCrashBetweenFlushAndDone(t *testing.T) {
 		if _, err = r.CompleteItem(t.Context(), w.Seq, b, next); err != nil {
 			break
 		}
-		if err = r.Flush(t.Context()); err != nil {
-			break
-		}
 		pending, err = r.PendingItems(t.Context())
 		require.NoError(t, err)
 	}
@@ -299,8 +295,7 @@ func TestAbortIncompleteAfterStagedPage(t *testing.T) {
 	require.NoError(t, err)
 	b, next := qPage(w[0].Item)
 	_, err = r.CompleteItem(t.Context(), w[0].Seq, b, next)
-	require.NoError(t, err)
-	require.ErrorIs(t, r.Flush(t.Context()), errCrash)
+	require.ErrorIs(t, err, errCrash)
 	_, err = r.CompleteItem(t.Context(), w[1].Seq, b, next)
 	require.ErrorContains(t, err, "cannot continue after an earlier error", "the run can only be stopped")
 	testHookItemFlushed = nil
