@@ -88,6 +88,9 @@ type Summary struct {
 	Rejected int64            // records that could not be converted, kept in rejected_records
 	Checks   []Check
 	Warnings int // checks of severity warning; Warnings > 0 or Rejected > 0 means exit code 3
+	// CommitWindow is how long the commit held the warehouse's write lock
+	// (real time, from the lock to its release).
+	CommitWindow time.Duration `json:"-"`
 }
 
 // Run is a run in progress. Its staging methods (Write, CompleteItem,

@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PIPELINE_CRASH_CHILD") == "1" {
 		os.Exit(crashChild())
 	}
+	if db := os.Getenv("PIPELINE_READER_CHILD"); db != "" {
+		os.Exit(readerChild(db))
+	}
 	os.Exit(m.Run())
 }
 
