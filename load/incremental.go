@@ -214,6 +214,7 @@ func scanCounts(rows *sql.Rows) (map[int64]int64, error) {
 // and campaign (0 for account-level endpoints), from the api_requests
 // ledger: its successful (2xx) requests, so retries and 429s do not count.
 func (s *Store) RequestCounts(ctx context.Context, runID string) (map[string]map[int64]int64, error) {
+	s.peekSideFile(ctx)
 	rows, err := s.db.QueryContext(ctx, `SELECT endpoint, coalesce(campaign_id, 0), count(*) FROM `+s.ledgerSource()+`
 		WHERE run_id = ? AND status BETWEEN 200 AND 299 GROUP BY ALL`, runID)
 	if err != nil {
@@ -243,6 +244,7 @@ const latencySample = 1000
 // in the ledger (0 when there is none): what a forecast adds to the last
 // request's send time.
 func (s *Store) TypicalLatency(ctx context.Context) (time.Duration, error) {
+	s.peekSideFile(ctx)
 	var ms sql.NullFloat64
 	err := s.db.QueryRowContext(ctx, `SELECT median(duration_ms) FROM (SELECT duration_ms FROM `+s.ledgerSource()+`
 		WHERE status BETWEEN 200 AND 299 ORDER BY "at" DESC LIMIT ?)`, latencySample).Scan(&ms)

@@ -75,7 +75,7 @@ func (s *Store) Resume(ctx context.Context, notBefore time.Time) (*Run, error) {
 	if s.active != nil {
 		return nil, fmt.Errorf("load: Resume: %w (%s)", ErrRunActive, s.active.id)
 	}
-	done, err := s.writable(ctx, s.opts.LockWait)
+	done, err := s.writable(ctx, s.opts.lockWait())
 	if err != nil {
 		return nil, fmt.Errorf("load: resume: %w", err)
 	}
@@ -198,9 +198,10 @@ func (s *Store) deleteStaged(ctx context.Context, tx *sql.Tx, id string) error {
 // ResumablePending is the number of pending work items of the run Resume
 // (with the same notBefore) would continue: the requests left to make. It
 // is 0 when there is no such run or its plan was not recorded (it would
-// start over), and on a read-only store, which does not see the side file
-// (a run in progress holds it).
+// start over). A read-only store reads the side file when no run holds it
+// (a run in progress does: then 0).
 func (s *Store) ResumablePending(ctx context.Context, notBefore time.Time) (int64, error) {
+	s.peekSideFile(ctx)
 	c, err := s.findResumable(ctx, s.db, notBefore)
 	if err != nil || c == nil || !c.planned {
 		if err != nil {

@@ -172,7 +172,7 @@ func (s *Store) BeginRun(ctx context.Context, rs RunStart) (*Run, error) {
 	id := fmt.Sprintf("%s-%04x", started.UTC().Format("20060102T150405Z"), rand.Uint32N(1<<16))
 	snap := dateOnly(rs.SnapshotDate)
 
-	done, err := s.writable(ctx, s.opts.LockWait)
+	done, err := s.writable(ctx, s.opts.lockWait())
 	if err != nil {
 		return nil, fmt.Errorf("load: begin run: %w", err)
 	}

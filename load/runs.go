@@ -127,6 +127,7 @@ func (s *Store) Checks(ctx context.Context, runID string) ([]Check, error) {
 // the side file): the quota already spent in the rate-limit windows that
 // are still open.
 func (s *Store) RecentAttempts(ctx context.Context, since time.Time) ([]time.Time, error) {
+	s.peekSideFile(ctx)
 	rows, err := s.db.QueryContext(ctx, `SELECT "at" FROM `+s.ledgerSource()+` WHERE "at" >= ? ORDER BY "at"`, since)
 	if err != nil {
 		return nil, fmt.Errorf("load: read api_requests: %w", err)

@@ -86,11 +86,13 @@ func (s *Store) openSideFile(ctx context.Context) error {
 	if err := ensureStagingDir(s.path); err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, `ATTACH '`+sqlString(stagingFile(s.path))+`' AS stage`); err != nil {
-		if le := lockError(stagingFile(s.path), err); le != nil {
-			return le
-		}
-		return fmt.Errorf("load: open the side file %s: %w", stagingFile(s.path), err)
+	// plan may be peeking at it (read-only) for a moment: wait as for the
+	// warehouse.
+	if err := retryLocked(ctx, stagingFile(s.path), s.opts.lockWait(), func() error {
+		_, err := s.db.ExecContext(ctx, `ATTACH '`+sqlString(stagingFile(s.path))+`' AS stage`)
+		return err
+	}); err != nil {
+		return err
 	}
 	s.stageCatalog = "stage"
 	if err := s.nameCatalogs(ctx, ""); err != nil {
@@ -157,9 +159,13 @@ func (s *Store) ReleaseWarehouse(ctx context.Context) error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("load: close %s: %w", s.path, err)
 	}
-	connector, err := duckdb.NewConnector(stagingFile(s.path)+"?"+s.dsnParams(false), nil)
-	if err != nil {
-		return fmt.Errorf("load: open the side file: %w", err)
+	var connector *duckdb.Connector
+	if err := retryLocked(ctx, stagingFile(s.path), s.opts.lockWait(), func() error {
+		var err error
+		connector, err = duckdb.NewConnector(stagingFile(s.path)+"?"+s.dsnParams(false), nil)
+		return err
+	}); err != nil {
+		return err
 	}
 	s.db = sql.OpenDB(connector)
 	s.released = true
@@ -167,7 +173,7 @@ func (s *Store) ReleaseWarehouse(ctx context.Context) error {
 	if err := s.nameCatalogs(ctx, "stage"); err != nil {
 		return err
 	}
-	return s.attachWarehouse(ctx, true, s.opts.LockWait)
+	return s.attachWarehouse(ctx, true, s.opts.lockWait())
 }
 
 // attachWarehouse (re)attaches the warehouse of a released store as wh,
@@ -178,9 +184,6 @@ func (s *Store) attachWarehouse(ctx context.Context, readOnly bool, wait time.Du
 	stmt := `ATTACH '` + sqlString(s.path) + `' AS wh`
 	if readOnly {
 		stmt += ` (READ_ONLY)`
-	}
-	if wait == 0 {
-		wait = DefaultLockWait
 	}
 	var said time.Time
 	return retryLocked(ctx, s.path, wait, func() error {
@@ -210,12 +213,12 @@ func (s *Store) writable(ctx context.Context, wait time.Duration) (done func(), 
 	s.whMu.Lock()
 	if err := s.attachWarehouse(ctx, false, wait); err != nil {
 		// Back to read-only, so that the store stays usable for reads.
-		_ = s.attachWarehouse(context.WithoutCancel(ctx), true, s.opts.LockWait)
+		_ = s.attachWarehouse(context.WithoutCancel(ctx), true, s.opts.lockWait())
 		s.whMu.Unlock()
 		return nil, err
 	}
 	return func() {
-		_ = s.attachWarehouse(context.WithoutCancel(ctx), true, s.opts.LockWait)
+		_ = s.attachWarehouse(context.WithoutCancel(ctx), true, s.opts.lockWait())
 		s.whMu.Unlock()
 	}, nil
 }
@@ -223,4 +226,36 @@ func (s *Store) writable(ctx context.Context, wait time.Duration) (done func(), 
 // dsnParams renders the instance's settings.
 func (s *Store) dsnParams(readOnly bool) string {
 	return dsnValues(s.opts, readOnly).Encode()
+}
+
+// peekSideFile attaches the side file read-only to a read-only store, so
+// that plan sees the request ledger and resume state of runs that ended
+// or died (a run in progress holds the file: then it is left out). It
+// never waits, and tries once per store.
+func (s *Store) peekSideFile(ctx context.Context) {
+	if !s.readOnly {
+		return
+	}
+	s.whMu.Lock()
+	defer s.whMu.Unlock()
+	if s.peeked {
+		return
+	}
+	s.peeked = true
+	f := stagingFile(s.path)
+	if _, err := os.Stat(f); err != nil {
+		return
+	}
+	if _, err := s.db.ExecContext(ctx, `ATTACH '`+sqlString(f)+`' AS stage (READ_ONLY)`); err != nil {
+		s.log.Debug("side file not readable; reading the warehouse alone", "error", err)
+		return
+	}
+	var ok bool
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) = 2 FROM duckdb_tables() WHERE database_name = 'stage'
+		AND table_name IN ('work_items', '`+stLedger+`')`).Scan(&ok); err != nil || !ok {
+		_, _ = s.db.ExecContext(ctx, `DETACH stage`)
+		return
+	}
+	s.stageCatalog = "stage"
+	_ = s.nameCatalogs(ctx, "")
 }

@@ -58,6 +58,13 @@ type Options struct {
 // DefaultCommitWait is how long a commit waits for readers by default.
 const DefaultCommitWait = 5 * time.Minute
 
+func (o Options) lockWait() time.Duration {
+	if o.LockWait == 0 {
+		return DefaultLockWait
+	}
+	return o.LockWait
+}
+
 func (o Options) commitWait() time.Duration {
 	if o.CommitWait > 0 {
 		return o.CommitWait
@@ -115,6 +122,7 @@ type Store struct {
 	// released is set once ReleaseWarehouse moved the instance onto the
 	// side file, with the warehouse attached read-only between writes.
 	released bool
+	peeked   bool       // a read-only store tried to attach the side file
 	whMu     sync.Mutex // serialises attaching and detaching the warehouse
 
 	mu     sync.Mutex
@@ -179,10 +187,7 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*Store
 	}
 	dsn := path + "?" + dsnValues(opts, readOnly).Encode()
 
-	wait := opts.LockWait
-	if wait == 0 {
-		wait = DefaultLockWait
-	}
+	wait := opts.lockWait()
 	var connector *duckdb.Connector
 	err := retryLocked(ctx, path, wait, func() error {
 		var err error

@@ -169,3 +169,27 @@ func TestReaderAtCommit(t *testing.T) {
 	assert.Equal(t, r.ID(), count2str(t, s2, "SELECT max(run_id) FROM latest_run"))
 	assert.Equal(t, int64(3), count(t, s2.DB(), "SELECT count(*) FROM leads"))
 }
+
+// TestReadOnlySeesSideFile: plan opens the warehouse read-only and still
+// sees an interrupted run's queue in the side file (no run holds it), and
+// a run can start while nothing peeks.
+func TestReadOnlySeesSideFile(t *testing.T) {
+	ctx := t.Context()
+	s, path := openTest(t, Options{})
+	r := qBegin(t, s, t0)
+	require.NoError(t, r.Abort(ctx, StatusIncomplete, errors.New("budget"), Counters{}))
+	require.NoError(t, s.Close())
+
+	ro, err := OpenReadOnly(ctx, path, Options{})
+	require.NoError(t, err)
+	n, err := ro.ResumablePending(ctx, t0.Add(-time.Hour))
+	require.NoError(t, err)
+	assert.Positive(t, n, "the interrupted run's pending pages")
+	require.NoError(t, ro.Close())
+
+	s2 := openAt(t, path, Options{})
+	r2, err := s2.Resume(ctx, t0.Add(-time.Hour))
+	require.NoError(t, err)
+	require.NotNil(t, r2)
+	assert.Equal(t, r.ID(), r2.ID())
+}
