@@ -229,7 +229,7 @@ func dsnValues(opts Options, readOnly bool) url.Values {
 
 // DuckDB's lock conflict, as the version in go.mod words it (pinned by
 // TestLockErrorMessage): `IO Error: Could not set lock on file "...":
-// Conflicting lock is held in /usr/bin/prog (PID 1234) by user u. ...`.
+// Conflicting lock is held in /usr/bin/prog (PID 1234). See also ...`.
 var (
 	lockMessage = regexp.MustCompile(`Could not set lock on file`)
 	lockHolder  = regexp.MustCompile(`Conflicting lock is held in (.*?) \(PID (\d+)\)`)

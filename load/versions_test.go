@@ -2,6 +2,7 @@ package load
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,8 +123,15 @@ func TestLockErrorMessage(t *testing.T) {
 	assert.Equal(t, h.cmd.Process.Pid, le.PID, "the holder's PID comes from the message")
 	assert.NotEmpty(t, le.Program)
 
+	// The driver's own words, exactly as lockError expects them.
+	_, err = duckdb.NewConnector(path+".other?access_mode=read_only", nil)
+	require.Error(t, err)
+	want := fmt.Sprintf(`IO Error: Could not set lock on file "%s.other": Conflicting lock is held in %s (PID %d). `+
+		`See also https://duckdb.org/docs/stable/connect/concurrency`, path, le.Program, h.cmd.Process.Pid)
+	assert.True(t, strings.HasSuffix(err.Error(), want), "DuckDB's lock message changed:\n got %s\nwant ...%s", err, want)
+
 	// The raw message, as the driver words it.
-	raw := errors.New(`IO Error: Could not set lock on file "/x/wh.duckdb": Conflicting lock is held in /usr/bin/prog (PID 4242) by user u. See also https://duckdb.org/docs/stable/connect/concurrency`)
+	raw := errors.New(`IO Error: Could not set lock on file "/x/wh.duckdb": Conflicting lock is held in /usr/bin/prog (PID 4242). See also https://duckdb.org/docs/stable/connect/concurrency`)
 	le = lockError("/x/wh.duckdb", raw)
 	require.NotNil(t, le)
 	assert.Equal(t, 4242, le.PID)
