@@ -68,8 +68,9 @@
 // A budget-aware run keeps its work in a persisted queue of page-sized
 // items: [Run.SetPlan] records the plan (mode, items, carries) in one
 // transaction, and [Run.CompleteItem] stages a page's rows under batch =
-// the item's seq, flushes, and then marks it done and queues the next
-// page in one transaction. Write stages through the same Appenders and
+// the item's seq and commits them with its done-mark and the next page's
+// item in one transaction of the staging connection (the Appenders flush
+// into it): one commit per page, and a crash keeps all of a page or none. Write stages through the same Appenders and
 // flushes every 50,000 rows or 5 s. Write batches and
 // item seqs share one sequence per run. [Store.Resume] continues the
 // newest interrupted run (incomplete, or left running by a dead process)

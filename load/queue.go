@@ -53,7 +53,12 @@ func checkItem(i int, it extract.Item) error {
 }
 
 // insertItems adds items to run id's queue as pending, numbered from first.
-func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, id string, first int64, items []extract.Item) error {
+// preparer is a *sql.Tx or a *sql.Conn inside a transaction.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func (s *Store) insertItems(ctx context.Context, tx preparer, id string, first int64, items []extract.Item) error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -151,14 +156,12 @@ func (r *Run) QueueStats(ctx context.Context) (pending, done int64, err error) {
 }
 
 // CompleteItem hands over the page of the pending item seq: it stages b's
-// rows under batch seq and returns the seq of next (0 when next is nil),
-// the page after it. It flushes (the page's rows and any Write's become
-// durable), then, in one transaction, checks seq off and queues next: a
-// crash between leaves seq pending, and [Store.Resume] deletes the staged
-// rows of every item not done, so that the page is fetched again and
-// never held twice. Like
-// Write, it must be called from the goroutine that stages rows; the rows'
-// extracted_at is now.
+// rows under batch seq and, in one transaction, makes them durable, marks
+// seq done and queues next, returning next's seq (0 when next is nil). A
+// crash leaves either all of it or none: seq pending, which
+// [Store.Resume] hands out again (deleting any rows staged for it), so
+// that a page is never held twice nor lost. Like Write, it must be called
+// from the goroutine that stages rows; the rows' extracted_at is now.
 func (r *Run) CompleteItem(ctx context.Context, seq int64, b transform.Batch, next *extract.Item) (int64, error) {
 	return r.CompleteItemAt(ctx, seq, b, next, r.s.opts.now())
 }

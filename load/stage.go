@@ -185,15 +185,12 @@ func (r *Run) appender(table string) (*duckdb.Appender, error) {
 	if a := r.apps[table]; a != nil {
 		return a, nil
 	}
-	if r.conn == nil {
-		conn, err := r.s.db.Conn(context.Background())
-		if err != nil {
-			return nil, fmt.Errorf("load: staging connection: %w", err)
-		}
-		r.conn = conn
+	conn, err := r.stagingConn()
+	if err != nil {
+		return nil, err
 	}
 	var a *duckdb.Appender
-	err := r.conn.Raw(func(dc any) error {
+	err = conn.Raw(func(dc any) error {
 		var err error
 		a, err = duckdb.NewAppender(dc.(driver.Conn), r.s.stageCatalog, "main", table)
 		return err
@@ -205,43 +202,67 @@ func (r *Run) appender(table string) (*duckdb.Appender, error) {
 	return a, nil
 }
 
-// Flush makes every row staged so far durable (each table's flush is a
-// commit) and then checks off the pages CompleteItem handed over, queueing
-// their next pages, in one transaction. Rows stay invisible until Commit.
+// Flush makes every row staged so far durable and checks off the pages
+// CompleteItem handed over, queueing their next pages, in one transaction
+// of the staging connection (the Appenders flush into it): a page's rows
+// and its done-mark are committed together, one commit per page. Rows
+// stay invisible until Commit.
 func (r *Run) Flush(ctx context.Context) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	for name, a := range r.apps {
-		if err := a.FlushWithCancel(ctx); err != nil {
-			return r.fail(fmt.Errorf("load: flush %s: %w", name, err))
-		}
+	if r.conn == nil && len(r.completed) == 0 {
+		return nil
+	}
+	conn, err := r.stagingConn()
+	if err != nil {
+		return r.fail(err)
+	}
+	if _, err := conn.ExecContext(ctx, `BEGIN TRANSACTION`); err != nil {
+		return r.fail(fmt.Errorf("load: flush: %w", err))
+	}
+	if err := r.flushInTx(ctx, conn); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		return r.fail(err)
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		return r.fail(fmt.Errorf("load: flush: %w", err))
 	}
 	r.pending = 0
 	r.flushedAt = r.s.opts.now()
-	return r.checkOff(ctx)
+	r.completed = r.completed[:0]
+	clear(r.inflight)
+	return nil
 }
 
-// checkOff marks the completed items done and queues their next pages.
-func (r *Run) checkOff(ctx context.Context) error {
+// flushInTx flushes the Appenders and checks the completed items off,
+// inside the staging connection's open transaction.
+func (r *Run) flushInTx(ctx context.Context, conn *sql.Conn) error {
+	for name, a := range r.apps {
+		if err := a.FlushWithCancel(ctx); err != nil {
+			return fmt.Errorf("load: flush %s: %w", name, err)
+		}
+	}
 	if len(r.completed) == 0 {
 		return nil
 	}
-	// From here on the pages' rows are durable but their items pending:
-	// a failure leaves the staging consistent for a resume.
+	// A failure from here on (the test hook stands for one) rolls the
+	// pages back with their rows: they stay pending, which a resume
+	// fetches again.
 	if testHookItemFlushed != nil {
 		for _, c := range r.completed {
 			if err := testHookItemFlushed(c.seq); err != nil {
 				r.resumable = true
-				return r.fail(err)
+				return err
 			}
 		}
 	}
-	done := make([]any, 0, len(r.completed))
+	list := make([]string, 0, len(r.completed))
 	var next []extract.Item
 	firstNext := int64(0)
 	for _, c := range r.completed {
-		done = append(done, c.seq)
+		list = append(list, strconv.FormatInt(c.seq, 10))
 		if c.next != nil {
 			if firstNext == 0 {
 				firstNext = c.nextSeq
@@ -249,33 +270,24 @@ func (r *Run) checkOff(ctx context.Context) error {
 			next = append(next, *c.next)
 		}
 	}
-	list := make([]string, len(done))
-	for i, d := range done {
-		list[i] = strconv.FormatInt(d.(int64), 10)
+	// Next pages are numbered in the order they were handed out, so they
+	// are consecutive from the first.
+	if err := r.s.insertItems(ctx, conn, r.id, firstNext, next); err != nil {
+		return fmt.Errorf("load: queue the next pages of run %s: %w", r.id, err)
 	}
-	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
-		// Next pages are numbered in the order they were handed out, so
-		// they are consecutive from the first.
-		if err := r.s.insertItems(ctx, tx, r.id, firstNext, next); err != nil {
-			return err
+	// The seqs are this run's own numbers, not input: a literal list.
+	res, err := conn.ExecContext(ctx, r.s.sq(`UPDATE @s.work_items SET status = 'done', done_at = ?
+		WHERE run_id = ? AND status = 'pending' AND seq IN (`+strings.Join(list, ", ")+`)`), r.s.opts.now(), r.id)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n != int64(len(list)) {
+			err = fmt.Errorf("%d of the items are no longer pending", int64(len(list))-n)
 		}
-		// The seqs are this run's own numbers, not input: a literal list.
-		res, err := tx.ExecContext(ctx, r.s.sq(`UPDATE @s.work_items SET status = 'done', done_at = ?
-			WHERE run_id = ? AND status = 'pending' AND seq IN (`+strings.Join(list, ", ")+`)`), r.s.opts.now(), r.id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(done)) {
-			return fmt.Errorf("%d of the items are no longer pending", int64(len(done))-n)
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		r.resumable = true
-		return r.fail(fmt.Errorf("load: check off %d work items of run %s: %w", len(done), r.id, err))
+		return fmt.Errorf("load: check off %d work items of run %s: %w", len(list), r.id, err)
 	}
-	r.completed = r.completed[:0]
-	clear(r.inflight)
 	return nil
 }
 
@@ -303,6 +315,19 @@ func (r *Run) closeAppenders(ctx context.Context, keep bool) error {
 	r.pending = 0
 	r.completed = nil
 	return errors.Join(errs...)
+}
+
+// stagingConn is the run's staging connection, opened on first use: its
+// Appenders and the transactions that flush them share it.
+func (r *Run) stagingConn() (*sql.Conn, error) {
+	if r.conn == nil {
+		conn, err := r.s.db.Conn(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("load: staging connection: %w", err)
+		}
+		r.conn = conn
+	}
+	return r.conn, nil
 }
 
 // closeConn releases the run's staging connection.
