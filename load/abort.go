@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Abort ends the run without publishing it. status is StatusFailed,
@@ -25,6 +26,7 @@ func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters)
 	if r.ended {
 		return fmt.Errorf("load: run %s has already ended", r.id)
 	}
+	wait := abortWait(ctx, r.s.opts.commitWait())
 	ctx = context.WithoutCancel(ctx)
 	keep := status == StatusIncomplete
 	if keep && r.broken != nil && !r.resumable {
@@ -54,33 +56,28 @@ func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters)
 	if err != nil {
 		return fmt.Errorf("load: abort %s: %w", r.id, err)
 	}
-	if !keep {
-		// Without a queue, a run the warehouse still shows running is
-		// marked failed by the next run, never resumed.
-		if err := inTx(ctx, s.db, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, s.sq(`DELETE FROM @s.work_items WHERE run_id = ?`), r.id)
-			return err
-		}); err != nil {
-			return fmt.Errorf("load: abort %s: %w", r.id, err)
-		}
-	}
-	done, err := s.writable(ctx, s.opts.commitWait())
-	if err != nil {
-		return fmt.Errorf("load: abort %s: %w", r.id, err)
-	}
-	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
-		if !keep {
-			if _, err := tx.ExecContext(ctx, s.sq(`INSERT INTO @w.rejected_records SELECT * FROM @s.`+stRejected+` WHERE run_id = ?`), r.id); err != nil {
+	done, err := s.writable(ctx, wait)
+	if err == nil {
+		err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+			if !keep {
+				if _, err := tx.ExecContext(ctx, s.sq(`INSERT INTO @w.rejected_records SELECT * FROM @s.`+stRejected+` WHERE run_id = ?`), r.id); err != nil {
+					return err
+				}
+			}
+			if err := s.publishLedger(ctx, tx); err != nil {
 				return err
 			}
-		}
-		if err := s.publishLedger(ctx, tx); err != nil {
-			return err
-		}
-		return s.finishRun(ctx, tx, r.id, status, s.opts.now(), c, sum, msg)
-	})
-	done()
+			return s.finishRun(ctx, tx, r.id, status, s.opts.now(), c, sum, msg)
+		})
+		done()
+	}
 	if err != nil {
+		if !keep {
+			// The warehouse still shows the run running: without its
+			// staging it is marked failed by the next run, never resumed
+			// or published.
+			_ = inTx(ctx, s.db, func(tx *sql.Tx) error { return s.deleteStaged(ctx, tx, r.id) })
+		}
 		return fmt.Errorf("load: abort %s: %w", r.id, err)
 	}
 	s.cleanSide(ctx)
@@ -112,4 +109,21 @@ func (s *Store) stagedRows(ctx context.Context, runID string) (map[string]int64,
 		m[name] = n
 	}
 	return m, rows.Err()
+}
+
+// abortGrace bounds the wait for the warehouse when ending a cancelled
+// run: a stop must not wait for readers (SIGTERM exits within 5 s); the
+// run then stays 'running' and the next run records it.
+const abortGrace = 3 * time.Second
+
+// abortWait is how long Abort waits for the warehouse: the commit wait,
+// bounded by ctx's deadline, and by abortGrace once ctx is done.
+func abortWait(ctx context.Context, wait time.Duration) time.Duration {
+	if ctx.Err() != nil {
+		wait = min(wait, abortGrace)
+	}
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, max(time.Until(d), 0))
+	}
+	return wait
 }

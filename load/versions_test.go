@@ -1,6 +1,7 @@
 package load
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -201,4 +202,33 @@ func TestReadOnlySeesSideFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, r2)
 	assert.Equal(t, r.ID(), r2.ID())
+}
+
+// TestCancelWhileReaderHolds: a stopped run whose warehouse a reader holds
+// does not wait for it past abortGrace, and is never published or resumed
+// later: the next run finds it running without staging and fails it.
+func TestCancelWhileReaderHolds(t *testing.T) {
+	s, path := openTest(t, Options{CommitWait: time.Minute})
+	loadRun(t, s, day(1), fullBatch(1))
+	r, err := s.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
+	require.NoError(t, err)
+	require.NoError(t, s.ReleaseWarehouse(t.Context()))
+	require.NoError(t, r.Write(t.Context(), fullBatch(2)))
+	h := startHelper(t, "hold-read", "LOAD_DB="+path)
+	h.await(t, "reading")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	start := time.Now()
+	require.ErrorIs(t, r.Abort(ctx, StatusCancelled, context.Canceled, Counters{}), ErrLocked)
+	assert.Less(t, time.Since(start), abortGrace+2*time.Second, "a stop does not wait for readers")
+	require.NoError(t, h.stdin.Close())
+	require.NoError(t, h.cmd.Wait())
+	require.NoError(t, s.Close())
+
+	s2 := openAt(t, path, Options{})
+	_, err = s2.BeginRun(t.Context(), RunStart{SnapshotDate: day(3)})
+	require.NoError(t, err)
+	assert.Equal(t, StatusFailed, count2str(t, s2, "SELECT status FROM etl_runs WHERE run_id = '"+r.ID()+"'"))
+	assert.Zero(t, count(t, s2.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
 }
