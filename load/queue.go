@@ -177,22 +177,16 @@ func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, 
 			return 0, fmt.Errorf("%w (the page after item %d)", err, seq)
 		}
 	}
-	switch r.inflight[seq] {
-	case completedPage:
+	var status string
+	err := r.s.db.QueryRowContext(ctx, r.s.sq(`SELECT status FROM @s.work_items WHERE run_id = ? AND seq = ?`), r.id, seq).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("load: complete work item %d of run %s: no such item", seq, r.id)
+	case err != nil:
+		return 0, fmt.Errorf("load: complete work item %d of run %s: %w", seq, r.id, err)
+	case status != "pending":
 		// Staging its rows again would hold the page twice.
-		return 0, fmt.Errorf("load: complete work item %d of run %s: it is done already", seq, r.id)
-	case queuedInMemory:
-	default:
-		var status string
-		err := r.s.db.QueryRowContext(ctx, r.s.sq(`SELECT status FROM @s.work_items WHERE run_id = ? AND seq = ?`), r.id, seq).Scan(&status)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return 0, fmt.Errorf("load: complete work item %d of run %s: no such item", seq, r.id)
-		case err != nil:
-			return 0, fmt.Errorf("load: complete work item %d of run %s: %w", seq, r.id, err)
-		case status != "pending":
-			return 0, fmt.Errorf("load: complete work item %d of run %s: it is %s already", seq, r.id, status)
-		}
+		return 0, fmt.Errorf("load: complete work item %d of run %s: it is %s already", seq, r.id, status)
 	}
 	if err := r.stage(b, seq, extractedAt); err != nil {
 		return 0, err
@@ -201,9 +195,7 @@ func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, 
 	if next != nil {
 		r.batch++
 		c.nextSeq = r.batch
-		r.inflight[c.nextSeq] = queuedInMemory
 	}
-	r.inflight[seq] = completedPage
 	r.completed = append(r.completed, c)
 	// Checked off at once: a request is never spent again on a page held.
 	if err := r.Flush(ctx); err != nil {

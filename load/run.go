@@ -113,11 +113,9 @@ type Run struct {
 	batch, cur int64
 	pending    int // rows appended since the last flush
 	flushedAt  time.Time
-	// completed are the pages handed over since the last flush; inflight
-	// says, per seq, whether it is queued only in memory (a next page not
-	// yet in work_items) or completed and not yet checked off.
+	// completed is the page handed over and not yet committed (see
+	// CompleteItem).
 	completed []completion
-	inflight  map[int64]int8
 	broken    error // a failed append: the run can only be aborted
 	// resumable is set with broken when the staged rows are nonetheless
 	// consistent for a later resume (a page staged but not marked done),
@@ -126,15 +124,9 @@ type Run struct {
 	ended     bool
 }
 
-// inflight states.
-const (
-	queuedInMemory int8 = 1
-	completedPage  int8 = 2
-)
-
 func (s *Store) newRun(id string, snap, started time.Time, batch int64) *Run {
 	return &Run{s: s, id: id, snapshot: snap, started: started, batch: batch, apps: map[string]*duckdb.Appender{},
-		inflight: map[int64]int8{}, flushedAt: s.opts.now()}
+		flushedAt: s.opts.now()}
 }
 
 // BeginRun starts a new run: it marks runs left 'running' by a process

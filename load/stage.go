@@ -27,9 +27,8 @@ const (
 	flushInterval = 5 * time.Second
 )
 
-// completion is a page handed over by CompleteItem and not yet checked off:
-// the item is marked done, and next queued, at the flush that makes the
-// page's rows durable.
+// completion is a page handed over by CompleteItem: the item is marked
+// done, and next queued, in the transaction that makes its rows durable.
 type completion struct {
 	seq     int64
 	next    *extract.Item
@@ -232,7 +231,6 @@ func (r *Run) Flush(ctx context.Context) error {
 	r.pending = 0
 	r.flushedAt = r.s.opts.now()
 	r.completed = r.completed[:0]
-	clear(r.inflight)
 	return nil
 }
 
