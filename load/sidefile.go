@@ -20,7 +20,7 @@ import (
 // warehouse is written only briefly: to register a run, and to publish or
 // end it.
 
-// openOpen is the valid_to of a version the latest snapshot holds.
+// openTo is the valid_to of a version the latest snapshot holds.
 const openTo = "9223372036854775807"
 
 // StagingDir is the directory of the side file of the warehouse at path.
