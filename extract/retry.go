@@ -282,10 +282,7 @@ func (c *Client) ctxErr(ctx context.Context, ep endpoint, it Item, err error) er
 	if cerr := ctx.Err(); cerr != nil {
 		err = cerr
 	}
-	if it.CampaignID != 0 {
-		return fmt.Errorf("smartlead: GET %s (campaign %d): %w", ep.template, it.CampaignID, err)
-	}
-	return fmt.Errorf("smartlead: GET %s: %w", ep.template, err)
+	return fmt.Errorf("%s: %w", requestName(ep.template, it.CampaignID, 0), err)
 }
 
 // sleep waits d or until ctx is done, on one timer that is always stopped.

@@ -49,17 +49,7 @@ func itemKey(it extract.Item) string {
 	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + strconv.Itoa(it.Offset) + "|" + since
 }
 
-func (j *job) wants(s extract.Stream) bool {
-	if j.cfg.Streams == nil {
-		return true
-	}
-	for _, w := range j.cfg.Streams {
-		if w == s {
-			return true
-		}
-	}
-	return false
-}
+func (j *job) wants(s extract.Stream) bool { return s.Selected(j.cfg.Streams) }
 
 // extract plans (unless resuming: the plan is in the queue), drains the
 // queue, then re-reads in full any campaign whose incremental leads do not

@@ -67,8 +67,11 @@ const DefaultResumeWithin = 24 * time.Hour
 // deadline: its pages are kept and the next run continues it.
 var ErrIncomplete = errors.New("stopped at the request budget or deadline; the next run continues")
 
-// Progress receives what a live display or heartbeat needs. Calls come
-// from one goroutine.
+// Progress receives what a live display or heartbeat needs. Calls never
+// overlap (pages are emitted one at a time), but they come from the
+// crawler's worker goroutines as well as the run's own, so an
+// implementation must not rely on a goroutine of its own (and needs a lock
+// if it also reads its state from, say, a ticker).
 type Progress interface {
 	Planned(pages int)
 	Page(rows int64, s extract.Stats)
@@ -198,9 +201,9 @@ func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time)
 			return run, nil
 		}
 	}
-	mode := ModeIncremental
+	mode := load.ModeIncremental
 	if cfg.FullRefresh {
-		mode = ModeFull
+		mode = load.ModeFull
 	}
 	run, err := store.BeginRun(ctx, load.RunStart{
 		SnapshotDate: now.UTC().Truncate(24 * time.Hour),
