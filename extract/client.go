@@ -40,6 +40,7 @@ type Client struct {
 	lim     *ratelimit.Limiter
 	log     *slog.Logger
 	observe func(Attempt)
+	journal Journal
 	admit   func(Item) bool
 
 	attemptTimeout time.Duration
@@ -65,6 +66,7 @@ type config struct {
 	lim            *ratelimit.Limiter
 	log            *slog.Logger
 	observe        func(Attempt)
+	journal        Journal
 	admit          func(Item) bool
 	attemptTimeout time.Duration
 	maxRetries     int
@@ -162,6 +164,26 @@ func WithObserver(fn func(Attempt)) Option {
 	return func(c *config) error { c.observe = fn; return nil }
 }
 
+// Journal makes every request durable before it is sent, so that a
+// process killed with requests in flight still leaves a record of them
+// for the next start's limiter (quota memory) and ledger.
+type Journal interface {
+	// Sending records a request about to be sent (At, Endpoint,
+	// CampaignID, Attempt and Waited are set) and returns an id for
+	// Answered. It must be durable when it returns; an error fails the
+	// request unsent, since an unrecorded request could overshoot a window
+	// after a crash.
+	Sending(a Attempt) (id string, err error)
+	// Answered records the attempt's outcome.
+	Answered(id string, a Attempt)
+}
+
+// WithJournal makes the client record each HTTP attempt in j before
+// sending it and after it is answered.
+func WithJournal(j Journal) Option {
+	return func(c *config) error { c.journal = j; return nil }
+}
+
 // WithAdmit registers fn to be asked before every page request (not
 // before retries of it). When fn returns false the chain stops there
 // without an error: this is how a run keeps to a request budget or a
@@ -243,6 +265,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		lim:            cfg.lim,
 		log:            cfg.log,
 		observe:        cfg.observe,
+		journal:        cfg.journal,
 		admit:          cfg.admit,
 		attemptTimeout: cfg.attemptTimeout,
 		maxRetries:     cfg.maxRetries,

@@ -86,6 +86,10 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 		})
 
 		at := time.Now()
+		jid, err := c.journalSending(Attempt{At: at, Endpoint: ep.template, CampaignID: it.CampaignID, Attempt: attempt, Waited: waited})
+		if err != nil {
+			return nil, fmt.Errorf("%s: not sent: %w", requestName(ep.template, it.CampaignID, it.Offset), err)
+		}
 		resp, err := c.send(ctx, full)
 		dur := time.Since(at)
 		if err != nil {
@@ -96,7 +100,7 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 			// server thinks is left (another program may share the key).
 			c.lim.Observe(resp.header)
 		}
-		c.report(ep, it, at, dur, attempt, waited, resp, err)
+		c.report(ep, it, at, dur, attempt, waited, resp, err, jid)
 
 		switch shouldRetry(ctx, resp, err) {
 		case stop:
@@ -243,7 +247,7 @@ func bodyRetryAfter(body []byte) (time.Duration, bool) {
 }
 
 // report tells the observer about one attempt and logs it at debug level.
-func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, attempt int, waited time.Duration, resp *response, err error) {
+func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, attempt int, waited time.Duration, resp *response, err error, jid string) {
 	a := Attempt{
 		At:            at,
 		Endpoint:      ep.template,
@@ -265,6 +269,10 @@ func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, a
 	if err != nil {
 		a.Err = c.redact.String(err.Error())
 	}
+	if c.journal != nil {
+		a.JournalID = jid
+		c.journal.Answered(jid, a)
+	}
 	if c.observe != nil {
 		c.observe(a)
 	}
@@ -274,6 +282,16 @@ func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, a
 			"status", a.Status, "attempt", a.Attempt, "waited", a.Waited, "duration", a.Duration,
 			"rate_remaining", a.RateRemaining, "err", a.Err)
 	}
+}
+
+// journalSending records an attempt in the journal, when there is one,
+// before it is sent.
+func (c *Client) journalSending(a Attempt) (string, error) {
+	if c.journal == nil {
+		return "", nil
+	}
+	a.RateRemaining = -1
+	return c.journal.Sending(a)
 }
 
 // ctxErr reports a cancelled or expired job as the context's error, not
