@@ -378,4 +378,11 @@ func TestBrowserFile(t *testing.T) {
 	requireDrawn(t, b, allCharts...)
 	requireClean(t, b)
 	screenshot(t, b, "dashboard.png")
+	if os.Getenv("DASHBOARD_SCREENSHOT_CARDS") != "" { // one PNG per card, to look at closely
+		for _, id := range eval[[]string](t, b, `Array.from(document.querySelectorAll('.card:not([hidden])')).map(c => c.id)`) {
+			png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.ID(id)))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(os.Getenv("DASHBOARD_SCREENSHOT_DIR"), id+".png"), png, 0o600))
+		}
+	}
 }

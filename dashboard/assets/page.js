@@ -277,14 +277,14 @@
       (one ? ' \u00b7 campaign \u201c' + short(campaignLabel(one), 60) + '\u201d' : ' \u00b7 ' + sel.size + ' campaigns') + '.';
     var pick = function (k) { return days.map(function (d) { return by[d] ? by[d][k] : null; }); };
     var sets = [
-      { label: 'Sent (emails)', data: pick('sent'), borderColor: C.sent, backgroundColor: C.sent + '33', fill: true, yAxisID: 'y', tension: 0.2 }
+      { label: 'Sent (emails)', data: pick('sent'), borderColor: C.sent, backgroundColor: C.sent + '33', fill: true, yAxisID: 'y', cubicInterpolationMode: 'monotone' }
     ];
     if (one) {
-      sets.push({ label: 'Unique opens (leads)', data: pick('unique_opens'), borderColor: C.opens, backgroundColor: C.opens, yAxisID: 'y', tension: 0.2 });
+      sets.push({ label: 'Unique opens (leads)', data: pick('unique_opens'), borderColor: C.opens, backgroundColor: C.opens, yAxisID: 'y', cubicInterpolationMode: 'monotone' });
     }
     sets.push(
-      { label: 'Replies', data: pick('replies'), borderColor: C.replies, backgroundColor: C.replies, yAxisID: 'y2', tension: 0.2 },
-      { label: 'Bounces', data: pick('bounces'), borderColor: C.bounces, backgroundColor: C.bounces, yAxisID: 'y2', borderDash: [5, 4], tension: 0.2 });
+      { label: 'Replies', data: pick('replies'), borderColor: C.replies, backgroundColor: C.replies, yAxisID: 'y2', cubicInterpolationMode: 'monotone' },
+      { label: 'Bounces', data: pick('bounces'), borderColor: C.bounces, backgroundColor: C.bounces, yAxisID: 'y2', borderDash: [5, 4], cubicInterpolationMode: 'monotone' });
     sets.forEach(function (s) { s.pointRadius = days.length > 60 ? 0 : 3; s.spanGaps = false; s.borderWidth = 2; });
     show('card-daily', 'chart-daily', {
       type: 'line',
@@ -312,7 +312,7 @@
         { key: 'reply_rate_pct', label: 'Reply rate', num: true, fmt: fmtPct },
         { key: 'bounce_rate_pct', label: 'Bounce rate', num: true, fmt: fmtPct });
     } else {
-      cols.push({ key: 'rows', label: 'Campaigns with numbers', num: true, fmt: fmtInt });
+      cols.push({ key: 'rows', label: 'Campaigns reporting', num: true, fmt: fmtInt });
     }
     table('table-daily', cols, rows, { sortKey: 'day', sortDir: 'desc' });
   }
@@ -553,7 +553,7 @@
       }
     });
     table('table-accounts', [
-      { key: 'from_email', label: 'Mailbox', cls: 'name' },
+      { key: 'from_email', label: 'Mailbox' },
       { key: 'type', label: 'Type' },
       { key: 'client_id', label: 'Client', fmt: clientLabel, sortValue: function (r) { return clientLabel(r.client_id); } },
       { key: 'daily_sent_count', label: 'Sent today', num: true, fmt: fmtInt },
