@@ -230,3 +230,19 @@ func TestWriteFileMode(t *testing.T) {
 	err = dashboard.WriteFile(filepath.Join(t.TempDir(), "missing", "d.html"), nil)
 	require.Error(t, err)
 }
+
+// TestDataCannotCloseItsScript: names holding </script>, comments and
+// markup stay inside the JSON block, escaped, whatever the browser does.
+func TestDataCannotCloseItsScript(t *testing.T) {
+	s, _ := buildWarehouse(t, shape{Campaigns: len(awkwardNames), Snapshots: 1, DailyDays: 1, Awkward: true, Leads: 1})
+	page, err := dashboard.Generate(t.Context(), s, options("w.duckdb"))
+	require.NoError(t, err)
+	low := strings.ToLower(string(page))
+	assert.Equal(t, 3, strings.Count(low, "</script"), "only the three closing tags of the page's own scripts")
+	assert.Equal(t, 3, strings.Count(low, "<script"))
+	assert.NotContains(t, low, "<img")
+	assert.NotContains(t, low, "<!--")
+	assert.Contains(t, string(page), `\u003cscript\u003ealert(1)\u003c/script\u003e`)
+	assert.Contains(t, string(page), `Line one\nLine two\r\nLine three`)
+	assert.Contains(t, string(page), "🚀 Launch 🎯 naïve café")
+}
