@@ -605,7 +605,13 @@
       show('card-runs', 'chart-runs', null, 'No runs recorded.');
       return;
     }
-    var lab = function (r) { return String(r.started_at || '').slice(5, 16).replace('T', ' '); };
+    // MM-DD hh:mm, with seconds only when two runs share a minute.
+    var minute = function (r) { return String(r.started_at || '').slice(5, 16).replace('T', ' '); };
+    var perMinute = {};
+    rows.forEach(function (r) { perMinute[minute(r)] = (perMinute[minute(r)] || 0) + 1; });
+    var lab = function (r) {
+      return perMinute[minute(r)] > 1 ? String(r.started_at || '').slice(5, 19).replace('T', ' ') : minute(r);
+    };
     show('card-runs', 'chart-runs', {
       data: {
         labels: rows.map(lab),
