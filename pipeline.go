@@ -20,19 +20,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfg runConfig
 	fs := newFlagSet("run [flags]", "Extract every stream from the SmartLead API, transform it and load one snapshot into the DuckDB file.")
 	cfg.register(fs)
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usageErrorf("run: unexpected argument %q", fs.Arg(0))
+		return usageErrorf("run: unexpected argument %q (run takes only flags)", fs.Arg(0))
 	}
-	if err := cfg.resolve(true); err != nil {
+	if err := cfg.resolve(fs, true); err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.common, stderr)
 	if err != nil {
 		return err
 	}
+	cfg.logKeySource(log)
 	if cfg.dryRun {
 		return printPlan(ctx, cfg, log, stdout)
 	}
@@ -44,17 +45,31 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var cfg runConfig
 	fs := newFlagSet("plan [flags]", "Size the next run from what the warehouse knows plus one request (the campaign list): requests per stream, the total, and the earliest finish under the configured rate limits, counting what the last hour already spent. Takes the same flags as run.")
 	cfg.register(fs)
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	if err := cfg.resolve(true); err != nil {
+	if fs.NArg() > 0 {
+		return usageErrorf("plan: unexpected argument %q (plan takes only flags)", fs.Arg(0))
+	}
+	if err := cfg.resolve(fs, true); err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.common, stderr)
 	if err != nil {
 		return err
 	}
+	cfg.logKeySource(log)
 	return printPlan(ctx, cfg, log, stdout)
+}
+
+// logKeySource says at start where the API key came from (never the
+// key), and which source lost when two were set.
+func (c runConfig) logKeySource(log *slog.Logger) {
+	if c.key.ignored != "" {
+		log.Info("API key from the "+c.key.from+"; "+c.key.ignored+" is also set and ignored: the key file wins", "source", c.key.from)
+		return
+	}
+	log.Info("API key from "+c.key.from, "source", c.key.from)
 }
 
 func printPlan(ctx context.Context, cfg runConfig, log *slog.Logger, stdout io.Writer) error {
