@@ -60,7 +60,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cfg.resolve(fs, false); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.common, stderr)
+	con := newConsole(stderr)
+	log, err := newLogger(cfg.common, con)
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.baseURL = base
 	cfg.apiKey = demoKey
 	registerSecret(demoKey)
-	sum, err := runPipeline(ctx, cfg, log, stderr)
+	sum, err := runPipeline(ctx, cfg, log, con)
 	if err != nil && !errors.Is(err, errPartial) {
 		return err
 	}

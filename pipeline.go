@@ -29,7 +29,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := cfg.resolve(fs, true); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.common, stderr)
+	con := newConsole(stderr)
+	log, err := newLogger(cfg.common, con)
 	if err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.dryRun {
 		return printPlan(ctx, cfg, log, stdout)
 	}
-	_, err = runPipeline(ctx, cfg, log, stderr)
+	_, err = runPipeline(ctx, cfg, log, con)
 	return err
 }
 
@@ -104,10 +105,10 @@ func schemaFS() fs.FS {
 }
 
 // runPipeline turns the flags into a pipeline run, then exports if asked.
-func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, stderr io.Writer) (*load.Summary, error) {
-	prog := newProgress(cfg.progress, stderr, log)
+func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, con *console) (*load.Summary, error) {
+	prog := newProgress(cfg.progress, con, log)
 	sum, err := pipeline.Run(ctx, cfg.pipelineConfig(log, prog))
-	prog.stop()
+	prog.stop(err == nil || errors.Is(err, pipeline.ErrPartial))
 	if err != nil && !errors.Is(err, pipeline.ErrPartial) {
 		return sum, err
 	}

@@ -28,10 +28,14 @@ type job struct {
 	lim    *ratelimit.Limiter
 	rec    *attemptLog
 	prog   Progress
+	track  *Tracker
 
 	// Written only by emit (one goroutine at a time).
 	seqOf     map[string]int64 // queue seq of each item handed to the crawler
 	campaigns []transform.Campaign
+
+	// prior is what earlier invocations of a resumed run spent.
+	prior load.Counters
 
 	admitted atomic.Int64
 	stopped  atomic.Bool
@@ -108,6 +112,7 @@ func (j *job) plan(ctx context.Context) error {
 	if err := j.run.SetPlan(ctx, wp.Mode, wp.Items, wp.Carries); err != nil {
 		return err
 	}
+	j.track.Expect(wp.Requests())
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
 		"requests_estimated", wp.Requests(), "carried", len(wp.Carries))
 	return nil
@@ -151,6 +156,7 @@ func (j *job) drain(ctx context.Context) error {
 		j.seqOf[itemKey(w.Item)] = w.Seq
 	}
 	j.prog.Planned(len(items))
+	j.track.queued(len(items))
 	return j.client.Crawl(ctx, items, j.cfg.Concurrency, j.emit)
 }
 
@@ -181,7 +187,9 @@ func (j *job) emit(p extract.Page) error {
 	if p.Next != nil {
 		j.seqOf[itemKey(*p.Next)] = next
 		j.prog.Planned(1)
+		j.track.queued(1)
 	}
+	j.track.fetched()
 	j.prog.Page(batchRows(b), j.client.Stats())
 	return j.flushAttempts(ctx)
 }
@@ -274,9 +282,17 @@ func (j *job) flushAttempts(ctx context.Context) error {
 	return nil
 }
 
+// counters are the run's totals, earlier invocations included. Waited is
+// the wall-clock time the limiter held every request back, not the sum
+// of each worker's waits (see workerWaits).
 func (j *job) counters() load.Counters {
 	s := j.client.Stats()
-	return load.Counters{Requests: s.Requests, Throttled: s.Throttled, Retries: s.Retries, Waited: s.Waited}
+	return load.Counters{
+		Requests:  j.prior.Requests + s.Requests,
+		Throttled: j.prior.Throttled + s.Throttled,
+		Retries:   j.prior.Retries + s.Retries,
+		Waited:    j.prior.Waited + j.lim.HeldBack(),
+	}
 }
 
 func batchRows(b transform.Batch) int64 {
