@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -74,16 +73,18 @@ func (c runConfig) logKeySource(log *slog.Logger) {
 }
 
 func printPlan(ctx context.Context, cfg runConfig, log *slog.Logger, stdout io.Writer) error {
-	if _, err := os.Stat(cfg.db); err != nil {
-		return usageErrorf("database %s: %s (the first run is a full refresh; nothing to plan from)", cfg.db, err)
-	}
 	f, err := pipeline.Plan(ctx, cfg.pipelineConfig(log, nil))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "mode:        %s\n", f.Mode)
-	if f.Mode != "resume" {
+	switch {
+	case f.First:
+		fmt.Fprintf(stdout, "campaigns:   %d from the %s (first run: no snapshot yet)\n", f.Campaigns, f.CampaignsFrom)
+	case f.Mode != "resume":
 		fmt.Fprintf(stdout, "campaigns:   %d from the %s; %d unchanged and final: carried over, no requests\n", f.Campaigns, f.CampaignsFrom, f.Frozen)
+	}
+	if f.Mode != "resume" {
 		for _, s := range extract.AllStreams {
 			if n, ok := f.PerStream[s]; ok {
 				fmt.Fprintf(stdout, "  %-22s %6d requests\n", s, n)

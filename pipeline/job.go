@@ -36,6 +36,9 @@ type job struct {
 
 	// prior is what earlier invocations of a resumed run spent.
 	prior load.Counters
+	// unsized: campaigns planned at one page of leads and statistics
+	// (see sizeFromAnalytics); written only by plan and emit.
+	unsized map[int64]bool
 
 	admitted atomic.Int64
 	stopped  atomic.Bool
@@ -113,6 +116,7 @@ func (j *job) plan(ctx context.Context) error {
 		return err
 	}
 	j.track.Expect(wp.Requests())
+	j.unsized = unsizedCampaigns(in)
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
 		"requests_estimated", wp.Requests(), "carried", len(wp.Carries))
 	return nil
@@ -176,6 +180,9 @@ func (j *job) emit(p extract.Page) error {
 		if !j.wants(extract.StreamCampaigns) {
 			b.Campaigns = nil // fetched only to plan
 		}
+	}
+	if p.Item.Stream == extract.StreamCampaignAnalytics {
+		j.sizeFromAnalytics(b)
 	}
 	for _, r := range b.Rejected {
 		j.log.Warn("record rejected", "stream", r.Stream, "key", r.RecordKey, "field", r.Field, "reason", r.Reason)

@@ -9,13 +9,15 @@ import (
 
 // Tracker follows a run against its plan and estimates when it can finish
 // from the rate limiter's own schedule: the remaining requests placed in
-// the limiter's windows after what they already hold. A rate estimate
+// the limiter's windows after what they already hold (a rate estimate
 // from recent pages would show seconds through a minute-long wait for a
-// full window. A Progress that implements Tracked receives the run's
+// full window), or from the pace of the pages so far where that is
+// slower (the limit is not what binds). A Progress that implements Tracked receives the run's
 // Tracker. Safe for concurrent use.
 type Tracker struct {
 	lim     *ratelimit.Limiter
 	latency time.Duration
+	start   time.Time
 
 	mu       sync.Mutex
 	expected int // page requests the plan predicts for the run, following pages included
@@ -32,7 +34,7 @@ type Tracked interface {
 // NewTracker follows requests sent through lim; latency is a typical
 // request's, added to the last send.
 func NewTracker(lim *ratelimit.Limiter, latency time.Duration) *Tracker {
-	return &Tracker{lim: lim, latency: latency}
+	return &Tracker{lim: lim, latency: latency, start: time.Now()}
 }
 
 // Estimate is a snapshot of a run's progress.
@@ -54,6 +56,14 @@ type Estimate struct {
 func (t *Tracker) Expect(n int) {
 	t.mu.Lock()
 	t.expected = t.done + n
+	t.mu.Unlock()
+}
+
+// grow adds n page requests to the prediction, as fresh analytics reveal
+// them.
+func (t *Tracker) grow(n int) {
+	t.mu.Lock()
+	t.expected += n
 	t.mu.Unlock()
 }
 
@@ -112,5 +122,13 @@ func (t *Tracker) Estimate(now time.Time) Estimate {
 		e.Finish = ratelimit.FinishTime(t.lim.Windows(), sent, e.NextSlot, n)
 	}
 	e.Finish = e.Finish.Add(t.latency)
+	// When the rate limit is not what binds, latency and concurrency are:
+	// the pace of the time the run was not held back says how long the
+	// rest takes at best.
+	if active := now.Sub(t.start) - e.HeldBack; done > 0 && active > 0 {
+		if paced := now.Add(time.Duration(int64(active) / int64(done) * int64(left))); paced.After(e.Finish) {
+			e.Finish = paced
+		}
+	}
 	return e
 }
