@@ -43,7 +43,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg runConfig
-	fs := newFlagSet("plan [flags]", "Size the next run from what the warehouse knows plus one request (the campaign list): requests per stream, the total, and the earliest finish under the configured rate limits, counting what the last hour already spent. Takes the same flags as run.")
+	fs := newFlagSet("plan [flags]", "Size the next run from what the warehouse knows plus one request (the campaign list): requests per stream, the total, and the earliest finish under the configured rate limits, counting what the last hour already spent. Before the first run (no snapshot yet) it also reads each campaign's analytics, one request per campaign, to size leads and statistics; it creates the warehouse and records those requests in its ledger. Takes the same flags as run.")
 	cfg.register(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
