@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -135,17 +136,7 @@ func planFirst(ctx context.Context, cfg Config) (*Forecast, error) {
 // and its sent count (one statistics row per email sent).
 func sizeCampaigns(ctx context.Context, client *extract.Client, cfg Config, campaigns []transform.Campaign) (map[int64]load.CampaignState, error) {
 	states := map[int64]load.CampaignState{}
-	wants := func(s extract.Stream) bool {
-		if cfg.Streams == nil {
-			return true
-		}
-		for _, w := range cfg.Streams {
-			if w == s {
-				return true
-			}
-		}
-		return false
-	}
+	wants := func(s extract.Stream) bool { return cfg.Streams == nil || slices.Contains(cfg.Streams, s) }
 	if !wants(extract.StreamLeads) && !wants(extract.StreamLeadEmailStats) {
 		return states, nil
 	}
