@@ -185,6 +185,8 @@ func (c *runConfig) resolve(fs *pflag.FlagSet, needKey bool) error {
 // register are skipped (demo has fewer).
 func (c *runConfig) checks() []flagCheck {
 	cs := append(c.common.checks(false),
+		// Rules on the URL's use (transport, credentials) belong to
+		// extract; each is one more base-url entry here.
 		flagCheck{"base-url", func() error { return checkURLShape(c.baseURL) }},
 		flagCheck{"limits", func() error {
 			if c.limits == "" {

@@ -19,6 +19,10 @@ const heartbeat = 30 * time.Second
 // the remaining time counts down through a long rate-limit wait.
 const redraw = time.Second
 
+// pageRedraw: pages redraw the bar at most this often; each estimate
+// schedules every remaining request, which is not free for thousands.
+const pageRedraw = 200 * time.Millisecond
+
 // console is stderr shared by the log and the progress bar: a log line
 // first erases the bar and then draws it again below itself, so the two
 // never end up glued on one line.
@@ -72,12 +76,13 @@ type progress struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu      sync.Mutex
-	track   *pipeline.Tracker
-	planned int
-	pages   int
-	rows    int64
-	stats   extract.Stats
+	mu       sync.Mutex
+	track    *pipeline.Tracker
+	lastDraw time.Time
+	planned  int
+	pages    int
+	rows     int64
+	stats    extract.Stats
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -130,8 +135,13 @@ func (p *progress) Page(rows int64, s extract.Stats) {
 	p.pages++
 	p.rows += rows
 	p.stats = s
+	now := p.now()
+	draw := p.con != nil && now.Sub(p.lastDraw) >= pageRedraw
+	if draw {
+		p.lastDraw = now
+	}
 	p.mu.Unlock()
-	if p.con != nil {
+	if draw {
 		p.con.draw(p.line())
 	}
 }
