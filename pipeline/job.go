@@ -32,10 +32,17 @@ type job struct {
 	// journal is told which requests the ledger holds once LogAttempts
 	// wrote them (nil in tests that run without one).
 	journal *journal.Journal
+	track   *Tracker
 
 	// Written only by emit (one goroutine at a time).
 	seqOf     map[string]int64 // queue seq of each item handed to the crawler
 	campaigns []transform.Campaign
+
+	// prior is what earlier invocations of a resumed run spent.
+	prior load.Counters
+	// unsized: campaigns planned at one page of leads and statistics
+	// (see sizeFromAnalytics); written only by plan and emit.
+	unsized map[int64]bool
 
 	admitted atomic.Int64
 	stopped  atomic.Bool
@@ -102,6 +109,8 @@ func (j *job) plan(ctx context.Context) error {
 	if err := j.run.SetPlan(ctx, wp.Mode, wp.Items, wp.Carries); err != nil {
 		return err
 	}
+	j.track.Expect(wp.Requests())
+	j.unsized = unsizedCampaigns(in)
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
 		"requests_estimated", wp.Requests(), "carried", len(wp.Carries))
 	return nil
@@ -145,6 +154,7 @@ func (j *job) drain(ctx context.Context) error {
 		j.seqOf[itemKey(w.Item)] = w.Seq
 	}
 	j.prog.Planned(len(items))
+	j.track.queued(len(items))
 	return j.client.Crawl(ctx, items, j.cfg.Concurrency, j.emit)
 }
 
@@ -165,6 +175,9 @@ func (j *job) emit(p extract.Page) error {
 			b.Campaigns = nil // fetched only to plan
 		}
 	}
+	if p.Item.Stream == extract.StreamCampaignAnalytics {
+		j.sizeFromAnalytics(b)
+	}
 	for _, r := range b.Rejected {
 		j.log.Warn("record rejected", "stream", r.Stream, "key", r.RecordKey, "field", r.Field, "reason", r.Reason)
 	}
@@ -175,7 +188,9 @@ func (j *job) emit(p extract.Page) error {
 	if p.Next != nil {
 		j.seqOf[itemKey(*p.Next)] = next
 		j.prog.Planned(1)
+		j.track.queued(1)
 	}
+	j.track.fetched()
 	j.prog.Page(batchRows(b), j.client.Stats())
 	return j.flushAttempts(ctx)
 }
@@ -277,9 +292,17 @@ func (j *job) flushAttempts(ctx context.Context) error {
 	return nil
 }
 
+// counters are the run's totals, earlier invocations included. Waited is
+// the wall-clock time the limiter held every request back, not the sum
+// of each worker's waits (see workerWaits).
 func (j *job) counters() load.Counters {
 	s := j.client.Stats()
-	return load.Counters{Requests: s.Requests, Throttled: s.Throttled, Retries: s.Retries, Waited: s.Waited}
+	return load.Counters{
+		Requests:  j.prior.Requests + s.Requests,
+		Throttled: j.prior.Throttled + s.Throttled,
+		Retries:   j.prior.Retries + s.Retries,
+		Waited:    j.prior.Waited + j.lim.HeldBack(),
+	}
 }
 
 func batchRows(b transform.Batch) int64 {

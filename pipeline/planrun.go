@@ -27,6 +27,7 @@ type Forecast struct {
 	Finish        time.Time // earliest finish
 	SpentPlanning int64     // requests the forecast itself made
 	CampaignsFrom string    // "API", or the last snapshot when the quota is spent
+	First         bool      // no snapshot yet: sized from each campaign's analytics (see planFirst)
 }
 
 // planWaitMax is how long plan waits for a rate-limit slot to read the
@@ -39,7 +40,13 @@ func (f Forecast) Duration() time.Duration { return f.Finish.Sub(f.Start) }
 // Plan sizes the next run without running it: it reads the warehouse and
 // the request ledger and makes one request (the campaign list). The store
 // is opened read-only, so it works beside a database nobody is writing.
+// A first run (no snapshot yet) is sized by planFirst instead.
 func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
+	if first, err := isFirstRun(ctx, cfg); err != nil {
+		return nil, err
+	} else if first {
+		return planFirst(ctx, cfg)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

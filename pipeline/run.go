@@ -130,8 +130,21 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		log.Info("extracting", "db", cfg.DB, "limits", ratelimit.Format(cfg.Windows), "concurrency", cfg.Concurrency)
 	}
 
+	prior, err := run.PriorCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	latency, err := store.TypicalLatency(ctx)
+	if err != nil {
+		return nil, err
+	}
+	track := NewTracker(lim, latency)
+	if p, ok := cfg.Progress.(Tracked); ok {
+		p.Track(track)
+	}
 	rec := &attemptLog{}
-	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{}, journal: jr}
+	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{},
+		prior: prior, track: track, journal: jr}
 	if j.prog == nil {
 		j.prog = nopProgress{}
 	}
@@ -167,13 +180,13 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		logSummary(log, status, counters, nil, time.Since(started))
+		logSummary(log, status, counters, j.client.Stats().Waited, nil, time.Since(started))
 		return nil, err
 	}
 
 	sum, err := run.Commit(ctx, counters)
 	if err != nil {
-		logSummary(log, load.StatusFailed, counters, sum, time.Since(started))
+		logSummary(log, load.StatusFailed, counters, j.client.Stats().Waited, sum, time.Since(started))
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -181,7 +194,8 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			log.Warn("data check", "check", c.Name, "subject", c.Subject, "detail", c.Detail)
 		}
 	}
-	logSummary(log, sum.Status, counters, sum, time.Since(started))
+	track.Finish()
+	logSummary(log, sum.Status, counters, j.client.Stats().Waited, sum, time.Since(started))
 	if sum.Rejected > 0 || sum.Warnings > 0 {
 		return sum, ErrPartial
 	}
@@ -306,10 +320,15 @@ type nopProgress struct{}
 func (nopProgress) Planned(int)               {}
 func (nopProgress) Page(int64, extract.Stats) {}
 
-func logSummary(log *slog.Logger, status string, c load.Counters, sum *load.Summary, took time.Duration) {
+// logSummary writes the run's one summary line. waited is the wall-clock
+// time the rate limit held every request back; worker_waits sums each
+// worker's waits (limiter and retry backoff) in this invocation, so it
+// exceeds the run's duration when several workers wait at once.
+func logSummary(log *slog.Logger, status string, c load.Counters, workerWaits time.Duration, sum *load.Summary, took time.Duration) {
 	attrs := []any{
 		"status", status, "requests", c.Requests, "throttled", c.Throttled,
-		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(), "duration", took.Round(time.Millisecond).String(),
+		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(),
+		"worker_waits", workerWaits.Round(time.Second).String(), "duration", took.Round(time.Millisecond).String(),
 	}
 	if sum != nil {
 		attrs = append(attrs, "rejected", sum.Rejected, "warnings", sum.Warnings, "rows", FormatRows(sum.Rows))
