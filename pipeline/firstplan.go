@@ -72,10 +72,11 @@ func planFirst(ctx context.Context, cfg Config) (*Forecast, error) {
 	defer store.Close()
 
 	now := time.Now()
-	past, err := store.RecentAttempts(ctx, now.Add(-longest(cfg.Windows)))
+	jr, past, err := quotaMemory(ctx, store, cfg.DB, now.Add(-longest(cfg.Windows)), log)
 	if err != nil {
 		return nil, err
 	}
+	defer jr.Close()
 	latency, err := store.TypicalLatency(ctx)
 	if err != nil {
 		return nil, err
@@ -85,15 +86,18 @@ func planFirst(ctx context.Context, cfg Config) (*Forecast, error) {
 		ratelimit.WithWaitHook(10*time.Second, waitLogger(log)))
 	lim.Preload(past)
 	rec := &attemptLog{}
-	client, err := newClient(cfg, lim, log, rec.add, nil)
+	client, err := newClient(cfg, lim, log, rec.add, nil, extract.WithJournal(jr))
 	if err != nil {
 		return nil, err
 	}
 	// The ledger gets every attempt made, even when sizing fails halfway.
 	planID := fmt.Sprintf("plan-%s-%04x", now.UTC().Format("20060102T150405Z"), rand.Uint32N(1<<16))
 	defer func() {
-		if lerr := store.LogPlanAttempts(context.WithoutCancel(ctx), planID, rec.take()); lerr != nil {
+		as := rec.take()
+		if lerr := store.LogPlanAttempts(context.WithoutCancel(ctx), planID, as); lerr != nil {
 			log.Error("could not record the plan's requests in the ledger", "err", lerr)
+		} else if lerr := jr.Flushed(journalIDs(as)); lerr != nil {
+			log.Error("could not record the plan's requests in the journal", "err", lerr)
 		}
 	}()
 

@@ -280,13 +280,7 @@ func (j *job) flushAttempts(ctx context.Context) error {
 			return fmt.Errorf("write request ledger: %w", err)
 		}
 		if j.journal != nil {
-			ids := make([]string, 0, len(as))
-			for _, a := range as {
-				if a.JournalID != "" {
-					ids = append(ids, a.JournalID)
-				}
-			}
-			return j.journal.Flushed(ids)
+			return j.journal.Flushed(journalIDs(as))
 		}
 	}
 	return nil
@@ -295,6 +289,17 @@ func (j *job) flushAttempts(ctx context.Context) error {
 // counters are the run's totals, earlier invocations included. Waited is
 // the wall-clock time the limiter held every request back, not the sum
 // of each worker's waits (see workerWaits).
+// journalIDs lists the journal ids of attempts just written to the ledger.
+func journalIDs(as []extract.Attempt) []string {
+	ids := make([]string, 0, len(as))
+	for _, a := range as {
+		if a.JournalID != "" {
+			ids = append(ids, a.JournalID)
+		}
+	}
+	return ids
+}
+
 func (j *job) counters() load.Counters {
 	s := j.client.Stats()
 	return load.Counters{

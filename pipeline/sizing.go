@@ -11,8 +11,6 @@ import (
 // estimate grows by the following pages as soon as they arrive, instead
 // of discovering them one page at a time near the end.
 
-// leadsPageSize is the leads page size BuildPlan assumes by default.
-const leadsPageSize = 100
 
 // unsizedCampaigns lists the campaigns whose leads or statistics the plan
 // could size only as one page.
@@ -36,7 +34,7 @@ func (j *job) sizeFromAnalytics(b transform.Batch) {
 		delete(j.unsized, a.CampaignID)
 		more := 0
 		if j.wants(extract.StreamLeads) {
-			more += int(a.LeadsTotal) / leadsPageSize
+			more += int(a.LeadsTotal) / extract.MaxListLimit
 		}
 		if j.wants(extract.StreamLeadEmailStats) {
 			more += int(a.SentCount) / extract.DefaultStatsPageSize
