@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
+)
+
+// TestBudgetIsExactWithEightWorkers: eight workers, a server that answers
+// one request in five with a 5xx (so retries happen), and --max-requests
+// 25, over real loopback TCP: the run stops incomplete with at most 25
+// requests in etl_runs, the ledger and at the server.
+func TestBudgetIsExactWithEightWorkers(t *testing.T) {
+	t.Parallel()
+	fake := fakeapi.New(fakeapi.Config{Seed: 21, APIKey: testKey, Campaigns: 12, LeadsPerCampaign: 300,
+		Faults: fakeapi.Faults{ErrorRate: 0.2}})
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	dbPath := filepath.Join(t.TempDir(), "w.duckdb")
+	cfg := testConfig(t, fake, dbPath)
+	cfg.BaseURL, cfg.HTTPClient = srv.URL+fakeapi.BasePath, nil
+	cfg.Concurrency, cfg.MaxRequests = 8, 25
+	cfg.RetryBase, cfg.RetryCap, cfg.Retries = time.Millisecond, 5*time.Millisecond, 5
+	_, err := Run(context.Background(), cfg)
+	require.ErrorIs(t, err, ErrIncomplete)
+
+	db, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
+	require.NoError(t, err)
+	defer db.Close()
+	runs := count(t, db, "SELECT requests FROM etl_runs")
+	ledger := count(t, db, "SELECT count(*) FROM api_requests")
+	retries := count(t, db, "SELECT retries FROM etl_runs")
+	t.Logf("budget 25: etl_runs.requests %d (retries %d), ledger %d, server %d", runs, retries, ledger, seen.Load())
+	require.LessOrEqual(t, runs, int64(25))
+	require.LessOrEqual(t, seen.Load(), int64(25))
+	require.Equal(t, runs, ledger)
+	require.Equal(t, runs, seen.Load())
+	require.Positive(t, retries, "the test must make retries")
+}
+
+// TestPlanRequestsGoIntoTheLedger: plan's own request (the campaign list)
+// is spent quota like any other, so it is in api_requests afterwards.
+func TestPlanRequestsGoIntoTheLedger(t *testing.T) {
+	t.Parallel()
+	fake := fakeapi.New(fakeapi.Config{Seed: 22, APIKey: testKey, Campaigns: 3, LeadsPerCampaign: 20})
+	dbPath := filepath.Join(t.TempDir(), "w.duckdb")
+	cfg := testConfig(t, fake, dbPath)
+	_, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	ledger := func() int64 {
+		db, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
+		require.NoError(t, err)
+		defer db.Close()
+		return count(t, db, "SELECT count(*) FROM api_requests")
+	}
+	before, served := ledger(), fake.Stats().Requests
+	f, err := Plan(context.Background(), cfg)
+	require.NoError(t, err)
+	spent := fake.Stats().Requests - served
+	require.Positive(t, spent)
+	require.EqualValues(t, spent, f.SpentPlanning)
+	require.EqualValues(t, before+int64(spent), ledger(), "plan's requests are in the ledger")
+}
