@@ -12,6 +12,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // envPrefix: every flag can also be set as SMARTLEAD_<FLAG_NAME>; flags win.
@@ -156,6 +157,11 @@ func (c *runConfig) resolve(needKey bool) error {
 		}
 		c.deadlineAt = t
 	}
+	if err := extract.CheckBaseURL(c.baseURL); err != nil {
+		// Before anything opens or connects; the message never repeats
+		// userinfo or a query.
+		return usageErrorf("--base-url: %s", err)
+	}
 	switch c.progress {
 	case "auto", "always", "never":
 	default:
@@ -170,6 +176,7 @@ func (c *runConfig) resolve(needKey bool) error {
 			return usageErrorf("--api-key-file: %s", err)
 		}
 		c.apiKey = strings.TrimSpace(string(b))
+		warnExposedKeyFile(c.apiKeyFile, os.Stderr)
 	} else {
 		c.apiKey = strings.TrimSpace(os.Getenv("SMARTLEAD_API_KEY"))
 	}
@@ -230,4 +237,12 @@ func parseDeadline(v string, now time.Time) (time.Time, error) {
 		t = t.AddDate(0, 0, 1)
 	}
 	return t, nil
+}
+
+// warnExposedKeyFile prints one line when the API key's file is readable
+// by group or others: the key is the account.
+func warnExposedKeyFile(path string, w io.Writer) {
+	if exposed, mode, err := privfile.Exposed(path); err == nil && exposed {
+		fmt.Fprintf(w, "smartlead-etl: warning: --api-key-file %s is readable by group or others (mode %04o); fix: chmod 600 %s\n", path, mode, path)
+	}
 }
