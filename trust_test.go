@@ -139,3 +139,23 @@ func TestEverythingCreatedIsPrivate(t *testing.T) {
 	require.Equal(t, 0, r.code, r.all())
 	assert.NotContains(t, r.stderr, "chmod 600")
 }
+
+// TestRedirectFailsTheRunAndLeaksNothing: the API redirects to a second
+// listener. The run fails (exit 1) naming the status and the other host;
+// the second listener receives nothing, so no header, URL or body of its
+// carries the key.
+func TestRedirectFailsTheRunAndLeaksNothing(t *testing.T) {
+	other, otherHits := countingServer(t, "127.0.0.1:0")
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/api/v1/campaigns/?token=QUERY-SECRET-1", http.StatusMovedPermanently)
+	}))
+	t.Cleanup(api.Close)
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	r := runBinary(t, runArgs(db, api.URL+"/api/v1"), "SMARTLEAD_API_KEY="+testKey)
+	require.Equal(t, 1, r.code, r.all())
+	require.Zero(t, otherHits.Load(), "the redirect was followed")
+	require.Contains(t, r.stderr, "301 Moved Permanently redirecting to host "+strings.TrimPrefix(other.URL, "http://"))
+	require.Contains(t, r.stderr, "redirects are not followed")
+	require.NotContains(t, r.all(), "QUERY-SECRET-1")
+	require.NotContains(t, r.all(), testKey)
+}

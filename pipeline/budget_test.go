@@ -3,9 +3,11 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
+	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 )
 
 // TestBudgetIsExactWithEightWorkers: eight workers, a server that answers
@@ -75,3 +78,61 @@ func TestPlanRequestsGoIntoTheLedger(t *testing.T) {
 	require.EqualValues(t, spent, f.SpentPlanning)
 	require.EqualValues(t, before+int64(spent), ledger(), "plan's requests are in the ledger")
 }
+
+// TestLedgerMatchesServerWithDroppedConnections: a whole run over loopback
+// TCP against a server that closes every 7th reused connection without
+// answering. net/http re-sends those requests on its own; each one is in
+// api_requests and etl_runs.requests, and no rolling second at the server
+// holds more than the limit.
+func TestLedgerMatchesServerWithDroppedConnections(t *testing.T) {
+	t.Parallel()
+	fake := fakeapi.New(fakeapi.Config{Seed: 23, APIKey: testKey, Campaigns: 4, LeadsPerCampaign: 120})
+	var mu sync.Mutex
+	var at []time.Time
+	var reused, dropped atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		if r.Context().Value(connKey{}).(*atomic.Int64).Add(1) > 1 && reused.Add(1)%7 == 0 {
+			dropped.Add(1)
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, new(atomic.Int64))
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	dbPath := filepath.Join(t.TempDir(), "w.duckdb")
+	cfg := testConfig(t, fake, dbPath)
+	limit := []ratelimit.Window{{Len: time.Second, Max: 16}}
+	cfg.BaseURL, cfg.HTTPClient, cfg.Windows, cfg.ServerWindows = srv.URL+fakeapi.BasePath, nil, limit, limit
+	cfg.Concurrency = 8
+	cfg.RetryBase, cfg.RetryCap = time.Millisecond, 5*time.Millisecond
+	_, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+
+	db, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
+	require.NoError(t, err)
+	defer db.Close()
+	mu.Lock()
+	server := int64(len(at))
+	maxSec := fakeapi.MaxInWindow(at, time.Second)
+	mu.Unlock()
+	ledger := count(t, db, "SELECT count(*) FROM api_requests")
+	resent := count(t, db, "SELECT count(*) FROM api_requests WHERE error LIKE '%transport sent the request again%'")
+	t.Logf("server %d requests (%d dropped), ledger %d (%d re-sent by the transport), etl_runs %d; max in a rolling second %d (limit 16)",
+		server, dropped.Load(), ledger, resent, count(t, db, "SELECT requests FROM etl_runs"), maxSec)
+	require.Positive(t, dropped.Load())
+	require.Equal(t, server, ledger, "every request that reached the server is in the ledger")
+	require.Equal(t, server, count(t, db, "SELECT requests FROM etl_runs"))
+	require.LessOrEqual(t, maxSec, 16)
+}
+
+type connKey struct{}
