@@ -289,9 +289,9 @@ func (c *Client) float64() float64 {
 
 // Stats counts what the client has done since it was made.
 type Stats struct {
-	Requests   int64         // HTTP attempts, retries and 429s included
+	Requests   int64         // requests sent: attempts, retries, 429s and the transport's own re-sends
 	Throttled  int64         // 429 responses
-	Retries    int64         // attempts after the first of a request
+	Retries    int64         // sends after the first of a request (the transport's re-sends included)
 	Waited     time.Duration // limiter waits plus backoff sleeps, summed over attempts
 	Pages      int64
 	Records    int64 // records handed out (after dedupe)
