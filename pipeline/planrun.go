@@ -38,40 +38,8 @@ func (f Forecast) Duration() time.Duration { return f.Finish.Sub(f.Start) }
 
 // Plan sizes the next run without running it: it reads the warehouse and
 // the request ledger and makes one request (the campaign list). The store
-// is read read-only; the request then goes into the ledger like any other
-// (under a run id "plan-<time>"), so that the next run's quota memory and
-// the next plan count it.
+// is opened read-only, so it works beside a database nobody is writing.
 func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
-	var rec attemptLog
-	f, err := forecast(ctx, cfg, rec.add)
-	if as := rec.take(); len(as) > 0 {
-		// The request was spent whether or not the forecast worked out.
-		if lerr := logPlanRequests(context.WithoutCancel(ctx), cfg, as); lerr != nil && err == nil {
-			err = lerr
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-// logPlanRequests writes plan's own requests to the ledger. The forecast's
-// read-only store is closed by now: DuckDB lets one process open a file in
-// one mode at a time.
-func logPlanRequests(ctx context.Context, cfg Config, as []extract.Attempt) error {
-	store, err := load.Open(ctx, cfg.DB, cfg.Schema, load.Options{LockWait: cfg.LockWait, Logger: cfg.Logger})
-	if err != nil {
-		return fmt.Errorf("record plan's %d request(s) in the ledger: %w", len(as), err)
-	}
-	defer store.Close()
-	if err := store.LogRequests(ctx, "plan-"+as[0].At.UTC().Format("20060102T150405.000Z"), as); err != nil {
-		return fmt.Errorf("record plan's %d request(s) in the ledger: %w", len(as), err)
-	}
-	return nil
-}
-
-func forecast(ctx context.Context, cfg Config, observe func(extract.Attempt)) (*Forecast, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -130,7 +98,7 @@ func forecast(ctx context.Context, cfg Config, observe func(extract.Attempt)) (*
 		}
 		f.CampaignsFrom = "last snapshot (the rate limit allows no request before " + slot.Local().Format(time.TimeOnly) + ")"
 	} else {
-		client, err := newClient(cfg, lim, log, observe, nil)
+		client, err := newClient(cfg, lim, log, nil, nil)
 		if err != nil {
 			return nil, err
 		}
