@@ -13,6 +13,7 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
+	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
 // envPrefix: every flag can also be set as SMARTLEAD_<FLAG_NAME>; flags win.
@@ -30,7 +31,7 @@ func (c *common) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.db, "db", "smartlead.duckdb", "DuckDB database file")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.DurationVar(&c.lockWait, "lock-wait", 10*time.Second, "how long to wait for another process's DuckDB file lock")
+	fs.DurationVar(&c.lockWait, "lock-wait", load.DefaultLockWait, "how long to wait for another process's DuckDB file lock")
 }
 
 // runConfig is everything `run` (and `plan`, `demo`) needs.
@@ -67,17 +68,17 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	c.common.register(fs)
 	fs.StringVar(&c.tier, "tier", "standard", "SmartLead plan tier: standard (10/s, 60/min, 1000/h) or pro (20/s, 120/min, 3000/h)")
 	fs.StringVar(&c.limits, "limits", "", "explicit rate-limit windows, e.g. 10/1s,60/1m,1000/1h (overrides --tier)")
-	fs.Float64Var(&c.headroom, "headroom", 0.8, "share of every window the client may use (the vendor advises 0.8)")
-	fs.IntVar(&c.concurrency, "concurrency", 4, "parallel requests (all share one rate limiter)")
-	fs.StringVar(&c.baseURL, "base-url", "https://server.smartlead.ai/api/v1", "SmartLead API base URL")
+	fs.Float64Var(&c.headroom, "headroom", extract.DefaultHeadroom, "share of every window the client may use (the vendor advises 0.8)")
+	fs.IntVar(&c.concurrency, "concurrency", extract.DefaultWorkers, "parallel requests (all share one rate limiter)")
+	fs.StringVar(&c.baseURL, "base-url", extract.DefaultBaseURL, "SmartLead API base URL")
 	fs.StringSliceVar(&c.streams, "streams", streamNames(extract.AllStreams), "streams to fetch (comma-separated)")
 	fs.IntVar(&c.days, "days", 2, "daily-stats lookback in days, ending today (2 = yesterday and today)")
 	fs.StringVar(&c.apiKeyFile, "api-key-file", "", "file holding the API key (else SMARTLEAD_API_KEY)")
-	fs.DurationVar(&c.attemptTO, "request-timeout", 30*time.Second, "timeout of one HTTP attempt")
-	fs.IntVar(&c.retries, "retries", 5, "retries of a failed request (5xx, timeouts, dropped connections)")
-	fs.DurationVar(&c.retryBase, "retry-base", time.Second, "first backoff step; doubles per retry, with full jitter")
-	fs.DurationVar(&c.retryCap, "retry-cap", 16*time.Second, "longest backoff step")
-	fs.DurationVar(&c.maxRetryAfter, "max-retry-after", 15*time.Minute, "fail instead of waiting when the API asks to wait longer than this")
+	fs.DurationVar(&c.attemptTO, "request-timeout", extract.DefaultAttemptTimeout, "timeout of one HTTP attempt")
+	fs.IntVar(&c.retries, "retries", extract.DefaultMaxRetries, "retries of a failed request (5xx, timeouts, dropped connections)")
+	fs.DurationVar(&c.retryBase, "retry-base", extract.DefaultRetryBase, "first backoff step; doubles per retry, with full jitter")
+	fs.DurationVar(&c.retryCap, "retry-cap", extract.DefaultRetryCap, "longest backoff step")
+	fs.DurationVar(&c.maxRetryAfter, "max-retry-after", extract.DefaultMaxRetryAfter, "fail instead of waiting when the API asks to wait longer than this")
 	fs.IntVar(&c.retain, "retain", 0, "keep the last N snapshots of each history table (0 = keep all)")
 	fs.StringVar(&c.exportDir, "export", "", "after a successful run, export Parquet files to this directory")
 	fs.StringVar(&c.progress, "progress", "auto", "progress display: auto (on a terminal), always or never")

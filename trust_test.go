@@ -159,3 +159,24 @@ func TestRedirectFailsTheRunAndLeaksNothing(t *testing.T) {
 	require.NotContains(t, r.all(), "QUERY-SECRET-1")
 	require.NotContains(t, r.all(), testKey)
 }
+
+// TestPlanRequestsReachTheLedger: plan's own request (the campaign list)
+// is spent quota like any other. plan journals it; the next run writes it
+// to api_requests, so after run, plan, run the ledger holds every request
+// the server saw.
+func TestPlanRequestsReachTheLedger(t *testing.T) {
+	fake, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	env := "SMARTLEAD_API_KEY=" + testKey
+	r := runBinary(t, runArgs(db, base), env)
+	require.Equal(t, 0, r.code, r.all())
+	before := fake.Stats().Requests
+	r = runBinary(t, []string{"plan", "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h"}, env)
+	require.Equal(t, 0, r.code, r.all())
+	require.Greater(t, fake.Stats().Requests, before, "plan made its request")
+	r = runBinary(t, runArgs(db, base), env)
+	require.Equal(t, 0, r.code, r.all())
+	conn := openDB(t, db)
+	require.EqualValues(t, fake.Stats().Requests, scalar[int64](t, conn, "SELECT count(*) FROM api_requests"),
+		"the ledger holds every request the server saw, plan's included")
+}

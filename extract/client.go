@@ -40,6 +40,7 @@ type Client struct {
 	lim     *ratelimit.Limiter
 	log     *slog.Logger
 	observe func(Attempt)
+	journal Journal
 	admit   func(Item) bool
 
 	attemptTimeout time.Duration
@@ -65,6 +66,7 @@ type config struct {
 	lim            *ratelimit.Limiter
 	log            *slog.Logger
 	observe        func(Attempt)
+	journal        Journal
 	admit          func(Item) bool
 	attemptTimeout time.Duration
 	maxRetries     int
@@ -164,6 +166,26 @@ func WithObserver(fn func(Attempt)) Option {
 	return func(c *config) error { c.observe = fn; return nil }
 }
 
+// Journal makes every request durable before it is sent, so that a
+// process killed with requests in flight still leaves a record of them
+// for the next start's limiter (quota memory) and ledger.
+type Journal interface {
+	// Sending records a request about to be sent (At, Endpoint,
+	// CampaignID, Attempt and Waited are set) and returns an id for
+	// Answered. It must be durable when it returns; an error fails the
+	// request unsent, since an unrecorded request could overshoot a window
+	// after a crash.
+	Sending(a Attempt) (id string, err error)
+	// Answered records the attempt's outcome.
+	Answered(id string, a Attempt)
+}
+
+// WithJournal makes the client record each HTTP attempt in j before
+// sending it and after it is answered.
+func WithJournal(j Journal) Option {
+	return func(c *config) error { c.journal = j; return nil }
+}
+
 // WithAdmit registers fn to be asked before every request that would reach
 // the server: each page's first attempt, every retry, and every re-send
 // the transport makes on another connection. Admission and counting are
@@ -255,6 +277,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		lim:            cfg.lim,
 		log:            cfg.log,
 		observe:        cfg.observe,
+		journal:        cfg.journal,
 		admit:          cfg.admit,
 		attemptTimeout: cfg.attemptTimeout,
 		maxRetries:     cfg.maxRetries,

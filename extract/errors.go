@@ -27,6 +27,23 @@ const maxErrorBody = 512
 // be reused; anything longer is cheaper to drop with the connection.
 const maxDrain = 4 << 10
 
+// requestName is how every error of the package names its request:
+// "smartlead: GET /campaigns/{id}/leads (campaign 7, offset 200)". The
+// campaign and offset are left out when zero; the offset only shows with a
+// campaign, as only campaign routes page by it in errors.
+func requestName(endpoint string, campaign int64, offset int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: GET %s", endpoint)
+	if campaign != 0 {
+		fmt.Fprintf(&b, " (campaign %d", campaign)
+		if offset != 0 {
+			fmt.Fprintf(&b, ", offset %d", offset)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
 // APIError is a response the client does not retry, or stopped retrying:
 // any non-2xx status other than 429. Body is a capped excerpt with the API
 // key scrubbed out.
@@ -40,10 +57,7 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
@@ -77,10 +91,7 @@ type RateLimitedError struct {
 
 func (e *RateLimitedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	fmt.Fprintf(&b, ": rate limited (429) after %d attempts; server asks to retry after %s",
 		e.Attempts, e.RetryAfter.Round(time.Second))
 	return b.String()
@@ -142,14 +153,7 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d", e.CampaignID)
-		if e.Offset != 0 {
-			fmt.Fprintf(&b, ", offset %d", e.Offset)
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, e.Offset))
 	b.WriteString(": bad response")
 	if e.Field != "" {
 		fmt.Fprintf(&b, " field %q", e.Field)
@@ -173,10 +177,7 @@ type TransportError struct {
 
 func (e *TransportError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " failed after %d attempts", e.Attempts)
 	}

@@ -93,14 +93,19 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 		})
 
 		at := time.Now()
-		resp, extra, refused, err := c.send(ctx, full, it)
+		jid, err := c.journalSending(Attempt{At: at, Endpoint: ep.template, CampaignID: it.CampaignID, Attempt: attempt, Waited: waited})
+		if err != nil {
+			return nil, fmt.Errorf("%s: not sent: %w", requestName(ep.template, it.CampaignID, it.Offset), err)
+		}
+		resp, extra, refused, err := c.send(ctx, full, ep, it, attempt)
 		if len(extra) > 0 {
 			// The transport sent the request again on other connections
 			// (see resendGate): each earlier send got no answer, and
-			// each reached the limiter, the counters and the ledger.
-			sends := append([]sent{{at: at, waited: waited}}, extra...)
+			// each went through the limiter, the journal, the counters
+			// and the ledger.
+			sends := append([]sent{{at: at, waited: waited, jid: jid}}, extra...)
 			for i, s := range sends[:len(sends)-1] {
-				c.reportSend(ep, it, s, sends[i+1].at.Sub(s.at), attempt, resendTag)
+				c.reportSend(ep, it, s, sends[i+1].at.Sub(s.at), attempt)
 			}
 			c.count(it.Stream, func(s *Stats, ss *StreamStats) {
 				s.Requests += int64(len(extra))
@@ -110,19 +115,23 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 					s.Waited += e.waited
 				}
 			})
-			at, waited = sends[len(sends)-1].at, sends[len(sends)-1].waited
+			last := sends[len(sends)-1]
+			at, waited, jid = last.at, last.waited, last.jid
 			c.log.Warn("smartlead: the connection closed before an answer; the request was sent again",
 				"endpoint", ep.template, "campaign_id", it.CampaignID, "sends", len(sends))
 		}
 		dur := time.Since(at)
 		if refused != nil {
-			// The transport wanted to send once more and the budget or the
-			// job's context said no: nothing more went out.
-			c.reportSend(ep, it, sent{at: at, waited: waited}, dur, attempt, resendTag)
-			if errors.Is(refused, ErrNotAdmitted) {
+			// The transport wanted to send once more and the budget, the
+			// journal or the job's context said no: nothing more went out.
+			c.reportSend(ep, it, sent{at: at, waited: waited, jid: jid}, dur, attempt)
+			switch {
+			case errors.Is(refused, ErrNotAdmitted):
 				return nil, ErrNotAdmitted
+			case ctx.Err() != nil:
+				return nil, c.ctxErr(ctx, ep, it, refused)
 			}
-			return nil, c.ctxErr(ctx, ep, it, refused)
+			return nil, fmt.Errorf("%s: not sent again: %w", requestName(ep.template, it.CampaignID, it.Offset), refused)
 		}
 		if err != nil {
 			err = c.redact.transportErr(err, redacted)
@@ -132,7 +141,7 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 			// server thinks is left (another program may share the key).
 			c.lim.Observe(resp.header)
 		}
-		c.report(ep, it, at, dur, attempt, waited, resp, err)
+		c.report(ep, it, at, dur, attempt, waited, resp, err, jid)
 
 		switch shouldRetry(ctx, resp, err) {
 		case stop:
@@ -202,12 +211,12 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 // timeout, so a connection dropped mid-body is a (retried) transport error.
 // extra lists the sends the transport added on other connections after the
 // first; refused is why it was stopped from adding one more.
-func (c *Client) send(ctx context.Context, full string, it Item) (_ *response, extra []sent, refused, _ error) {
+func (c *Client) send(ctx context.Context, full string, ep endpoint, it Item, attempt int) (_ *response, extra []sent, refused, _ error) {
 	cctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	actx, cancel := context.WithTimeout(cctx, c.attemptTimeout)
 	defer cancel()
-	gate := &resendGate{c: c, ctx: ctx, it: it, cancel: stop}
+	gate := &resendGate{c: c, ctx: ctx, ep: ep, it: it, attempt: attempt, cancel: stop}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, gate.trace()), http.MethodGet, full, nil)
 	if err != nil {
 		return nil, nil, nil, err
@@ -295,12 +304,12 @@ func bodyRetryAfter(body []byte) (time.Duration, bool) {
 
 // reportSend records a send that got no answer because the connection
 // closed and the transport sent the request again.
-func (c *Client) reportSend(ep endpoint, it Item, s sent, dur time.Duration, attempt int, why string) {
-	c.report(ep, it, s.at, dur, attempt, s.waited, nil, errors.New(why))
+func (c *Client) reportSend(ep endpoint, it Item, s sent, dur time.Duration, attempt int) {
+	c.report(ep, it, s.at, dur, attempt, s.waited, nil, errors.New(resendTag), s.jid)
 }
 
 // report tells the observer about one attempt and logs it at debug level.
-func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, attempt int, waited time.Duration, resp *response, err error) {
+func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, attempt int, waited time.Duration, resp *response, err error, jid string) {
 	a := Attempt{
 		At:            at,
 		Endpoint:      ep.template,
@@ -322,6 +331,10 @@ func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, a
 	if err != nil {
 		a.Err = c.redact.String(err.Error())
 	}
+	if c.journal != nil {
+		a.JournalID = jid
+		c.journal.Answered(jid, a)
+	}
 	if c.observe != nil {
 		c.observe(a)
 	}
@@ -333,16 +346,23 @@ func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, a
 	}
 }
 
+// journalSending records an attempt in the journal, when there is one,
+// before it is sent.
+func (c *Client) journalSending(a Attempt) (string, error) {
+	if c.journal == nil {
+		return "", nil
+	}
+	a.RateRemaining = -1
+	return c.journal.Sending(a)
+}
+
 // ctxErr reports a cancelled or expired job as the context's error, not
 // as whatever the transport made of it.
 func (c *Client) ctxErr(ctx context.Context, ep endpoint, it Item, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		err = cerr
 	}
-	if it.CampaignID != 0 {
-		return fmt.Errorf("smartlead: GET %s (campaign %d): %w", ep.template, it.CampaignID, err)
-	}
-	return fmt.Errorf("smartlead: GET %s: %w", ep.template, err)
+	return fmt.Errorf("%s: %w", requestName(ep.template, it.CampaignID, 0), err)
 }
 
 // sleep waits d or until ctx is done, on one timer that is always stopped.

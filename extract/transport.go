@@ -102,10 +102,11 @@ func IsLoopback(host string) bool {
 // repeated: the connection closed before any answer came.
 const resendTag = "connection closed before an answer; the transport sent the request again"
 
-// send is one request as it went out on a connection.
+// sent is one send of a request on a connection.
 type sent struct {
 	at     time.Time
 	waited time.Duration // limiter wait before it
+	jid    string        // its journal id
 }
 
 // resendGate watches one attempt's connections. net/http's Transport
@@ -113,14 +114,16 @@ type sent struct {
 // reused one closes before the answer (shouldRetryRequest), and each such
 // send reaches the server. It obtains a connection for every send, so the
 // second and later GotConn of one attempt are re-sends about to happen:
-// the gate admits each like a retry (budget, then a limiter slot) before
-// the transport writes it, or closes the connection so that nothing is
-// written when the budget or the context refuses.
+// the gate admits each like a retry (budget, limiter slot, journal line)
+// before the transport writes it, or closes the connection so that nothing
+// is written when the budget, the journal or the context refuses.
 type resendGate struct {
-	c      *Client
-	ctx    context.Context // the job's: the limiter wait may outlast the attempt
-	it     Item
-	cancel context.CancelCauseFunc
+	c       *Client
+	ctx     context.Context // the job's: the limiter wait may outlast the attempt
+	ep      endpoint
+	it      Item
+	attempt int
+	cancel  context.CancelCauseFunc
 
 	mu      sync.Mutex
 	conns   int
@@ -145,10 +148,16 @@ func (g *resendGate) gotConn(info httptrace.GotConnInfo) {
 	if g.c.admit != nil && !g.c.admit(g.it) {
 		err = ErrNotAdmitted
 	} else if waited, err = g.c.lim.Wait(g.ctx); err == nil {
-		g.mu.Lock()
-		g.sends = append(g.sends, sent{at: time.Now(), waited: waited})
-		g.mu.Unlock()
-		return
+		// Like every send, it is in the journal before it goes out.
+		at := time.Now()
+		var jid string
+		jid, err = g.c.journalSending(Attempt{At: at, Endpoint: g.ep.template, CampaignID: g.it.CampaignID, Attempt: g.attempt, Waited: waited})
+		if err == nil {
+			g.mu.Lock()
+			g.sends = append(g.sends, sent{at: at, waited: waited, jid: jid})
+			g.mu.Unlock()
+			return
+		}
 	}
 	g.mu.Lock()
 	g.refused = err

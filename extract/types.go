@@ -61,4 +61,5 @@ type Attempt struct {
 	Waited        time.Duration // time spent in the limiter and backoff before it
 	RateRemaining int           // X-RateLimit-Remaining; -1 when absent
 	Err           string        // redacted error text, "" on success
+	JournalID     string        // the attempt's id in the client's Journal; "" without one
 }

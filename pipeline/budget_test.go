@@ -55,30 +55,6 @@ func TestBudgetIsExactWithEightWorkers(t *testing.T) {
 	require.Positive(t, retries, "the test must make retries")
 }
 
-// TestPlanRequestsGoIntoTheLedger: plan's own request (the campaign list)
-// is spent quota like any other, so it is in api_requests afterwards.
-func TestPlanRequestsGoIntoTheLedger(t *testing.T) {
-	t.Parallel()
-	fake := fakeapi.New(fakeapi.Config{Seed: 22, APIKey: testKey, Campaigns: 3, LeadsPerCampaign: 20})
-	dbPath := filepath.Join(t.TempDir(), "w.duckdb")
-	cfg := testConfig(t, fake, dbPath)
-	_, err := Run(context.Background(), cfg)
-	require.NoError(t, err)
-	ledger := func() int64 {
-		db, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
-		require.NoError(t, err)
-		defer db.Close()
-		return count(t, db, "SELECT count(*) FROM api_requests")
-	}
-	before, served := ledger(), fake.Stats().Requests
-	f, err := Plan(context.Background(), cfg)
-	require.NoError(t, err)
-	spent := fake.Stats().Requests - served
-	require.Positive(t, spent)
-	require.EqualValues(t, spent, f.SpentPlanning)
-	require.EqualValues(t, before+int64(spent), ledger(), "plan's requests are in the ledger")
-}
-
 // TestLedgerMatchesServerWithDroppedConnections: a whole run over loopback
 // TCP against a server that closes every 7th reused connection without
 // answering. net/http re-sends those requests on its own; each one is in

@@ -12,6 +12,7 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/load/journal"
 	"github.com/smartlead-etl/smartlead-etl/transform"
 )
 
@@ -28,6 +29,9 @@ type job struct {
 	lim    *ratelimit.Limiter
 	rec    *attemptLog
 	prog   Progress
+	// journal is told which requests the ledger holds once LogAttempts
+	// wrote them (nil in tests that run without one).
+	journal *journal.Journal
 
 	// Written only by emit (one goroutine at a time).
 	seqOf     map[string]int64 // queue seq of each item handed to the crawler
@@ -49,17 +53,7 @@ func itemKey(it extract.Item) string {
 	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + strconv.Itoa(it.Offset) + "|" + since
 }
 
-func (j *job) wants(s extract.Stream) bool {
-	if j.cfg.Streams == nil {
-		return true
-	}
-	for _, w := range j.cfg.Streams {
-		if w == s {
-			return true
-		}
-	}
-	return false
-}
+func (j *job) wants(s extract.Stream) bool { return s.Selected(j.cfg.Streams) }
 
 // extract plans (unless resuming: the plan is in the queue), drains the
 // queue, then re-reads in full any campaign whose incremental leads do not
@@ -269,6 +263,15 @@ func (j *job) flushAttempts(ctx context.Context) error {
 	if as := j.rec.take(); len(as) > 0 {
 		if err := j.run.LogAttempts(ctx, as); err != nil {
 			return fmt.Errorf("write request ledger: %w", err)
+		}
+		if j.journal != nil {
+			ids := make([]string, 0, len(as))
+			for _, a := range as {
+				if a.JournalID != "" {
+					ids = append(ids, a.JournalID)
+				}
+			}
+			return j.journal.Flushed(ids)
 		}
 	}
 	return nil

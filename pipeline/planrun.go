@@ -50,10 +50,11 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 	}
 	defer store.Close()
 	now := time.Now()
-	past, err := store.RecentAttempts(ctx, now.Add(-longest(cfg.Windows)))
+	jr, past, err := readOnlyQuotaMemory(ctx, store, cfg.DB, now.Add(-longest(cfg.Windows)))
 	if err != nil {
 		return nil, err
 	}
+	defer jr.Close()
 	latency, err := store.TypicalLatency(ctx)
 	if err != nil {
 		return nil, err
@@ -98,7 +99,7 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 		}
 		f.CampaignsFrom = "last snapshot (the rate limit allows no request before " + slot.Local().Format(time.TimeOnly) + ")"
 	} else {
-		client, err := newClient(cfg, lim, log, nil, nil)
+		client, err := newClient(cfg, lim, log, nil, nil, extract.WithJournal(jr))
 		if err != nil {
 			return nil, err
 		}

@@ -69,8 +69,11 @@ const DefaultResumeWithin = 24 * time.Hour
 // deadline: its pages are kept and the next run continues it.
 var ErrIncomplete = errors.New("stopped at the request budget or deadline; the next run continues")
 
-// Progress receives what a live display or heartbeat needs. Calls come
-// from one goroutine.
+// Progress receives what a live display or heartbeat needs. Calls never
+// overlap (pages are emitted one at a time), but they come from the
+// crawler's worker goroutines as well as the run's own, so an
+// implementation must not rely on a goroutine of its own (and needs a lock
+// if it also reads its state from, say, a ticker).
 type Progress interface {
 	Planned(pages int)
 	Page(rows int64, s extract.Stats)
@@ -110,11 +113,13 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		ratelimit.WithServerWindows(cfg.ServerWindows),
 		ratelimit.WithWaitHook(10*time.Second, waitLogger(log)))
 	// Quota memory: requests earlier runs made within the longest window
-	// still count against it, so start where they left off.
-	past, err := store.RecentAttempts(ctx, time.Now().Add(-longest(cfg.Windows)))
+	// still count against it, so start where they left off, including the
+	// last requests of a process that was killed (see package journal).
+	jr, past, err := quotaMemory(ctx, store, cfg.DB, time.Now().Add(-longest(cfg.Windows)), log)
 	if err != nil {
-		return nil, fmt.Errorf("read request ledger: %w", err)
+		return nil, err
 	}
+	defer jr.Close()
 	if len(past) > 0 {
 		lim.Preload(past)
 		log.Info("earlier runs' requests still count against the rate limit", "requests", len(past))
@@ -125,6 +130,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		return nil, err
 	}
 	log = log.With("run_id", run.ID())
+	jr.SetRun(run.ID())
 	if run.Resumed() {
 		log.Info("resuming an interrupted run", "started_at", run.StartedAt().Format(time.RFC3339))
 	} else {
@@ -132,11 +138,11 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	}
 
 	rec := &attemptLog{}
-	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{}}
+	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{}, journal: jr}
 	if j.prog == nil {
 		j.prog = nopProgress{}
 	}
-	client, err := newClient(cfg, lim, log, rec.add, j.admit)
+	client, err := newClient(cfg, lim, log, rec.add, j.admit, extract.WithJournal(jr))
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +211,9 @@ func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time)
 			return run, nil
 		}
 	}
-	mode := ModeIncremental
+	mode := load.ModeIncremental
 	if cfg.FullRefresh {
-		mode = ModeFull
+		mode = load.ModeFull
 	}
 	run, err := store.BeginRun(ctx, load.RunStart{
 		SnapshotDate: now.UTC().Truncate(24 * time.Hour),
@@ -221,7 +227,7 @@ func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time)
 	return run, nil
 }
 
-func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe func(extract.Attempt), admit func(extract.Item) bool) (*extract.Client, error) {
+func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe func(extract.Attempt), admit func(extract.Item) bool, more ...extract.Option) (*extract.Client, error) {
 	opts := []extract.Option{
 		extract.WithBaseURL(cfg.BaseURL),
 		extract.WithLimiter(lim),
@@ -245,7 +251,7 @@ func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe fun
 		hc = extract.NewHTTPClient(cfg.Concurrency)
 	}
 	opts = append(opts, extract.WithHTTPClient(hc))
-	return extract.NewClient(cfg.APIKey, opts...)
+	return extract.NewClient(cfg.APIKey, append(opts, more...)...)
 }
 
 // waitLogger says before a long wait why and until when. Every worker
