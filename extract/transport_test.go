@@ -2,6 +2,7 @@ package extract_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -83,10 +84,12 @@ func TestReusedConnectionDropsAreCharged(t *testing.T) {
 	const perSecond = 16
 	lim := ratelimit.New([]ratelimit.Window{{Len: time.Second, Max: perSecond}}, ratelimit.WithGuard(time.Second))
 	var obs attempts
+	jr := &countingJournal{}
 	c, err := extract.NewClient(testKey,
 		extract.WithBaseURL(srv.URL+fakeapi.BasePath),
 		extract.WithLimiter(lim),
 		extract.WithObserver(obs.observe),
+		extract.WithJournal(jr),
 		extract.WithRetry(5, time.Millisecond, 10*time.Millisecond))
 	require.NoError(t, err)
 
@@ -109,6 +112,41 @@ func TestReusedConnectionDropsAreCharged(t *testing.T) {
 	require.EqualValues(t, len(at), st.Requests, "every request that reached the server is counted")
 	require.Len(t, obs.all(), len(at), "every request that reached the server is in the ledger")
 	require.LessOrEqual(t, maxSec, perSecond, "requests the limiter never saw")
+	sending, answered := jr.counts()
+	require.Equal(t, len(at), sending, "every send is journaled before it goes out")
+	require.Equal(t, len(at), answered, "every send's outcome is journaled")
+}
+
+// countingJournal counts what the client journals.
+type countingJournal struct {
+	mu                sync.Mutex
+	sending, answered int
+	ids               map[string]bool
+}
+
+func (j *countingJournal) Sending(extract.Attempt) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.sending++
+	return fmt.Sprint(j.sending), nil
+}
+
+func (j *countingJournal) Answered(id string, _ extract.Attempt) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.ids == nil {
+		j.ids = map[string]bool{}
+	}
+	if !j.ids[id] {
+		j.ids[id] = true
+		j.answered++
+	}
+}
+
+func (j *countingJournal) counts() (int, int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.sending, j.answered
 }
 
 // recorder is a listener that keeps everything it receives.
