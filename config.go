@@ -52,6 +52,7 @@ type runConfig struct {
 	maxRetryAfter time.Duration
 	retain        int
 	exportDir     string
+	dashboard     string
 	progress      string
 	maxRequests   int
 	deadline      string
@@ -81,6 +82,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.maxRetryAfter, "max-retry-after", extract.DefaultMaxRetryAfter, "fail instead of waiting when the API asks to wait longer than this")
 	fs.IntVar(&c.retain, "retain", 0, "keep the last N snapshots of each history table (0 = keep all)")
 	fs.StringVar(&c.exportDir, "export", "", "after a successful run, export Parquet files to this directory")
+	fs.StringVar(&c.dashboard, "dashboard", "", "after a successful run, write the HTML dashboard to this file")
 	fs.StringVar(&c.progress, "progress", "auto", "progress display: auto (on a terminal), always or never")
 	fs.BoolVar(&c.fullRefresh, "full-refresh", false, "fetch everything, ignoring what the last snapshot holds (weekly in the documented cron)")
 	fs.IntVar(&c.maxRequests, "max-requests", 0, "stop cleanly before spending more requests; the next run continues (0 = no budget)")

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
@@ -34,11 +36,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	_ = fs.Set("limits", demoLimits)
 	fs.Lookup("db").DefValue = "smartlead-demo.duckdb"
 	fs.Lookup("limits").DefValue = demoLimits
+	fs.Lookup("dashboard").DefValue = "the --db file with .html, e.g. smartlead-demo.html"
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	if err := cfg.resolve(false); err != nil {
 		return err
+	}
+	if cfg.dashboard == "" { // the demo always shows its page, next to its warehouse
+		cfg.dashboard = strings.TrimSuffix(cfg.db, filepath.Ext(cfg.db)) + ".html"
 	}
 	log, err := newLogger(cfg.common, stderr)
 	if err != nil {
@@ -69,6 +75,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "\nDemo snapshot %s loaded into %s (%s).\n\n", sum.RunID, cfg.db, pipeline.FormatRows(sum.Rows))
 	if rerr := printDemoReport(ctx, cfg, stdout); rerr != nil {
 		return rerr
+	}
+	if cfg.dashboard != "" {
+		if abs, aerr := filepath.Abs(cfg.dashboard); aerr == nil {
+			fmt.Fprintf(stdout, "Dashboard: %s (open it in a browser)\n", abs)
+		}
 	}
 	fmt.Fprintf(stdout, "\nNext: smartlead-etl report --db %s   (list the reports)\n      duckdb %s \"SELECT * FROM campaigns LIMIT 5\"\n", cfg.db, cfg.db)
 	return err

@@ -44,6 +44,7 @@ Usage:
   smartlead-etl report    list reports, or run one: report NAME
   smartlead-etl query     run read-only SQL: query "SELECT ..."
   smartlead-etl export    write Parquet files: export --out DIR
+  smartlead-etl dashboard write one self-contained HTML page of charts: dashboard --out FILE.html
   smartlead-etl version   print the version
 
 Run "smartlead-etl COMMAND --help" for a command's flags. The API key is read
@@ -71,6 +72,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdQuery(ctx, rest, stdout, stderr)
 	case "export":
 		return cmdExport(ctx, rest, stdout, stderr)
+	case "dashboard":
+		return cmdDashboard(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "smartlead-etl %s\n", version)
 		return nil

@@ -106,6 +106,9 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, stderr io
 			return sum, xerr
 		}
 	}
+	if derr := runDashboard(ctx, cfg, log); derr != nil {
+		return sum, derr
+	}
 	return sum, err
 }
 
