@@ -13,6 +13,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
@@ -191,6 +192,9 @@ func (c *runConfig) checks() []flagCheck {
 		// Rules on the URL's use (transport, credentials) belong to
 		// extract; each is one more base-url entry here.
 		flagCheck{"base-url", func() error { return checkURLShape(c.baseURL) }},
+		// https except on loopback, no credentials; the message never
+		// repeats userinfo or a query.
+		flagCheck{"base-url", func() error { return extract.CheckBaseURL(c.baseURL) }},
 		flagCheck{"limits", func() error {
 			if c.limits == "" {
 				return nil
@@ -305,4 +309,12 @@ func parseDeadline(v string, now time.Time) (time.Time, error) {
 		t = t.AddDate(0, 0, 1)
 	}
 	return t, nil
+}
+
+// warnExposedKeyFile prints one line when the API key's file is readable
+// by group or others: the key is the account.
+func warnExposedKeyFile(path string, w io.Writer) {
+	if exposed, mode, err := privfile.Exposed(path); err == nil && exposed {
+		fmt.Fprintf(w, "smartlead-etl: warning: --api-key-file %s is readable by group or others (mode %04o); fix: chmod 600 %s\n", path, mode, path)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -25,6 +26,10 @@ var version = "dev"
 var sqlFiles embed.FS
 
 func main() {
+	// Everything this program creates holds people's data or their key:
+	// private, whatever the umask (DuckDB creates its WAL and Parquet
+	// files itself, so only the umask reaches those).
+	privfile.Umask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

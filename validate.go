@@ -50,6 +50,9 @@ func badFlag(fs *pflag.FlagSet, name string, err error) error {
 		return usageErrorf("--%s: %s", name, err)
 	}
 	val := f.Value.String()
+	if name == "base-url" {
+		val = shownURL(val)
+	}
 	switch f.Value.Type() {
 	case "string":
 		val = fmt.Sprintf("%q", val)
@@ -60,6 +63,20 @@ func badFlag(fs *pflag.FlagSet, name string, err error) error {
 		return usageErrorf("%s=%s (--%s): %s", env[0], val, name, err)
 	}
 	return usageErrorf("--%s %s: %s", name, val, err)
+}
+
+// shownURL is a URL as an error may repeat it: without the user name,
+// password, query and fragment, which can hold credentials.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.ContainsAny(raw, "@?#") {
+			return "(not shown)"
+		}
+		return raw
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
 }
 
 // flagSource describes where a flag's value came from, for log lines.
@@ -190,6 +207,7 @@ func (c *runConfig) readKey(fs *pflag.FlagSet) error {
 			return badFlag(fs, "api-key-file", fmt.Errorf("cannot read the key file: %w", err))
 		}
 		c.apiKey = strings.TrimSpace(string(b))
+		warnExposedKeyFile(c.apiKeyFile, os.Stderr)
 		if c.apiKey == "" {
 			return badFlag(fs, "api-key-file", fmt.Errorf("key file %s is empty; paste the key from SmartLead (Settings, API) into it", c.apiKeyFile))
 		}

@@ -227,7 +227,7 @@ func TestAdmitStopsChainsQuietly(t *testing.T) {
 	var mu sync.Mutex
 	asked := 0
 	c, err := extract.NewClient(testKey,
-		extract.WithBaseURL("http://fake"+fakeapi.BasePath),
+		extract.WithBaseURL("http://localhost"+fakeapi.BasePath),
 		extract.WithHTTPClient(&http.Client{Transport: fake.Transport()}),
 		extract.WithLimiter(ratelimit.New([]ratelimit.Window{{Len: time.Second, Max: 1000}})),
 		extract.WithAdmit(func(extract.Item) bool {

@@ -100,6 +100,46 @@ func (e *RateLimitedError) Error() string {
 // Is matches ErrRateLimited.
 func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
 
+// ErrNotAdmitted is returned by Fetch when the admit function
+// (WithAdmit) refused a request; Pages and Crawl stop the chain quietly
+// instead.
+var ErrNotAdmitted = errors.New("smartlead: request not admitted (budget or deadline)")
+
+// RedirectError is a 3xx answer. Redirects are never followed: the request
+// URL carries the API key, which a followed redirect would pass on (in the
+// Referer at least) to the host Location names. Host is that host; the
+// Location's path and query are not kept.
+type RedirectError struct {
+	Status     int
+	Endpoint   string
+	CampaignID int64
+	Host       string // "" when the answer had no usable Location
+}
+
+func (e *RedirectError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	if e.CampaignID != 0 {
+		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
+	}
+	fmt.Fprintf(&b, ": the API answered %d %s", e.Status, http.StatusText(e.Status))
+	if e.Host != "" {
+		fmt.Fprintf(&b, " redirecting to host %s", e.Host)
+	}
+	b.WriteString("; redirects are not followed, since the request carries the API key: check --base-url")
+	return b.String()
+}
+
+func redirectError(resp *response, requestURL string, ep endpoint, it Item) *RedirectError {
+	e := &RedirectError{Status: resp.status, Endpoint: ep.template, CampaignID: it.CampaignID}
+	if base, err := url.Parse(requestURL); err == nil {
+		if loc, err := base.Parse(resp.header.Get("Location")); err == nil && resp.header.Get("Location") != "" {
+			e.Host = loc.Host
+		}
+	}
+	return e
+}
+
 // DecodeError is a 2xx response whose envelope could not be read. It names
 // the request and the field; the records themselves are decoded (and
 // rejected one by one) by package transform, not here.

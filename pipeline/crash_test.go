@@ -90,7 +90,7 @@ func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	ref := fakeapi.New(crashAccount())
 	whole := filepath.Join(dir, "whole.duckdb")
-	_, err := Run(context.Background(), crashConfig(whole, "http://fake"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
+	_, err := Run(context.Background(), crashConfig(whole, "http://localhost"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
 	require.NoError(t, err)
 	want := ref.Stats().Requests
 	inFlight := crashConfig("", "", nil).Concurrency + 1 // workers fetching, plus the page being staged
@@ -148,7 +148,7 @@ func TestQuotaMemoryAcrossKills(t *testing.T) {
 	dir := t.TempDir()
 	ref := fakeapi.New(crashAccount())
 	whole := filepath.Join(dir, "whole.duckdb")
-	_, err = Run(context.Background(), crashConfig(whole, "http://fake"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
+	_, err = Run(context.Background(), crashConfig(whole, "http://localhost"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
 	require.NoError(t, err)
 	want := ref.Stats().Requests
 	inFlight := crashConfig("", "", nil).Concurrency + 1 // workers fetching, plus the page being staged

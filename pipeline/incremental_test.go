@@ -38,7 +38,7 @@ func newEnv(t *testing.T, dir string, fc fakeapi.Config) *env {
 	fake := fakeapi.New(fc)
 	return &env{fake: fake, dir: dir, cfg: Config{
 		DB: filepath.Join(dir, "w.duckdb"), Schema: os.DirFS("../sql/schema"), APIKey: testKey,
-		BaseURL: "http://fake" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
+		BaseURL: "http://localhost" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows: scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
 	}}
 }

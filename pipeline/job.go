@@ -44,7 +44,7 @@ type job struct {
 	// (see sizeFromAnalytics); written only by plan and emit.
 	unsized map[int64]bool
 
-	admitted atomic.Int64
+	admitted atomic.Int64 // requests taken from the budget (MaxRequests)
 	stopped  atomic.Bool
 	reasonMu sync.Mutex
 	reason   string
@@ -235,19 +235,12 @@ func (j *job) refreshMismatches(ctx context.Context) (int, error) {
 	return queued, nil
 }
 
-// admit keeps the run inside its request budget and deadline: it is asked
-// before every page request, from any worker.
+// admit keeps the run inside its request budget and deadline: the client
+// asks it before every request that would reach the server (first
+// attempts, retries, the transport's re-sends), from any worker.
 func (j *job) admit(it extract.Item) bool {
 	if j.stopped.Load() {
 		return false
-	}
-	if max := int64(j.cfg.MaxRequests); max > 0 {
-		// Pages admitted so far plus retries spent: each admitted page
-		// costs at least one request.
-		if j.admitted.Load()+j.client.Stats().Retries >= max {
-			j.stop(fmt.Sprintf("request budget of %d reached", max))
-			return false
-		}
 	}
 	if !j.cfg.Deadline.IsZero() {
 		if at := j.lim.NextSlot(); at.After(j.cfg.Deadline) {
@@ -256,7 +249,14 @@ func (j *job) admit(it extract.Item) bool {
 			return false
 		}
 	}
-	j.admitted.Add(1)
+	if max := int64(j.cfg.MaxRequests); max > 0 {
+		// One atomic step takes the request from the budget: checking
+		// then counting would let concurrent workers all pass the check.
+		if j.admitted.Add(1) > max {
+			j.stop(fmt.Sprintf("request budget of %d reached", max))
+			return false
+		}
+	}
 	return true
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
@@ -33,7 +35,7 @@ type Config struct {
 
 	APIKey         string
 	BaseURL        string
-	HTTPClient     *http.Client // nil: a default client
+	HTTPClient     *http.Client // nil: extract.NewHTTPClient(Concurrency)
 	Windows        []ratelimit.Window
 	ServerWindows  []ratelimit.Window // the documented, unscaled windows
 	Concurrency    int
@@ -89,6 +91,11 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	// The lock lives beside the warehouse, so its directory comes first
+	// (private, like the warehouse load.Open creates in it).
+	if err := privfile.MkdirAll(filepath.Dir(cfg.DB)); err != nil {
+		return nil, fmt.Errorf("create directory for %s: %w", cfg.DB, err)
 	}
 	lock, err := lockfile.Acquire(cfg.DB + ".lock")
 	if err != nil {
@@ -253,9 +260,11 @@ func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe fun
 	if cfg.RetryBase > 0 {
 		opts = append(opts, extract.WithRetry(cfg.Retries, cfg.RetryBase, cfg.RetryCap))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, extract.WithHTTPClient(cfg.HTTPClient))
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = extract.NewHTTPClient(cfg.Concurrency)
 	}
+	opts = append(opts, extract.WithHTTPClient(hc))
 	return extract.NewClient(cfg.APIKey, append(opts, more...)...)
 }
 
