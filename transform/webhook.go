@@ -352,7 +352,14 @@ const ExcerptLen = 256
 // of any "secret_key" member replaced by REDACTED: a truncated or broken
 // delivery may still carry the webhook secret in clear.
 func RejectExcerpt(body []byte, secrets ...string) string {
-	s := string(body)
+	// Scrub a window a little longer than what is kept, so that a secret
+	// straddling the cut is replaced whole; the rest of the body (up to
+	// 1 MB) is never scanned.
+	window := 4 * ExcerptLen
+	for _, sec := range secrets {
+		window += len(sec)
+	}
+	s := string(body[:min(len(body), window)])
 	for _, sec := range secrets {
 		if sec != "" {
 			s = strings.ReplaceAll(s, sec, "REDACTED")
