@@ -6,8 +6,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -116,7 +116,7 @@ func TestReceiverPayloadVariants(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "wh.duckdb")
 	r := startReceiver(t, db, secret)
 	variants := map[string]string{
-		"A sent": `{"event_type":"EMAIL_SENT","event_timestamp":"2026-11-27T09:00:00Z","campaign_id":101,"campaign_name":"Q4","sl_email_lead_id":7,"sl_email_lead_map_id":9001,"sl_lead_email":"ann@example.com","from_email":"me@ours.example","subject":"Hi","sequence_number":1,"stats_id":"s1","secret_key":"` + secret + `","sent_message":{"message_id":"<m1@x>","time":"2026-11-27T09:00:00Z"}}`,
+		"A sent":             `{"event_type":"EMAIL_SENT","event_timestamp":"2026-11-27T09:00:00Z","campaign_id":101,"campaign_name":"Q4","sl_email_lead_id":7,"sl_email_lead_map_id":9001,"sl_lead_email":"ann@example.com","from_email":"me@ours.example","subject":"Hi","sequence_number":1,"stats_id":"s1","secret_key":"` + secret + `","sent_message":{"message_id":"<m1@x>","time":"2026-11-27T09:00:00Z"}}`,
 		"A open":             `{"event_type":"EMAIL_OPEN","event_timestamp":"2026-11-27T09:30:00Z","campaign_id":"101","sl_email_lead_map_id":"9001","stats_id":"s1","secret_key":"` + secret + `"}`,
 		"A click":            `{"event_type":"EMAIL_LINK_CLICK","event_timestamp":"2026-11-27T09:31:00Z","campaign_id":101,"sl_email_lead_map_id":9001,"link_details":["https://x"],"secret_key":"` + secret + `"}`,
 		"A click deprecated": `{"event_type":"EMAIL_CLICKED","time_clicked":"2026-11-27T09:32:00Z","campaign_id":101,"sl_email_lead_map_id":9001,"link_clicked":["https://y"],"secret_key":"` + secret + `"}`,
