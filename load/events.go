@@ -1,10 +1,13 @@
 package load
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -81,6 +84,7 @@ func mergeEvents(ctx context.Context, tx *sql.Tx, dir string, now time.Time) (Me
 	if err != nil || len(segs) == 0 {
 		return res, err
 	}
+	removeMergeFiles(dir)
 	pos := map[string]int64{}
 	rows, err := tx.QueryContext(ctx, `SELECT segment, "offset" FROM webhook_spool`)
 	if err != nil {
@@ -157,7 +161,7 @@ func mergeEvents(ctx context.Context, tx *sql.Tx, dir string, now time.Time) (Me
 		}
 	}
 
-	inserted, err := insertEvents(ctx, tx, events)
+	inserted, err := insertEvents(ctx, tx, dir, events)
 	if err != nil {
 		return res, err
 	}
@@ -193,34 +197,73 @@ func (capError) Error() string { return "merge cap reached" }
 
 var errCapReached error = capError{}
 
-// insertChunk rows per INSERT statement.
-const insertChunk = 200
+// eventsColumns is the read_json columns struct of a transform.EmailEvent
+// as JSON.
+var eventsColumns = func() string {
+	types := map[string]string{"event_at": "TIMESTAMPTZ", "received_at": "TIMESTAMPTZ", "campaign_id": "BIGINT",
+		"campaign_lead_map_id": "BIGINT", "lead_id": "BIGINT", "sequence_number": "BIGINT", "payload": "JSON"}
+	parts := make([]string, len(eventCols))
+	for i, c := range eventCols {
+		t := types[c]
+		if t == "" {
+			t = "VARCHAR"
+		}
+		parts[i] = fmt.Sprintf("%s: '%s'", c, t)
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}()
+
+// mergeFile names the NDJSON file a merge hands to DuckDB.
+const mergeFilePrefix = "merge-"
 
 // insertEvents inserts events whose id is not yet in email_events and
-// returns how many it inserted.
-func insertEvents(ctx context.Context, tx *sql.Tx, events []transform.EmailEvent) (int, error) {
-	total := 0
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(eventCols)), ", ") + ")"
-	for len(events) > 0 {
-		chunk := events[:min(insertChunk, len(events))]
-		events = events[len(chunk):]
-		args := make([]any, 0, len(chunk)*len(eventCols))
-		for _, e := range chunk {
-			args = append(args, e.EventID, e.EventType, tm(e.EventAt), e.ReceivedAt, i64(e.CampaignID), str(e.CampaignName),
-				i64(e.CampaignLeadMapID), i64(e.LeadID), str(e.LeadEmail), i64(e.SequenceNumber), str(e.StatsID),
-				str(e.MessageID), str(e.FromEmail), str(e.Subject), str(e.OldLeadCategory), str(e.NewLeadCategory), string(e.Payload))
-		}
-		q := `INSERT INTO email_events (` + strings.Join(eventCols, ", ") + `) VALUES ` +
-			strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)), ", ") + ` ON CONFLICT (event_id) DO NOTHING`
-		r, err := tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return total, fmt.Errorf("insert email_events: %w", err)
-		}
-		n, err := r.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("insert email_events: %w", err)
-		}
-		total += int(n)
+// returns how many it inserted. The events go to DuckDB as one
+// newline-delimited JSON file in the spool directory, read with read_json:
+// binding 17 parameters per row, or one large JSON parameter, costs
+// several times more. Only one process merges at a time (it holds the
+// warehouse), so a file left by a killed merge is simply removed.
+func insertEvents(ctx context.Context, tx *sql.Tx, dir string, events []transform.EmailEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
 	}
-	return total, nil
+	f, err := os.CreateTemp(dir, mergeFilePrefix+"*.ndjson") // 0600
+	if err != nil {
+		return 0, fmt.Errorf("insert email_events: %w", err)
+	}
+	defer os.Remove(f.Name())
+	bw := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(bw)
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			f.Close()
+			return 0, fmt.Errorf("insert email_events: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return 0, fmt.Errorf("insert email_events: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("insert email_events: %w", err)
+	}
+	cols := strings.Join(eventCols, ", ")
+	r, err := tx.ExecContext(ctx, `INSERT INTO email_events (`+cols+`) SELECT `+cols+`
+		FROM read_json(?, format := 'newline_delimited', columns := `+eventsColumns+`, maximum_object_size := 16777216)
+		ON CONFLICT (event_id) DO NOTHING`, f.Name())
+	if err != nil {
+		return 0, fmt.Errorf("insert email_events: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("insert email_events: %w", err)
+	}
+	return int(n), nil
+}
+
+// removeMergeFiles deletes files left by a merge that was killed.
+func removeMergeFiles(dir string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, mergeFilePrefix+"*.ndjson"))
+	for _, f := range stale {
+		_ = os.Remove(f)
+	}
 }

@@ -108,7 +108,8 @@ func DecodeWebhook(body []byte, receivedAt time.Time) (EmailEvent, error) {
 		return EmailEvent{}, ErrNotObject
 	}
 	o := obj(top)
-	e := EmailEvent{ReceivedAt: receivedAt.UTC(), Payload: Redact(body)}
+	// Microseconds: what TIMESTAMPTZ holds.
+	e := EmailEvent{ReceivedAt: receivedAt.UTC().Truncate(time.Microsecond), Payload: Redact(body)}
 
 	raw := o.str("event_type")
 	if raw == nil {
@@ -129,6 +130,10 @@ func DecodeWebhook(body []byte, receivedAt time.Time) (EmailEvent, error) {
 
 	e.EventAt = firstTime(o.time("event_timestamp"), o.time("timestamp"), o.time(deprecatedTimeField(e.EventType)),
 		o.time("event_time"), reply.time("time"), sent.time("time"))
+	if e.EventAt != nil {
+		t := e.EventAt.Truncate(time.Microsecond)
+		e.EventAt = &t
+	}
 	e.CampaignID = o.int("campaign_id")
 	e.CampaignName = o.str("campaign_name")
 	e.CampaignLeadMapID = firstInt(o.int("sl_email_lead_map_id"), o.int("campaign_lead_map_id"), lead.int("campaign_lead_map_id"))

@@ -78,7 +78,7 @@ func sign(body, key string) string {
 
 // query opens the warehouse after the receiver stopped (its final merge
 // done) and returns one int.
-func queryInt(t *testing.T, db, q string, args ...any) int64 {
+func queryInt(t testing.TB, db, q string, args ...any) int64 {
 	t.Helper()
 	s, err := load.OpenReadOnly(context.Background(), db, load.Options{})
 	require.NoError(t, err)
@@ -88,7 +88,7 @@ func queryInt(t *testing.T, db, q string, args ...any) int64 {
 	return n
 }
 
-func queryRows(t *testing.T, db, q string) [][]sql.NullString {
+func queryRows(t testing.TB, db, q string) [][]sql.NullString {
 	t.Helper()
 	s, err := load.OpenReadOnly(context.Background(), db, load.Options{})
 	require.NoError(t, err)
