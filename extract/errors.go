@@ -40,7 +40,7 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	fmt.Fprintf(&b, "smartlead: %s", requestLine(e.Endpoint))
 	if e.CampaignID != 0 {
 		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
 	}
@@ -77,7 +77,7 @@ type RateLimitedError struct {
 
 func (e *RateLimitedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	fmt.Fprintf(&b, "smartlead: %s", requestLine(e.Endpoint))
 	if e.CampaignID != 0 {
 		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
 	}
@@ -102,7 +102,7 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	fmt.Fprintf(&b, "smartlead: %s", requestLine(e.Endpoint))
 	if e.CampaignID != 0 {
 		fmt.Fprintf(&b, " (campaign %d", e.CampaignID)
 		if e.Offset != 0 {
@@ -133,7 +133,7 @@ type TransportError struct {
 
 func (e *TransportError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	fmt.Fprintf(&b, "smartlead: %s", requestLine(e.Endpoint))
 	if e.CampaignID != 0 {
 		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
 	}
@@ -221,4 +221,14 @@ func (c *Client) checkResponse(status int, body []byte, ep endpoint, it Item, at
 func drain(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, maxDrain)
 	_ = body.Close()
+}
+
+// requestLine is how an error names a request: a plain template is a GET
+// (every stream is); the webhook calls' templates carry their method
+// ("POST /webhook/create").
+func requestLine(template string) string {
+	if m, _, ok := strings.Cut(template, " "); ok && m != "" && strings.ToUpper(m) == m {
+		return template
+	}
+	return "GET " + template
 }

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -67,6 +68,15 @@ func shouldRetry(ctx context.Context, resp *response, err error) verdict {
 // response. Every attempt first takes a limiter slot on the job context;
 // only the HTTP exchange itself runs under the per-attempt timeout.
 func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q url.Values) (*response, error) {
+	return c.call(ctx, http.MethodGet, nil, ep, it, path, q)
+}
+
+// call is get for any method, with a JSON body (nil for none). Only GET
+// and DELETE are retried after a 5xx or a dropped connection: a POST that
+// may have been carried out is not repeated (a 429 is always retried: the
+// server did nothing).
+func (c *Client) call(ctx context.Context, method string, body []byte, ep endpoint, it Item, path string, q url.Values) (*response, error) {
+	idempotent := method == http.MethodGet || method == http.MethodDelete
 	full, redacted := c.urls(path, q)
 	var slept time.Duration // backoff slept before the coming attempt
 	for attempt := 1; ; attempt++ {
@@ -86,7 +96,7 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 		})
 
 		at := time.Now()
-		resp, err := c.send(ctx, full)
+		resp, err := c.send(ctx, method, full, body)
 		dur := time.Since(at)
 		if err != nil {
 			err = c.redact.transportErr(err, redacted)
@@ -98,12 +108,16 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 		}
 		c.report(ep, it, at, dur, attempt, waited, resp, err)
 
-		switch shouldRetry(ctx, resp, err) {
+		v := shouldRetry(ctx, resp, err)
+		if v == retryBackoff && !idempotent {
+			v = stop
+		}
+		switch v {
 		case stop:
 			if ctx.Err() != nil {
 				return nil, c.ctxErr(ctx, ep, it, ctx.Err())
 			}
-			if err != nil { // unreachable today: transport errors are retried
+			if err != nil { // a POST's transport error: not retried
 				return nil, &TransportError{Endpoint: ep.template, CampaignID: it.CampaignID, Attempts: attempt, Err: err}
 			}
 			if err := c.checkResponse(resp.status, resp.body, ep, it, attempt); err != nil {
@@ -161,12 +175,19 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 
 // send makes one HTTP attempt and reads the whole body under the attempt
 // timeout, so a connection dropped mid-body is a (retried) transport error.
-func (c *Client) send(ctx context.Context, full string) (*response, error) {
+func (c *Client) send(ctx context.Context, method, full string, reqBody []byte) (*response, error) {
 	actx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, full, nil)
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(actx, method, full, rd)
 	if err != nil {
 		return nil, err
+	}
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "smartlead-etl")
@@ -283,9 +304,9 @@ func (c *Client) ctxErr(ctx context.Context, ep endpoint, it Item, err error) er
 		err = cerr
 	}
 	if it.CampaignID != 0 {
-		return fmt.Errorf("smartlead: GET %s (campaign %d): %w", ep.template, it.CampaignID, err)
+		return fmt.Errorf("smartlead: %s (campaign %d): %w", requestLine(ep.template), it.CampaignID, err)
 	}
-	return fmt.Errorf("smartlead: GET %s: %w", ep.template, err)
+	return fmt.Errorf("smartlead: %s: %w", requestLine(ep.template), err)
 }
 
 // sleep waits d or until ctx is done, on one timer that is always stopped.
