@@ -50,7 +50,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	srv := fakeapi.New(fakeapi.Config{
 		Seed: *seed, APIKey: demoKey, Campaigns: *campaigns, LeadsPerCampaign: *leads,
-		Windows: serverLimits,
+		Windows: serverLimits, WebhookSecret: demoWebhookSecret,
 	})
 	base, shutdown, err := serveLoopback(srv, "127.0.0.1:0")
 	if err != nil {
@@ -70,6 +70,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rerr := printDemoReport(ctx, cfg, stdout); rerr != nil {
 		return rerr
 	}
+	if werr := demoEvents(ctx, cfg, srv, log, stdout); werr != nil {
+		return werr
+	}
 	fmt.Fprintf(stdout, "\nNext: smartlead-etl report --db %s   (list the reports)\n      duckdb %s \"SELECT * FROM campaigns LIMIT 5\"\n", cfg.db, cfg.db)
 	return err
 }
@@ -83,6 +86,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	limits := fs.String("limits", "10/1s,60/1m,1000/1h", "server-side rate-limit windows")
 	errRate := fs.Float64("error-rate", 0, "share of requests answered with a 5xx")
 	foreign := fs.Int("foreign-per-minute", 0, "requests per minute another program spends on the same key")
+	activity := fs.Duration("activity-every", 0, "simulate activity this often and deliver it to registered webhooks, signed with SMARTLEAD_WEBHOOK_SECRET (0 = never)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -96,7 +100,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	srv := fakeapi.New(fakeapi.Config{
 		Seed: *seed, APIKey: key, Campaigns: *campaigns, LeadsPerCampaign: *leads, Windows: windows,
-		Faults: fakeapi.Faults{ErrorRate: *errRate, ForeignPerMinute: *foreign},
+		Faults: fakeapi.Faults{ErrorRate: *errRate, ForeignPerMinute: *foreign}, WebhookSecret: fakeWebhookSecret(),
 	})
 	base, shutdown, err := serveLoopback(srv, *addr)
 	if err != nil {
@@ -104,6 +108,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer shutdown()
 	fmt.Fprintf(stdout, "simulated SmartLead API at %s (limits %s); stop with Ctrl-C\n", base, ratelimit.Format(windows))
+	fakeActivity(ctx, srv, *activity, stderr)
 	<-ctx.Done()
 	return nil
 }

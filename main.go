@@ -39,10 +39,13 @@ Usage:
   smartlead-etl report    list reports, or run one: report NAME
   smartlead-etl query     run read-only SQL: query "SELECT ..."
   smartlead-etl export    write Parquet files: export --out DIR
+  smartlead-etl listen    receive SmartLead webhook events: listen --addr HOST:PORT
+  smartlead-etl webhooks  register, list or delete webhooks: webhooks register --url URL
   smartlead-etl version   print the version
 
 Run "smartlead-etl COMMAND --help" for a command's flags. The API key is read
-from SMARTLEAD_API_KEY or --api-key-file, never from a flag.
+from SMARTLEAD_API_KEY or --api-key-file, never from a flag; the webhook
+secret from SMARTLEAD_WEBHOOK_SECRET or --webhook-secret-file.
 `
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,6 +69,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdQuery(ctx, rest, stdout, stderr)
 	case "export":
 		return cmdExport(ctx, rest, stdout, stderr)
+	case "listen":
+		return cmdListen(ctx, rest, stdout, stderr)
+	case "webhooks":
+		return cmdWebhooks(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "smartlead-etl %s\n", version)
 		return nil
