@@ -26,7 +26,7 @@ func cmdListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	c.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8788", "listen address (put a TLS reverse proxy in front; see README)")
 	secretFile := fs.String("webhook-secret-file", "", "file holding the webhook secret (else "+webhookSecretEnv+")")
-	mergeEvery := fs.Duration("merge-every", 2*time.Second, "how often to merge new events into the warehouse when it is free")
+	mergeEvery := fs.Duration("merge-every", webhook.DefaultMergeEvery, "how often to merge new events into the warehouse when it is free")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ type loadSpec struct {
 	events, senders int
 	dupFrac         float64
 	kills           int
+	mergeEvery      time.Duration // 0: the receiver's default
 }
 
 type loadResult struct {
@@ -42,7 +43,7 @@ type loadResult struct {
 func runLoad(t testing.TB, spec loadSpec) loadResult {
 	db := filepath.Join(t.TempDir(), "wh.duckdb")
 	addr := freeAddr(t)
-	rp := startReceiverProc(t, db, addr, secret, time.Second)
+	rp := startReceiverProc(t, db, addr, secret, spec.mergeEvery)
 	url := rp.url + Path
 
 	rng := rand.New(rand.NewPCG(13, uint64(spec.events)))
@@ -131,7 +132,7 @@ func runLoad(t testing.TB, spec loadSpec) loadResult {
 			}
 		}
 		rp.kill(t)
-		rp = startReceiverProc(t, db, addr, secret, time.Second)
+		rp = startReceiverProc(t, db, addr, secret, spec.mergeEvery)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -180,7 +181,8 @@ func freeAddr(t testing.TB) string {
 // TestLoadKilledReceiver is the small version of the load test that runs
 // with `make test`: 1,000 events, 20 senders, 2% twice, two SIGKILLs.
 func TestLoadKilledReceiver(t *testing.T) {
-	res := runLoad(t, loadSpec{events: 1000, senders: 20, dupFrac: 0.02, kills: 2})
+	// Merging often, so that the kills also land on merges in progress.
+	res := runLoad(t, loadSpec{events: 1000, senders: 20, dupFrac: 0.02, kills: 2, mergeEvery: 200 * time.Millisecond})
 	t.Logf("%d deliveries (%d attempts) in %s: %.0f/s, p50 %s, p99 %s", res.deliveries, res.attempts,
 		res.elapsed.Round(time.Millisecond), float64(res.deliveries)/res.elapsed.Seconds(), res.p50, res.p99)
 }
