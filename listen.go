@@ -46,7 +46,7 @@ func cmdListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return usageErrorf("listen: %s", err)
+		return fmt.Errorf("listen: %w", err)
 	}
 	return webhook.Serve(ctx, ln, webhook.Config{DB: c.db, Schema: schemaFS(), Secret: secret, Logger: log,
 		MergeEvery: *mergeEvery,
