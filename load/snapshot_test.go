@@ -541,7 +541,7 @@ func TestMigrations(t *testing.T) {
 	require.NoError(t, s2.Close())
 
 	_, err = Open(t.Context(), path, os.DirFS("../sql/schema"), Options{})
-	require.ErrorContains(t, err, "schema migration 900, which this program does not know")
+	require.ErrorContains(t, err, "which this program does not know") // 3 or 900
 
 	schema["bad.sql"] = &fstest.MapFile{Data: []byte("SELECT 1")}
 	_, err = Open(t.Context(), path, schema, Options{})
