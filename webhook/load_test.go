@@ -150,7 +150,9 @@ func runLoad(t testing.TB, spec loadSpec) loadResult {
 	}
 	require.Zero(t, queryInt(t, db, `SELECT count(*) FROM webhook_rejects`))
 
-	require.Greater(t, attempts.Load(), int64(len(latencies)), "the kills left deliveries unanswered, and they were retried")
+	if spec.kills > 0 {
+		require.Greater(t, attempts.Load(), int64(len(latencies)), "the kills left deliveries unanswered, and they were retried")
+	}
 	slices.Sort(latencies)
 	return loadResult{deliveries: len(latencies), attempts: attempts.Load(), elapsed: elapsed,
 		p50: latencies[len(latencies)/2], p99: latencies[len(latencies)*99/100]}

@@ -116,6 +116,7 @@ type merger struct {
 }
 
 func (m *merger) loop(ctx context.Context) {
+	lowerPriority()
 	m.merge(ctx, -1) // a backlog left by a previous receiver
 	t := time.NewTicker(m.cfg.MergeEvery)
 	defer t.Stop()
