@@ -233,7 +233,7 @@ func remoteAddress(r *http.Request) string {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
 			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first) + " (via " + addr + ")"
+			return strings.ToValidUTF8(truncate(strings.TrimSpace(first), 100), "?") + " (via " + addr + ")"
 		}
 	}
 	return addr
@@ -248,4 +248,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
