@@ -35,7 +35,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	all := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	cfg.register(all)
 	fs := newFlagSetEnv("demo [flags]", "Serve the simulated SmartLead API on a free loopback port, run the whole pipeline against it, and print a report. It needs no API key.", false)
-	for _, name := range []string{"db", "limits", "headroom", "concurrency", "streams", "days", "progress", "log-format", "log-level", "lock-wait"} {
+	for _, name := range []string{"db", "dashboard", "limits", "headroom", "concurrency", "streams", "days", "progress", "log-format", "log-level", "lock-wait"} {
 		if f := all.Lookup(name); f != nil {
 			fs.AddFlag(f)
 		}
@@ -74,7 +74,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	serverLimits, _ := ratelimit.Parse(cfg.limits) // validated by resolve
 	srv := fakeapi.New(fakeapi.Config{
 		Seed: *seed, APIKey: demoKey, Campaigns: *campaigns, LeadsPerCampaign: *leads,
-		Windows: serverLimits,
+		Windows: serverLimits, WebhookSecret: demoWebhookSecret,
 	})
 	base, shutdown, err := serveLoopback(srv, "127.0.0.1:0")
 	if err != nil {
@@ -93,6 +93,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "\nDemo snapshot %s loaded into %s (%s).\n\n", sum.RunID, cfg.db, pipeline.FormatRows(sum.Rows))
 	if rerr := printDemoReport(ctx, cfg, stdout); rerr != nil {
 		return rerr
+	}
+	if werr := demoEvents(ctx, cfg, srv, log, stdout); werr != nil {
+		return werr
+	}
+	// Again, now that the events are in: the page's replies-by-hour chart.
+	if derr := runDashboard(ctx, cfg, log); derr != nil {
+		return derr
 	}
 	if cfg.dashboard != "" {
 		if abs, aerr := filepath.Abs(cfg.dashboard); aerr == nil {
@@ -114,6 +121,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	limits := fs.String("limits", "10/1s,60/1m,1000/1h", "server-side rate-limit windows")
 	errRate := fs.Float64("error-rate", 0, "share of requests answered with a 5xx")
 	foreign := fs.Int("foreign-per-minute", 0, "requests per minute another program spends on the same key")
+	activity := fs.Duration("activity-every", 0, "simulate activity this often and deliver it to registered webhooks, signed with SMARTLEAD_WEBHOOK_SECRET (0 = never)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -130,7 +138,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	srv := fakeapi.New(fakeapi.Config{
 		Seed: *seed, APIKey: key, Campaigns: *campaigns, LeadsPerCampaign: *leads, Windows: windows,
-		Faults: fakeapi.Faults{ErrorRate: *errRate, ForeignPerMinute: *foreign},
+		Faults: fakeapi.Faults{ErrorRate: *errRate, ForeignPerMinute: *foreign}, WebhookSecret: fakeWebhookSecret(),
 	})
 	base, shutdown, err := serveLoopback(srv, *addr)
 	if err != nil {
@@ -138,6 +146,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer shutdown()
 	fmt.Fprintf(stdout, "simulated SmartLead API at %s (limits %s); stop with Ctrl-C\n", base, ratelimit.Format(windows))
+	fakeActivity(ctx, srv, *activity, stderr)
 	<-ctx.Done()
 	return nil
 }

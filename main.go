@@ -47,16 +47,19 @@ Usage:
   smartlead-etl query     run read-only SQL: query "SELECT ..."
   smartlead-etl export    write Parquet files: export --out DIR
   smartlead-etl dashboard write one self-contained HTML page of charts: dashboard --out FILE.html
+  smartlead-etl listen    receive SmartLead webhook events: listen --addr HOST:PORT
+  smartlead-etl webhooks  register, list or delete webhooks: webhooks register --url URL
   smartlead-etl version   print the version
 
 Run "smartlead-etl help COMMAND" (or COMMAND --help) for a command's flags.
 The API key is read from a file named by --api-key-file (or
 SMARTLEAD_API_KEY_FILE) or from SMARTLEAD_API_KEY, never from a flag; when
-both are set, the file wins.
+both are set, the file wins. The webhook secret is read from
+SMARTLEAD_WEBHOOK_SECRET or --webhook-secret-file.
 `
 
 // commands are the sub-commands, for help and "did you mean".
-var commands = []string{"run", "plan", "demo", "fake-api", "report", "query", "export", "version", "help"}
+var commands = []string{"run", "plan", "demo", "fake-api", "report", "query", "export", "dashboard", "listen", "webhooks", "version", "help"}
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -81,6 +84,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdExport(ctx, rest, stdout, stderr)
 	case "dashboard":
 		return cmdDashboard(ctx, rest, stdout, stderr)
+	case "listen":
+		return cmdListen(ctx, rest, stdout, stderr)
+	case "webhooks":
+		return cmdWebhooks(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		if len(rest) > 0 {
 			if rest[0] == "--help" || rest[0] == "-h" {

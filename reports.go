@@ -33,6 +33,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	campaign := fs.Int64("campaign", 0, "only this campaign id")
 	since := fs.String("since", "", "from this day (YYYY-MM-DD), for reports over days or runs")
 	until := fs.String("until", "", "up to and including this day (YYYY-MM-DD)")
+	tz := fs.String("tz", "", "time zone for reports by local time, e.g. Europe/Berlin (default UTC)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -72,6 +73,12 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if p.Until, err = parseDay("--until", *until); err != nil {
 		return err
+	}
+	if *tz != "" {
+		if _, err := time.LoadLocation(*tz); err != nil || *tz == "Local" {
+			return usageErrorf("--tz %q: want an IANA time zone such as Europe/Berlin or America/New_York", *tz)
+		}
+		p.TZ = tz
 	}
 	if err := report.CheckFormat(*format); err != nil {
 		return usageErrorf("--format: %s", err)

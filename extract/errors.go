@@ -28,12 +28,13 @@ const maxErrorBody = 512
 const maxDrain = 4 << 10
 
 // requestName is how every error of the package names its request:
-// "smartlead: GET /campaigns/{id}/leads (campaign 7, offset 200)". The
+// "smartlead: GET /campaigns/{id}/leads (campaign 7, offset 200)" (the
+// method is GET unless the template names another, "POST /webhook/create"). The
 // campaign and offset are left out when zero; the offset only shows with a
 // campaign, as only campaign routes page by it in errors.
 func requestName(endpoint string, campaign int64, offset int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", endpoint)
+	fmt.Fprintf(&b, "smartlead: %s", requestLine(endpoint))
 	if campaign != 0 {
 		fmt.Fprintf(&b, " (campaign %d", campaign)
 		if offset != 0 {
@@ -262,4 +263,14 @@ func (c *Client) checkResponse(status int, body []byte, ep endpoint, it Item, at
 func drain(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, maxDrain)
 	_ = body.Close()
+}
+
+// requestLine is how an error names a request: a plain template is a GET
+// (every stream is); the webhook calls' templates carry their method
+// ("POST /webhook/create").
+func requestLine(template string) string {
+	if m, _, ok := strings.Cut(template, " "); ok && m != "" && strings.ToUpper(m) == m {
+		return template
+	}
+	return "GET " + template
 }

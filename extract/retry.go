@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,15 @@ func shouldRetry(ctx context.Context, resp *response, err error) verdict {
 // response. Every attempt first takes a limiter slot on the job context;
 // only the HTTP exchange itself runs under the per-attempt timeout.
 func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q url.Values) (*response, error) {
+	return c.call(ctx, http.MethodGet, nil, ep, it, path, q)
+}
+
+// call is get for any method, with a JSON body (nil for none). Only GET
+// and DELETE are retried after a 5xx or a dropped connection: a POST that
+// may have been carried out is not repeated (a 429 is always retried: the
+// server did nothing).
+func (c *Client) call(ctx context.Context, method string, body []byte, ep endpoint, it Item, path string, q url.Values) (*response, error) {
+	idempotent := method == http.MethodGet || method == http.MethodDelete
 	full, redacted := c.urls(path, q)
 	var slept time.Duration // backoff slept before the coming attempt
 	for attempt := 1; ; attempt++ {
@@ -97,7 +107,7 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 		if err != nil {
 			return nil, fmt.Errorf("%s: not sent: %w", requestName(ep.template, it.CampaignID, it.Offset), err)
 		}
-		resp, extra, refused, err := c.send(ctx, full, ep, it, attempt)
+		resp, extra, refused, err := c.send(ctx, method, full, body, ep, it, attempt)
 		if len(extra) > 0 {
 			// The transport sent the request again on other connections
 			// (see resendGate): each earlier send got no answer, and
@@ -143,12 +153,16 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 		}
 		c.report(ep, it, at, dur, attempt, waited, resp, err, jid)
 
-		switch shouldRetry(ctx, resp, err) {
+		v := shouldRetry(ctx, resp, err)
+		if v == retryBackoff && !idempotent {
+			v = stop
+		}
+		switch v {
 		case stop:
 			if ctx.Err() != nil {
 				return nil, c.ctxErr(ctx, ep, it, ctx.Err())
 			}
-			if err != nil { // unreachable today: transport errors are retried
+			if err != nil { // a POST's transport error: not retried
 				return nil, &TransportError{Endpoint: ep.template, CampaignID: it.CampaignID, Attempts: attempt, Err: err}
 			}
 			if resp.status >= 300 && resp.status <= 399 {
@@ -211,15 +225,22 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 // timeout, so a connection dropped mid-body is a (retried) transport error.
 // extra lists the sends the transport added on other connections after the
 // first; refused is why it was stopped from adding one more.
-func (c *Client) send(ctx context.Context, full string, ep endpoint, it Item, attempt int) (_ *response, extra []sent, refused, _ error) {
+func (c *Client) send(ctx context.Context, method, full string, reqBody []byte, ep endpoint, it Item, attempt int) (_ *response, extra []sent, refused, _ error) {
 	cctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	actx, cancel := context.WithTimeout(cctx, c.attemptTimeout)
 	defer cancel()
 	gate := &resendGate{c: c, ctx: ctx, ep: ep, it: it, attempt: attempt, cancel: stop}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, gate.trace()), http.MethodGet, full, nil)
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, gate.trace()), method, full, rd)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "smartlead-etl")

@@ -129,6 +129,9 @@ func (r *Run) commit(ctx context.Context, c Counters) (*Summary, error) {
 		if err := discardOlder(ctx, tx, r.id, now); err != nil {
 			return err
 		}
+		if _, err := MergeEvents(ctx, tx, EventsDir(s.path)); err != nil { // webhook events spooled by `listen`
+			return fmt.Errorf("merge webhook events: %w", err)
+		}
 		return retain(ctx, tx, s.opts.Retain)
 	})
 	if err != nil {

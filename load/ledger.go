@@ -2,8 +2,12 @@ package load
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
 	"fmt"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 )
@@ -16,22 +20,104 @@ func (s *Store) LogPlanAttempts(ctx context.Context, id string, attempts []extra
 	if s.readOnly {
 		return fmt.Errorf("load: log plan requests: the store is read-only")
 	}
+	return s.LogAttempts(ctx, id, attempts)
+}
+
+// LogAttempts writes api_requests rows under runID (a run's id, or a
+// label such as "webhooks-..." for calls made outside a run) at once,
+// durably: the ledger every later run reads its spent quota from.
+func (s *Store) LogAttempts(ctx context.Context, runID string, attempts []extract.Attempt) error {
 	if len(attempts) == 0 {
 		return nil
 	}
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO api_requests (run_id, "at", endpoint, campaign_id, status, duration_ms,
-			attempt, waited_ms, rate_remaining, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("load: log attempts: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "api_requests")
 		if err != nil {
-			return fmt.Errorf("load: log plan requests: %w", err)
+			return fmt.Errorf("load: log attempts: %w", err)
 		}
-		defer st.Close()
+		v := make([]driver.Value, 10)
 		for _, at := range attempts {
-			if _, err := st.ExecContext(ctx, id, at.At, redact(at.Endpoint), nullZero(at.CampaignID), int32(at.Status),
-				ms(at.Duration), int32(at.Attempt), ms(at.Waited), nullNeg(at.RateRemaining), nullEmpty(redact(at.Err))); err != nil {
-				return fmt.Errorf("load: log plan request %s at %s: %w", at.Endpoint, at.At, err)
+			v[0], v[1], v[2], v[3], v[4] = runID, at.At, redact(at.Endpoint), nullZero(at.CampaignID), int32(at.Status)
+			v[5], v[6], v[7], v[8], v[9] = ms(at.Duration), int32(at.Attempt), ms(at.Waited), nullNeg(at.RateRemaining), nullEmpty(redact(at.Err))
+			if err := a.AppendRow(v...); err != nil {
+				_ = a.Clear()
+				_ = a.Close()
+				return fmt.Errorf("load: log attempt %s at %s: %w", at.Endpoint, at.At.Format(time.RFC3339Nano), err)
 			}
+		}
+		if err := a.Close(); err != nil {
+			return fmt.Errorf("load: log attempts: %w", err)
 		}
 		return nil
 	})
+}
+
+// WebhookRegistration is a webhook_registrations row: a webhook this
+// tool registered (the API lists no user-level webhooks).
+type WebhookRegistration struct {
+	ID           int64
+	Name         string
+	URL          string
+	Association  string // user, client or campaign
+	CampaignID   int64  // 0 = NULL
+	ClientID     int64  // 0 = NULL
+	EventTypes   []string
+	RegisteredAt time.Time
+	DeletedAt    time.Time // zero while registered
+}
+
+// RecordWebhook remembers a webhook just registered.
+func (s *Store) RecordWebhook(ctx context.Context, w WebhookRegistration) error {
+	events, err := json.Marshal(w.EventTypes)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO webhook_registrations (webhook_id, name, webhook_url, association_type,
+		campaign_id, client_id, event_types, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (webhook_id) DO UPDATE SET name = excluded.name, webhook_url = excluded.webhook_url,
+		association_type = excluded.association_type, campaign_id = excluded.campaign_id, client_id = excluded.client_id,
+		event_types = excluded.event_types, registered_at = excluded.registered_at, deleted_at = NULL`,
+		w.ID, nullEmpty(w.Name), w.URL, w.Association, nullZero(w.CampaignID), nullZero(w.ClientID), string(events), w.RegisteredAt); err != nil {
+		return fmt.Errorf("load: record webhook %d: %w", w.ID, err)
+	}
+	return nil
+}
+
+// WebhookDeleted marks a remembered webhook deleted; it reports whether
+// the tool knew it.
+func (s *Store) WebhookDeleted(ctx context.Context, id int64, at time.Time) (bool, error) {
+	r, err := s.db.ExecContext(ctx, `UPDATE webhook_registrations SET deleted_at = ? WHERE webhook_id = ? AND deleted_at IS NULL`, at, id)
+	if err != nil {
+		return false, fmt.Errorf("load: mark webhook %d deleted: %w", id, err)
+	}
+	n, err := r.RowsAffected()
+	return n > 0, err
+}
+
+// Webhooks returns the webhooks this tool registered and has not
+// deleted, oldest first.
+func (s *Store) Webhooks(ctx context.Context) ([]WebhookRegistration, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT webhook_id, coalesce(name, ''), webhook_url, association_type,
+		coalesce(campaign_id, 0), coalesce(client_id, 0), coalesce(event_types::VARCHAR, '[]'), registered_at
+		FROM webhook_registrations WHERE deleted_at IS NULL ORDER BY registered_at, webhook_id`)
+	if err != nil {
+		return nil, fmt.Errorf("load: read webhook_registrations: %w", err)
+	}
+	defer rows.Close()
+	var out []WebhookRegistration
+	for rows.Next() {
+		var w WebhookRegistration
+		var events string
+		if err := rows.Scan(&w.ID, &w.Name, &w.URL, &w.Association, &w.CampaignID, &w.ClientID, &events, &w.RegisteredAt); err != nil {
+			return nil, fmt.Errorf("load: read webhook_registrations: %w", err)
+		}
+		_ = json.Unmarshal([]byte(events), &w.EventTypes)
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }

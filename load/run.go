@@ -576,34 +576,7 @@ func (r *Run) end() {
 // whatever becomes of the run, since they are the quota ledger. Safe to
 // call from any goroutine, also after the run ended.
 func (r *Run) LogAttempts(ctx context.Context, attempts []extract.Attempt) error {
-	if len(attempts) == 0 {
-		return nil
-	}
-	conn, err := r.s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("load: log attempts: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "api_requests")
-		if err != nil {
-			return fmt.Errorf("load: log attempts: %w", err)
-		}
-		v := make([]driver.Value, 10)
-		for _, at := range attempts {
-			v[0], v[1], v[2], v[3], v[4] = r.id, at.At, redact(at.Endpoint), nullZero(at.CampaignID), int32(at.Status)
-			v[5], v[6], v[7], v[8], v[9] = ms(at.Duration), int32(at.Attempt), ms(at.Waited), nullNeg(at.RateRemaining), nullEmpty(redact(at.Err))
-			if err := a.AppendRow(v...); err != nil {
-				_ = a.Clear()
-				_ = a.Close()
-				return fmt.Errorf("load: log attempt %s at %s: %w", at.Endpoint, at.At.Format(time.RFC3339Nano), err)
-			}
-		}
-		if err := a.Close(); err != nil {
-			return fmt.Errorf("load: log attempts: %w", err)
-		}
-		return nil
-	})
+	return r.s.LogAttempts(ctx, r.id, attempts)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -11,7 +11,6 @@ import (
 // estimate grows by the following pages as soon as they arrive, instead
 // of discovering them one page at a time near the end.
 
-
 // unsizedCampaigns lists the campaigns whose leads or statistics the plan
 // could size only as one page.
 func unsizedCampaigns(in PlanInput) map[int64]bool {
