@@ -35,7 +35,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	all := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	cfg.register(all)
 	fs := newFlagSetEnv("demo [flags]", "Serve the simulated SmartLead API on a free loopback port, run the whole pipeline against it, and print a report. It needs no API key.", false)
-	for _, name := range []string{"db", "dashboard", "limits", "headroom", "concurrency", "streams", "days", "progress", "log-format", "log-level", "lock-wait"} {
+	for _, name := range []string{"db", "dashboard", "export", "limits", "headroom", "concurrency", "streams", "days", "progress", "log-format", "log-level", "lock-wait"} {
 		if f := all.Lookup(name); f != nil {
 			fs.AddFlag(f)
 		}

@@ -94,6 +94,11 @@ func TestEverythingCreatedIsPrivate(t *testing.T) {
 	old := syscall.Umask(0o022)
 	t.Cleanup(func() { syscall.Umask(old) })
 	root := filepath.Join(t.TempDir(), "root")
+	// --db must name an existing directory (a typo is a usage error);
+	// the export directories below are the tool's to create.
+	for _, d := range []string{"data", "run", "killed"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o700))
+	}
 	r := runBinary(t, []string{"demo", "--db", filepath.Join(root, "data", "demo.duckdb"), "--campaigns", "3", "--leads", "20",
 		"--export", filepath.Join(root, "lake"), "--log-format", "json"})
 	require.Equal(t, 0, r.code, r.all())

@@ -261,9 +261,8 @@ func TestBrowserFixture(t *testing.T) {
 // of daily stats, email_events present; then the filters and sorting.
 func TestBrowserAwkwardData(t *testing.T) {
 	s, _ := buildWarehouse(t, shape{Campaigns: 30, Snapshots: 3, DailyDays: 10, Awkward: true, Leads: 6})
-	_, err := s.DB().ExecContext(t.Context(), `CREATE TABLE email_events AS
-		SELECT 'e' || i AS event_id, 'EMAIL_REPLY' AS event_type,
-		       TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_minutes(i * 37) AS event_at, 1000 + i % 30 AS campaign_id
+	_, err := s.DB().ExecContext(t.Context(), `INSERT INTO email_events (event_id, event_type, event_at, received_at, campaign_id, payload)
+		SELECT 'e' || i, 'EMAIL_REPLY', TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_minutes(i * 37), now(), 1000 + i % 30, '{}'
 		FROM range(400) t(i)`)
 	require.NoError(t, err)
 	b := openPage(t, generate(t, s, "awkward.duckdb"))
@@ -344,7 +343,7 @@ func TestBrowserOneSnapshotNoDaily(t *testing.T) {
 	got := requireDrawn(t, b, "chart-funnel", "chart-steps", "chart-status", "chart-accounts", "chart-runs")
 	assert.True(t, got["chart-daily"].Hidden)
 	assert.Contains(t, got["chart-daily"].Empty, "no daily stats")
-	assert.True(t, got["chart-hours"].Hidden, "no email_events, no hour chart")
+	assert.True(t, got["chart-hours"].Hidden, "no reply events, no hour chart")
 	assert.True(t, eval[bool](t, b, `document.getElementById('card-hours').hidden`))
 	requireClean(t, b)
 }

@@ -185,19 +185,18 @@ func TestNoSnapshot(t *testing.T) {
 	require.ErrorIs(t, err, dashboard.ErrNoSnapshot)
 }
 
-// TestRepliesByHourWithEmailEvents: when the webhook receiver's table is
-// there, the page gets replies by hour of day (UTC); without it, none.
+// TestRepliesByHourWithEmailEvents: when the webhook receiver's table
+// holds replies, the page gets replies by hour of day (UTC); without, none.
 func TestRepliesByHourWithEmailEvents(t *testing.T) {
 	f := fixture.New(t)
+	db := f.Store.DB()
+	_, err := db.ExecContext(t.Context(), `DELETE FROM email_events`)
+	require.NoError(t, err)
 	d, err := dashboard.Collect(t.Context(), f.Store, options("w.duckdb"))
 	require.NoError(t, err)
-	assert.Nil(t, d.ReplyHours)
+	assert.Nil(t, d.ReplyHours, "no reply event: no chart")
 
-	db := f.Store.DB()
-	_, err = db.ExecContext(t.Context(), `CREATE TABLE email_events (event_id VARCHAR, event_type VARCHAR,
-		event_at TIMESTAMPTZ, received_at TIMESTAMPTZ, campaign_id BIGINT, payload JSON)`)
-	require.NoError(t, err)
-	_, err = db.ExecContext(t.Context(), `INSERT INTO email_events VALUES
+	_, err = db.ExecContext(t.Context(), `INSERT INTO email_events (event_id, event_type, event_at, received_at, campaign_id, payload) VALUES
 		('e1', 'EMAIL_REPLY', '2026-11-26 09:15:00+00', now(), 101, '{}'),
 		('e2', 'EMAIL_REPLY', '2026-11-26 09:45:00+00', now(), 101, '{}'),
 		('e3', 'email_replied', '2026-11-26 23:59:00+00', now(), 102, '{}'),

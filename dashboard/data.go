@@ -295,8 +295,8 @@ func (c collector) runs(d *Data) (err error) {
 }
 
 // replyHours adds replies by hour of day when the webhook receiver's
-// email_events table exists with the columns it needs; a warehouse without
-// it simply has no such chart.
+// email_events table exists with the columns it needs and holds a reply;
+// a warehouse without them simply has no such chart.
 func (c collector) replyHours(d *Data) error {
 	cols, err := c.query("email_events_columns")
 	if err != nil {
@@ -325,8 +325,8 @@ func (c collector) replyHours(d *Data) error {
 		return err
 	}
 	t, err := project(res, "reply_hours", []string{"campaign_id", "hour", "replies"})
-	if err != nil {
-		return err
+	if err != nil || len(t.Rows) == 0 {
+		return err // no reply received yet: no chart, rather than an empty one
 	}
 	d.ReplyHours = &t
 	return nil
