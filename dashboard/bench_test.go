@@ -73,7 +73,7 @@ func buildSimulated(t *testing.T, db string, campaigns, leadsPer int) {
 	time.Sleep(2 * time.Hour)
 	fake := fakeapi.New(fakeapi.Config{Seed: 6, APIKey: key, Campaigns: campaigns, LeadsPerCampaign: leadsPer, Windows: raw})
 	cfg := pipeline.Config{
-		DB: db, Schema: fixture.SchemaFS(), APIKey: key, BaseURL: "http://fake" + fakeapi.BasePath,
+		DB: db, Schema: fixture.SchemaFS(), APIKey: key, BaseURL: "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2, BackfillDays: 14,
 	}

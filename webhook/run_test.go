@@ -72,7 +72,7 @@ func TestRunCommitsWhileReceiving(t *testing.T) {
 	scaled, _ := ratelimit.Scale(raw, 0.8)
 	sum, err := pipeline.Run(context.Background(), pipeline.Config{
 		DB: db, Schema: os.DirFS("../sql/schema"), APIKey: "sk-webhook-test-1",
-		BaseURL:    "http://fake" + fakeapi.BasePath,
+		BaseURL:    "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
 	})
