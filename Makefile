@@ -34,5 +34,5 @@ fuzz: ## run each decoder fuzz target briefly (FUZZTIME=10s each)
 	  echo "fuzz $$f for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./transform || exit 1; done
 
-bench: ## benchmarks: virtual-time crawl and nightly runs, 30 nights of storage, 1M-lead load vs read_json
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 150m ./extract/... ./pipeline/ ./load/ ./transform/
+bench: ## benchmarks: virtual-time crawl and nightly runs, 30 nights of storage, 1M-lead load vs read_json, dashboard generation, webhook receiver under load
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 150m ./extract/... ./pipeline/ ./load/ ./transform/ ./dashboard/ ./webhook/

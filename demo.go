@@ -8,7 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
@@ -24,33 +28,53 @@ const demoKey = "demo-key-0000"
 const demoLimits = "100/1s,600/1m,10000/1h"
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// The demo takes a few of run's flags and reads no environment: a
+	// SMARTLEAD_DB or SMARTLEAD_API_KEY meant for the real warehouse must
+	// not leak into it. run's flag set supplies the defaults of the rest.
 	var cfg runConfig
-	fs := newFlagSet("demo [flags]", "Serve the simulated SmartLead API on a free loopback port, run the whole pipeline against it, and print a report.")
-	cfg.register(fs)
+	all := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	cfg.register(all)
+	fs := newFlagSetEnv("demo [flags]", "Serve the simulated SmartLead API on a free loopback port, run the whole pipeline against it, and print a report. It needs no API key.", false)
+	for _, name := range []string{"db", "dashboard", "export", "limits", "headroom", "concurrency", "streams", "days", "progress", "log-format", "log-level", "lock-wait"} {
+		if f := all.Lookup(name); f != nil {
+			fs.AddFlag(f)
+		}
+	}
 	campaigns := fs.Int("campaigns", 20, "campaigns in the simulated account")
 	leads := fs.Int("leads", 150, "average leads per campaign")
 	seed := fs.Int64("seed", 1, "seed of the simulated account")
-	_ = fs.Set("db", "smartlead-demo.duckdb")
-	_ = fs.Set("limits", demoLimits)
-	fs.Lookup("db").DefValue = "smartlead-demo.duckdb"
+	cfg.db, cfg.limits = "smartlead-demo.duckdb", demoLimits
+	fs.Lookup("db").DefValue = cfg.db
 	fs.Lookup("limits").DefValue = demoLimits
-	if err := parseFlags(fs, args, stderr); err != nil {
+	fs.Lookup("dashboard").DefValue = "the --db file with .html, e.g. smartlead-demo.html"
+	fs.Lookup("limits").Usage = "rate-limit windows of the simulated API, which the client also keeps to (ten times the standard tier, so the demo takes seconds)"
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	if err := cfg.resolve(false); err != nil {
+	if fs.NArg() > 0 {
+		return usageErrorf("demo: unexpected argument %q (demo takes only flags)", fs.Arg(0))
+	}
+	if err := validate(fs, []flagCheck{
+		{"campaigns", between(*campaigns, 1, 5000)},
+		{"leads", between(*leads, 0, 100000)},
+	}); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.common, stderr)
+	if cfg.dashboard == "" { // the demo always shows its page, next to its warehouse
+		cfg.dashboard = strings.TrimSuffix(cfg.db, filepath.Ext(cfg.db)) + ".html"
+	}
+	if err := cfg.resolve(fs, false); err != nil {
+		return err
+	}
+	con := newConsole(stderr)
+	log, err := newLogger(cfg.common, con)
 	if err != nil {
 		return err
 	}
-	serverLimits, err := ratelimit.Parse(cfg.limits)
-	if err != nil {
-		return usageErrorf("--limits: %s", err)
-	}
+	serverLimits, _ := ratelimit.Parse(cfg.limits) // validated by resolve
 	srv := fakeapi.New(fakeapi.Config{
 		Seed: *seed, APIKey: demoKey, Campaigns: *campaigns, LeadsPerCampaign: *leads,
-		Windows: serverLimits,
+		Windows: serverLimits, WebhookSecret: demoWebhookSecret,
 	})
 	base, shutdown, err := serveLoopback(srv, "127.0.0.1:0")
 	if err != nil {
@@ -62,7 +86,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.baseURL = base
 	cfg.apiKey = demoKey
 	registerSecret(demoKey)
-	sum, err := runPipeline(ctx, cfg, log, stderr)
+	sum, err := runPipeline(ctx, cfg, log, con)
 	if err != nil && !errors.Is(err, errPartial) {
 		return err
 	}
@@ -70,12 +94,26 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rerr := printDemoReport(ctx, cfg, stdout); rerr != nil {
 		return rerr
 	}
-	fmt.Fprintf(stdout, "\nNext: smartlead-etl report --db %s   (list the reports)\n      duckdb %s \"SELECT * FROM campaigns LIMIT 5\"\n", cfg.db, cfg.db)
+	if werr := demoEvents(ctx, cfg, srv, log, stdout); werr != nil {
+		return werr
+	}
+	// Again, now that the events are in: the page's replies-by-hour chart.
+	if derr := runDashboard(ctx, cfg, log); derr != nil {
+		return derr
+	}
+	if cfg.dashboard != "" {
+		if abs, aerr := filepath.Abs(cfg.dashboard); aerr == nil {
+			fmt.Fprintf(stdout, "Dashboard: %s (open it in a browser)\n", abs)
+		}
+	}
+	fmt.Fprintf(stdout, "\nNext: smartlead-etl report --db %s   (list the reports)\n"+
+		"      smartlead-etl query --db %s \"SELECT status, count(*) FROM leads GROUP BY ALL\"\n"+
+		"      duckdb %s   (the DuckDB CLI, if you have it)\n", cfg.db, cfg.db, cfg.db)
 	return err
 }
 
 func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("fake-api [flags]", "Serve the simulated SmartLead API, for pointing a test cron setup at. The key is SMARTLEAD_API_KEY if set, else "+demoKey+".")
+	fs := newFlagSet("fake-api [flags]", "Serve the simulated SmartLead API, for pointing a test cron setup at. It accepts the key in SMARTLEAD_API_KEY when that is set (so a shell exporting your real key makes the real key the simulated one), else "+demoKey+"; give the same key to run.")
 	addr := fs.String("addr", "127.0.0.1:8787", "listen address")
 	campaigns := fs.Int("campaigns", 20, "campaigns in the simulated account")
 	leads := fs.Int("leads", 150, "average leads per campaign")
@@ -83,12 +121,16 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	limits := fs.String("limits", "10/1s,60/1m,1000/1h", "server-side rate-limit windows")
 	errRate := fs.Float64("error-rate", 0, "share of requests answered with a 5xx")
 	foreign := fs.Int("foreign-per-minute", 0, "requests per minute another program spends on the same key")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	activity := fs.Duration("activity-every", 0, "simulate activity this often and deliver it to registered webhooks, signed with SMARTLEAD_WEBHOOK_SECRET (0 = never)")
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("fake-api: unexpected argument %q (fake-api takes only flags)", fs.Arg(0))
 	}
 	windows, err := ratelimit.Parse(*limits)
 	if err != nil {
-		return usageErrorf("--limits: %s", err)
+		return badFlag(fs, "limits", err)
 	}
 	key := demoKey
 	if k := os.Getenv("SMARTLEAD_API_KEY"); k != "" {
@@ -96,7 +138,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	srv := fakeapi.New(fakeapi.Config{
 		Seed: *seed, APIKey: key, Campaigns: *campaigns, LeadsPerCampaign: *leads, Windows: windows,
-		Faults: fakeapi.Faults{ErrorRate: *errRate, ForeignPerMinute: *foreign},
+		Faults: fakeapi.Faults{ErrorRate: *errRate, ForeignPerMinute: *foreign}, WebhookSecret: fakeWebhookSecret(),
 	})
 	base, shutdown, err := serveLoopback(srv, *addr)
 	if err != nil {
@@ -104,6 +146,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer shutdown()
 	fmt.Fprintf(stdout, "simulated SmartLead API at %s (limits %s); stop with Ctrl-C\n", base, ratelimit.Format(windows))
+	fakeActivity(ctx, srv, *activity, stderr)
 	<-ctx.Done()
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"golang.org/x/term"
+
+	"github.com/smartlead-etl/smartlead-etl/pipeline"
 )
 
 // secrets holds values that must never be printed (the API key). Every
@@ -38,6 +40,9 @@ func scrub(s string) string {
 }
 
 func isTerminal(w io.Writer) bool {
+	if c, ok := w.(*console); ok {
+		w = c.w
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
@@ -54,14 +59,30 @@ func newLogger(c common, w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(slog.NewTextHandler(w, textOpts(opts))), nil
 	case "auto":
 		if isTerminal(w) {
-			return slog.New(slog.NewTextHandler(w, opts)), nil
+			return slog.New(slog.NewTextHandler(w, textOpts(opts))), nil
 		}
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usageErrorf("--log-format %q: want auto, text or json", c.logFormat)
+}
+
+// textOpts: in text logs, per-table counts read as in the run summary
+// (campaigns=20 leads=3000), not as Go's map[campaigns:20 ...]. JSON logs
+// keep them as objects.
+func textOpts(o *slog.HandlerOptions) *slog.HandlerOptions {
+	t := *o
+	t.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindAny {
+			if m, ok := a.Value.Any().(map[string]int64); ok {
+				a.Value = slog.StringValue(pipeline.FormatRows(m))
+			}
+		}
+		return scrubAttr(groups, a)
+	}
+	return &t
 }
 
 func scrubAttr(_ []string, a slog.Attr) slog.Attr {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -20,54 +19,72 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfg runConfig
 	fs := newFlagSet("run [flags]", "Extract every stream from the SmartLead API, transform it and load one snapshot into the DuckDB file.")
 	cfg.register(fs)
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usageErrorf("run: unexpected argument %q", fs.Arg(0))
+		return usageErrorf("run: unexpected argument %q (run takes only flags)", fs.Arg(0))
 	}
-	if err := cfg.resolve(true); err != nil {
+	if err := cfg.resolve(fs, true); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.common, stderr)
+	con := newConsole(stderr)
+	log, err := newLogger(cfg.common, con)
 	if err != nil {
 		return err
 	}
+	cfg.logKeySource(log)
 	if cfg.dryRun {
 		return printPlan(ctx, cfg, log, stdout)
 	}
-	_, err = runPipeline(ctx, cfg, log, stderr)
+	_, err = runPipeline(ctx, cfg, log, con)
 	return err
 }
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg runConfig
-	fs := newFlagSet("plan [flags]", "Size the next run from what the warehouse knows plus one request (the campaign list): requests per stream, the total, and the earliest finish under the configured rate limits, counting what the last hour already spent. Takes the same flags as run.")
+	fs := newFlagSet("plan [flags]", "Size the next run from what the warehouse knows plus one request (the campaign list): requests per stream, the total, and the earliest finish under the configured rate limits, counting what the last hour already spent. Before the first run (no snapshot yet) it also reads each campaign's analytics, one request per campaign, to size leads and statistics; it creates the warehouse and records those requests in its ledger. Takes the same flags as run.")
 	cfg.register(fs)
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	if err := cfg.resolve(true); err != nil {
+	if fs.NArg() > 0 {
+		return usageErrorf("plan: unexpected argument %q (plan takes only flags)", fs.Arg(0))
+	}
+	if err := cfg.resolve(fs, true); err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.common, stderr)
 	if err != nil {
 		return err
 	}
+	cfg.logKeySource(log)
 	return printPlan(ctx, cfg, log, stdout)
 }
 
-func printPlan(ctx context.Context, cfg runConfig, log *slog.Logger, stdout io.Writer) error {
-	if _, err := os.Stat(cfg.db); err != nil {
-		return usageErrorf("database %s: %s (the first run is a full refresh; nothing to plan from)", cfg.db, err)
+// logKeySource says at start where the API key came from (never the
+// key), and which source lost when two were set.
+func (c runConfig) logKeySource(log *slog.Logger) {
+	if c.key.ignored != "" {
+		log.Info("API key from the "+c.key.from+"; "+c.key.ignored+" is also set and ignored: the key file wins", "source", c.key.from)
+		return
 	}
+	log.Info("API key from "+c.key.from, "source", c.key.from)
+}
+
+func printPlan(ctx context.Context, cfg runConfig, log *slog.Logger, stdout io.Writer) error {
 	f, err := pipeline.Plan(ctx, cfg.pipelineConfig(log, nil))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "mode:        %s\n", f.Mode)
-	if f.Mode != "resume" {
+	switch {
+	case f.First:
+		fmt.Fprintf(stdout, "campaigns:   %d from the %s (first run: no snapshot yet)\n", f.Campaigns, f.CampaignsFrom)
+	case f.Mode != "resume":
 		fmt.Fprintf(stdout, "campaigns:   %d from the %s; %d unchanged and final: carried over, no requests\n", f.Campaigns, f.CampaignsFrom, f.Frozen)
+	}
+	if f.Mode != "resume" {
 		for _, s := range extract.AllStreams {
 			if n, ok := f.PerStream[s]; ok {
 				fmt.Fprintf(stdout, "  %-22s %6d requests\n", s, n)
@@ -89,10 +106,10 @@ func schemaFS() fs.FS {
 }
 
 // runPipeline turns the flags into a pipeline run, then exports if asked.
-func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, stderr io.Writer) (*load.Summary, error) {
-	prog := newProgress(cfg.progress, stderr, log)
+func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, con *console) (*load.Summary, error) {
+	prog := newProgress(cfg.progress, con, log)
 	sum, err := pipeline.Run(ctx, cfg.pipelineConfig(log, prog))
-	prog.stop()
+	prog.stop(err == nil || errors.Is(err, pipeline.ErrPartial))
 	if err != nil && !errors.Is(err, pipeline.ErrPartial) {
 		return sum, err
 	}
@@ -105,6 +122,9 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, stderr io
 		if xerr := exportParquet(ctx, store, cfg.exportDir, false, log, io.Discard); xerr != nil {
 			return sum, xerr
 		}
+	}
+	if derr := runDashboard(ctx, cfg, log); derr != nil {
+		return sum, derr
 	}
 	return sum, err
 }

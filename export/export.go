@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // Options configure [Export].
@@ -147,7 +148,7 @@ func Export(ctx context.Context, db *sql.DB, dir string, o Options) (*Manifest, 
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := privfile.MkdirAll(abs); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	lock, err := lockfile.Acquire(filepath.Join(abs, ".export.lock"))
@@ -184,7 +185,7 @@ func Export(ctx context.Context, db *sql.DB, dir string, o Options) (*Manifest, 
 	m.SnapshotDate = snap.Format(time.DateOnly)
 
 	tmp := filepath.Join(abs, exportTmpPrefix+randomHex())
-	if err := os.Mkdir(tmp, 0o755); err != nil {
+	if err := privfile.Mkdir(tmp); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	defer os.RemoveAll(tmp)
@@ -279,7 +280,7 @@ func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifes
 		rel := spec.name + "/" + partCol + "=" + f.value
 		if len(parts) == 0 || parts[len(parts)-1].rel != rel {
 			staged := filepath.Join(tmp, filepath.FromSlash(rel))
-			if err := os.MkdirAll(staged, 0o755); err != nil {
+			if err := privfile.MkdirAll(staged); err != nil {
 				return nil, nil, err
 			}
 			parts = append(parts, stagedPartition{staged: staged, rel: rel})
@@ -302,6 +303,11 @@ func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifes
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
+			return nil, nil, err
+		}
+		// DuckDB created the file with 0666 minus the umask; it holds
+		// people's data. (Nobody else could reach it yet: tmp is 0700.)
+		if err := privfile.Restrict(path); err != nil {
 			return nil, nil, err
 		}
 		sum, err := syncAndHash(path)
@@ -439,7 +445,7 @@ var exchange = exchangeDirs
 // is moved aside first; the old contents end up under tmp and are removed.
 func swapPartition(staged, dst, tmp string) error {
 	parent := filepath.Dir(dst)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := privfile.MkdirAll(parent); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(dst); errors.Is(err, os.ErrNotExist) {
@@ -477,7 +483,7 @@ func writeManifest(path string, m *Manifest) error {
 		return err
 	}
 	tmp := path + ".tmp-" + randomHex()
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := privfile.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return err
 	}

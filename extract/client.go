@@ -40,6 +40,7 @@ type Client struct {
 	lim     *ratelimit.Limiter
 	log     *slog.Logger
 	observe func(Attempt)
+	journal Journal
 	admit   func(Item) bool
 
 	attemptTimeout time.Duration
@@ -65,6 +66,7 @@ type config struct {
 	lim            *ratelimit.Limiter
 	log            *slog.Logger
 	observe        func(Attempt)
+	journal        Journal
 	admit          func(Item) bool
 	attemptTimeout time.Duration
 	maxRetries     int
@@ -81,8 +83,10 @@ func WithBaseURL(u string) Option {
 	return func(c *config) error { c.baseURL = u; return nil }
 }
 
-// WithHTTPClient sets the HTTP client. Its Timeout should be zero: the
-// per-attempt timeout is applied by the client itself (WithAttemptTimeout).
+// WithHTTPClient sets the HTTP client (default NewHTTPClient(DefaultWorkers)).
+// Its Timeout should be zero: the per-attempt timeout is applied by the
+// client itself (WithAttemptTimeout). Its redirect policy is replaced:
+// redirects are never followed.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -162,11 +166,33 @@ func WithObserver(fn func(Attempt)) Option {
 	return func(c *config) error { c.observe = fn; return nil }
 }
 
-// WithAdmit registers fn to be asked before every page request (not
-// before retries of it). When fn returns false the chain stops there
-// without an error: this is how a run keeps to a request budget or a
-// deadline and leaves the rest for the next run. fn may be called from
-// many goroutines at once.
+// Journal makes every request durable before it is sent, so that a
+// process killed with requests in flight still leaves a record of them
+// for the next start's limiter (quota memory) and ledger.
+type Journal interface {
+	// Sending records a request about to be sent (At, Endpoint,
+	// CampaignID, Attempt and Waited are set) and returns an id for
+	// Answered. It must be durable when it returns; an error fails the
+	// request unsent, since an unrecorded request could overshoot a window
+	// after a crash.
+	Sending(a Attempt) (id string, err error)
+	// Answered records the attempt's outcome.
+	Answered(id string, a Attempt)
+}
+
+// WithJournal makes the client record each HTTP attempt in j before
+// sending it and after it is answered.
+func WithJournal(j Journal) Option {
+	return func(c *config) error { c.journal = j; return nil }
+}
+
+// WithAdmit registers fn to be asked before every request that would reach
+// the server: each page's first attempt, every retry, and every re-send
+// the transport makes on another connection. Admission and counting are
+// the caller's one step, so a budget is exact. When fn returns false the
+// chain stops there without an error (Fetch returns ErrNotAdmitted): this
+// is how a run keeps to a request budget or a deadline and leaves the rest
+// for the next run. fn may be called from many goroutines at once.
 func WithAdmit(fn func(Item) bool) Option {
 	return func(c *config) error { c.admit = fn; return nil }
 }
@@ -202,7 +228,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	}
 	cfg := config{
 		baseURL:        DefaultBaseURL,
-		hc:             &http.Client{},
+		hc:             nil, // NewHTTPClient, unless WithHTTPClient
 		attemptTimeout: DefaultAttemptTimeout,
 		maxRetries:     DefaultMaxRetries,
 		retryBase:      DefaultRetryBase,
@@ -215,12 +241,20 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("smartlead: %w", err)
 		}
 	}
-	base, err := url.Parse(strings.TrimRight(strings.TrimSpace(cfg.baseURL), "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("smartlead: base URL %q: want an absolute http(s) URL", cfg.baseURL)
+	if err := CheckBaseURL(cfg.baseURL); err != nil {
+		return nil, fmt.Errorf("smartlead: %w", err)
 	}
-	if base.RawQuery != "" || base.Fragment != "" {
-		return nil, fmt.Errorf("smartlead: base URL %q: must not carry a query or fragment", cfg.baseURL)
+	base, err := url.Parse(strings.TrimRight(strings.TrimSpace(cfg.baseURL), "/"))
+	if err != nil {
+		return nil, fmt.Errorf("smartlead: base URL: %w", err) // unreachable: CheckBaseURL parsed it
+	}
+	hc := NewHTTPClient(DefaultWorkers)
+	if cfg.hc != nil {
+		// A copy, so the caller's client keeps its policy and ours cannot
+		// follow a redirect.
+		cp := *cfg.hc
+		cp.CheckRedirect = refuseRedirect
+		hc = &cp
 	}
 	if cfg.rnd == nil {
 		cfg.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -239,10 +273,11 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		key:            apiKey,
 		redact:         newRedactor(apiKey),
 		base:           base,
-		hc:             cfg.hc,
+		hc:             hc,
 		lim:            cfg.lim,
 		log:            cfg.log,
 		observe:        cfg.observe,
+		journal:        cfg.journal,
 		admit:          cfg.admit,
 		attemptTimeout: cfg.attemptTimeout,
 		maxRetries:     cfg.maxRetries,
@@ -277,9 +312,9 @@ func (c *Client) float64() float64 {
 
 // Stats counts what the client has done since it was made.
 type Stats struct {
-	Requests   int64         // HTTP attempts, retries and 429s included
+	Requests   int64         // requests sent: attempts, retries, 429s and the transport's own re-sends
 	Throttled  int64         // 429 responses
-	Retries    int64         // attempts after the first of a request
+	Retries    int64         // sends after the first of a request (the transport's re-sends included)
 	Waited     time.Duration // limiter waits plus backoff sleeps, summed over attempts
 	Pages      int64
 	Records    int64 // records handed out (after dedupe)

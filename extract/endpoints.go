@@ -3,6 +3,7 @@ package extract
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,17 +29,29 @@ type endpoint struct {
 	secrets   bool   // records carry passwords to strip
 }
 
-// The leads and email-account routes document a maximum limit of 100;
-// statistics documents 1000 and the client asks for WithStatsPageSize.
-const maxListLimit = 100
+// MaxListLimit is the page size of the leads and email-account routes,
+// their documented maximum limit; statistics documents 1000 and the client
+// asks for WithStatsPageSize.
+const MaxListLimit = 100
+
+// Template returns the path template the stream's requests are logged and
+// recorded under in the api_requests ledger, e.g. "/campaigns/{id}/leads";
+// "" for a stream the client does not know.
+func (s Stream) Template() string { return endpoints[s].template }
+
+// Selected reports whether s is among streams, where nil means every
+// stream (the --streams default).
+func (s Stream) Selected(streams []Stream) bool {
+	return streams == nil || slices.Contains(streams, s)
+}
 
 var endpoints = map[Stream]endpoint{
 	StreamCampaigns:          {template: "/campaigns/", shape: shapeArray},
 	StreamClients:            {template: "/client/", shape: shapeArray},
-	StreamEmailAccounts:      {template: "/email-accounts/", shape: shapeArray, paged: true, pageSize: maxListLimit, dedupeKey: "id", secrets: true},
+	StreamEmailAccounts:      {template: "/email-accounts/", shape: shapeArray, paged: true, pageSize: MaxListLimit, dedupeKey: "id", secrets: true},
 	StreamCampaignAnalytics:  {template: "/campaigns/{id}/analytics", shape: shapeObject, perCamp: true},
 	StreamCampaignDailyStats: {template: "/campaigns/{id}/analytics-by-date", shape: shapeObject, perCamp: true},
-	StreamLeads:              {template: "/campaigns/{id}/leads", shape: shapeEnvelope, perCamp: true, paged: true, pageSize: maxListLimit, dedupeKey: "campaign_lead_map_id"},
+	StreamLeads:              {template: "/campaigns/{id}/leads", shape: shapeEnvelope, perCamp: true, paged: true, pageSize: MaxListLimit, dedupeKey: "campaign_lead_map_id"},
 	StreamLeadEmailStats:     {template: "/campaigns/{id}/statistics", shape: shapeEnvelope, perCamp: true, paged: true, dedupeKey: "stats_id"},
 	StreamSequences:          {template: "/campaigns/{id}/sequences", shape: shapeArray, perCamp: true},
 }

@@ -27,6 +27,24 @@ const maxErrorBody = 512
 // be reused; anything longer is cheaper to drop with the connection.
 const maxDrain = 4 << 10
 
+// requestName is how every error of the package names its request:
+// "smartlead: GET /campaigns/{id}/leads (campaign 7, offset 200)" (the
+// method is GET unless the template names another, "POST /webhook/create"). The
+// campaign and offset are left out when zero; the offset only shows with a
+// campaign, as only campaign routes page by it in errors.
+func requestName(endpoint string, campaign int64, offset int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: %s", requestLine(endpoint))
+	if campaign != 0 {
+		fmt.Fprintf(&b, " (campaign %d", campaign)
+		if offset != 0 {
+			fmt.Fprintf(&b, ", offset %d", offset)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
 // APIError is a response the client does not retry, or stopped retrying:
 // any non-2xx status other than 429. Body is a capped excerpt with the API
 // key scrubbed out.
@@ -40,10 +58,7 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
@@ -77,10 +92,7 @@ type RateLimitedError struct {
 
 func (e *RateLimitedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	fmt.Fprintf(&b, ": rate limited (429) after %d attempts; server asks to retry after %s",
 		e.Attempts, e.RetryAfter.Round(time.Second))
 	return b.String()
@@ -88,6 +100,46 @@ func (e *RateLimitedError) Error() string {
 
 // Is matches ErrRateLimited.
 func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
+
+// ErrNotAdmitted is returned by Fetch when the admit function
+// (WithAdmit) refused a request; Pages and Crawl stop the chain quietly
+// instead.
+var ErrNotAdmitted = errors.New("smartlead: request not admitted (budget or deadline)")
+
+// RedirectError is a 3xx answer. Redirects are never followed: the request
+// URL carries the API key, which a followed redirect would pass on (in the
+// Referer at least) to the host Location names. Host is that host; the
+// Location's path and query are not kept.
+type RedirectError struct {
+	Status     int
+	Endpoint   string
+	CampaignID int64
+	Host       string // "" when the answer had no usable Location
+}
+
+func (e *RedirectError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
+	if e.CampaignID != 0 {
+		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
+	}
+	fmt.Fprintf(&b, ": the API answered %d %s", e.Status, http.StatusText(e.Status))
+	if e.Host != "" {
+		fmt.Fprintf(&b, " redirecting to host %s", e.Host)
+	}
+	b.WriteString("; redirects are not followed, since the request carries the API key: check --base-url")
+	return b.String()
+}
+
+func redirectError(resp *response, requestURL string, ep endpoint, it Item) *RedirectError {
+	e := &RedirectError{Status: resp.status, Endpoint: ep.template, CampaignID: it.CampaignID}
+	if base, err := url.Parse(requestURL); err == nil {
+		if loc, err := base.Parse(resp.header.Get("Location")); err == nil && resp.header.Get("Location") != "" {
+			e.Host = loc.Host
+		}
+	}
+	return e
+}
 
 // DecodeError is a 2xx response whose envelope could not be read. It names
 // the request and the field; the records themselves are decoded (and
@@ -102,14 +154,7 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d", e.CampaignID)
-		if e.Offset != 0 {
-			fmt.Fprintf(&b, ", offset %d", e.Offset)
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, e.Offset))
 	b.WriteString(": bad response")
 	if e.Field != "" {
 		fmt.Fprintf(&b, " field %q", e.Field)
@@ -133,10 +178,7 @@ type TransportError struct {
 
 func (e *TransportError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " failed after %d attempts", e.Attempts)
 	}
@@ -221,4 +263,14 @@ func (c *Client) checkResponse(status int, body []byte, ep endpoint, it Item, at
 func drain(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, maxDrain)
 	_ = body.Close()
+}
+
+// requestLine is how an error names a request: a plain template is a GET
+// (every stream is); the webhook calls' templates carry their method
+// ("POST /webhook/create").
+func requestLine(template string) string {
+	if m, _, ok := strings.Cut(template, " "); ok && m != "" && strings.ToUpper(m) == m {
+		return template
+	}
+	return "GET " + template
 }

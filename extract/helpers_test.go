@@ -169,7 +169,7 @@ func newClient(t testing.TB, h http.Handler, tr *memTransport, opts ...extract.O
 	tr.h = h
 	log, buf := testLogger(t)
 	base := []extract.Option{
-		extract.WithBaseURL("http://smartlead.test/api/v1"),
+		extract.WithBaseURL("http://localhost/api/v1"),
 		extract.WithHTTPClient(&http.Client{Transport: tr}),
 		extract.WithLimiter(wide()),
 		extract.WithLogger(log),

@@ -37,10 +37,10 @@ func (c *Client) Pages(ctx context.Context, it Item) iter.Seq2[Page, error] {
 		seen := map[string]struct{}{}
 		cur := it
 		for {
-			if c.admit != nil && !c.admit(cur) {
+			p, err := c.fetch(ctx, cur)
+			if errors.Is(err, ErrNotAdmitted) {
 				return // over budget: the caller's queue still holds cur
 			}
-			p, err := c.fetch(ctx, cur)
 			if err != nil {
 				yield(p, err)
 				return

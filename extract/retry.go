@@ -1,12 +1,15 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"time"
@@ -67,9 +70,23 @@ func shouldRetry(ctx context.Context, resp *response, err error) verdict {
 // response. Every attempt first takes a limiter slot on the job context;
 // only the HTTP exchange itself runs under the per-attempt timeout.
 func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q url.Values) (*response, error) {
+	return c.call(ctx, http.MethodGet, nil, ep, it, path, q)
+}
+
+// call is get for any method, with a JSON body (nil for none). Only GET
+// and DELETE are retried after a 5xx or a dropped connection: a POST that
+// may have been carried out is not repeated (a 429 is always retried: the
+// server did nothing).
+func (c *Client) call(ctx context.Context, method string, body []byte, ep endpoint, it Item, path string, q url.Values) (*response, error) {
+	idempotent := method == http.MethodGet || method == http.MethodDelete
 	full, redacted := c.urls(path, q)
 	var slept time.Duration // backoff slept before the coming attempt
 	for attempt := 1; ; attempt++ {
+		// Admission is per request, retries included, so that a budget
+		// counts exactly what reaches the server.
+		if c.admit != nil && !c.admit(it) {
+			return nil, ErrNotAdmitted
+		}
 		waited, err := c.lim.Wait(ctx)
 		waited += slept
 		slept = 0
@@ -86,8 +103,46 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 		})
 
 		at := time.Now()
-		resp, err := c.send(ctx, full)
+		jid, err := c.journalSending(Attempt{At: at, Endpoint: ep.template, CampaignID: it.CampaignID, Attempt: attempt, Waited: waited})
+		if err != nil {
+			return nil, fmt.Errorf("%s: not sent: %w", requestName(ep.template, it.CampaignID, it.Offset), err)
+		}
+		resp, extra, refused, err := c.send(ctx, method, full, body, ep, it, attempt)
+		if len(extra) > 0 {
+			// The transport sent the request again on other connections
+			// (see resendGate): each earlier send got no answer, and
+			// each went through the limiter, the journal, the counters
+			// and the ledger.
+			sends := append([]sent{{at: at, waited: waited, jid: jid}}, extra...)
+			for i, s := range sends[:len(sends)-1] {
+				c.reportSend(ep, it, s, sends[i+1].at.Sub(s.at), attempt)
+			}
+			c.count(it.Stream, func(s *Stats, ss *StreamStats) {
+				s.Requests += int64(len(extra))
+				ss.Requests += int64(len(extra))
+				s.Retries += int64(len(extra))
+				for _, e := range extra {
+					s.Waited += e.waited
+				}
+			})
+			last := sends[len(sends)-1]
+			at, waited, jid = last.at, last.waited, last.jid
+			c.log.Warn("smartlead: the connection closed before an answer; the request was sent again",
+				"endpoint", ep.template, "campaign_id", it.CampaignID, "sends", len(sends))
+		}
 		dur := time.Since(at)
+		if refused != nil {
+			// The transport wanted to send once more and the budget, the
+			// journal or the job's context said no: nothing more went out.
+			c.reportSend(ep, it, sent{at: at, waited: waited, jid: jid}, dur, attempt)
+			switch {
+			case errors.Is(refused, ErrNotAdmitted):
+				return nil, ErrNotAdmitted
+			case ctx.Err() != nil:
+				return nil, c.ctxErr(ctx, ep, it, refused)
+			}
+			return nil, fmt.Errorf("%s: not sent again: %w", requestName(ep.template, it.CampaignID, it.Offset), refused)
+		}
 		if err != nil {
 			err = c.redact.transportErr(err, redacted)
 		}
@@ -96,15 +151,22 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 			// server thinks is left (another program may share the key).
 			c.lim.Observe(resp.header)
 		}
-		c.report(ep, it, at, dur, attempt, waited, resp, err)
+		c.report(ep, it, at, dur, attempt, waited, resp, err, jid)
 
-		switch shouldRetry(ctx, resp, err) {
+		v := shouldRetry(ctx, resp, err)
+		if v == retryBackoff && !idempotent {
+			v = stop
+		}
+		switch v {
 		case stop:
 			if ctx.Err() != nil {
 				return nil, c.ctxErr(ctx, ep, it, ctx.Err())
 			}
-			if err != nil { // unreachable today: transport errors are retried
+			if err != nil { // a POST's transport error: not retried
 				return nil, &TransportError{Endpoint: ep.template, CampaignID: it.CampaignID, Attempts: attempt, Err: err}
+			}
+			if resp.status >= 300 && resp.status <= 399 {
+				return nil, redirectError(resp, full, ep, it)
 			}
 			if err := c.checkResponse(resp.status, resp.body, ep, it, attempt); err != nil {
 				return nil, err
@@ -161,18 +223,37 @@ func (c *Client) get(ctx context.Context, ep endpoint, it Item, path string, q u
 
 // send makes one HTTP attempt and reads the whole body under the attempt
 // timeout, so a connection dropped mid-body is a (retried) transport error.
-func (c *Client) send(ctx context.Context, full string) (*response, error) {
-	actx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
+// extra lists the sends the transport added on other connections after the
+// first; refused is why it was stopped from adding one more.
+func (c *Client) send(ctx context.Context, method, full string, reqBody []byte, ep endpoint, it Item, attempt int) (_ *response, extra []sent, refused, _ error) {
+	cctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	actx, cancel := context.WithTimeout(cctx, c.attemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, full, nil)
+	gate := &resendGate{c: c, ctx: ctx, ep: ep, it: it, attempt: attempt, cancel: stop}
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, gate.trace()), method, full, rd)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
+	}
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "smartlead-etl")
 	resp, err := c.hc.Do(req)
+	extra, refused = gate.result()
+	if refused != nil {
+		if err == nil {
+			drain(resp.Body)
+		}
+		return nil, extra, refused, nil
+	}
 	if err != nil {
-		return nil, err
+		return nil, extra, nil, err
 	}
 	defer drain(resp.Body)
 	limit := int64(maxErrorRead)
@@ -181,14 +262,14 @@ func (c *Client) send(ctx context.Context, full string) (*response, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %d response body: %w", resp.StatusCode, err)
+		return nil, extra, nil, fmt.Errorf("reading %d response body: %w", resp.StatusCode, err)
 	}
 	r := &response{status: resp.StatusCode, header: resp.Header, body: body}
 	if int64(len(body)) > limit {
 		r.body = body[:limit]
 		r.truncated = resp.StatusCode >= 200 && resp.StatusCode <= 299
 	}
-	return r, nil
+	return r, extra, nil, nil
 }
 
 // throttleWait is how long to pause after a 429: the largest of the
@@ -242,8 +323,14 @@ func bodyRetryAfter(body []byte) (time.Duration, bool) {
 	return time.Duration(secs * float64(time.Second)), true
 }
 
+// reportSend records a send that got no answer because the connection
+// closed and the transport sent the request again.
+func (c *Client) reportSend(ep endpoint, it Item, s sent, dur time.Duration, attempt int) {
+	c.report(ep, it, s.at, dur, attempt, s.waited, nil, errors.New(resendTag), s.jid)
+}
+
 // report tells the observer about one attempt and logs it at debug level.
-func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, attempt int, waited time.Duration, resp *response, err error) {
+func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, attempt int, waited time.Duration, resp *response, err error, jid string) {
 	a := Attempt{
 		At:            at,
 		Endpoint:      ep.template,
@@ -265,6 +352,10 @@ func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, a
 	if err != nil {
 		a.Err = c.redact.String(err.Error())
 	}
+	if c.journal != nil {
+		a.JournalID = jid
+		c.journal.Answered(jid, a)
+	}
 	if c.observe != nil {
 		c.observe(a)
 	}
@@ -276,16 +367,23 @@ func (c *Client) report(ep endpoint, it Item, at time.Time, dur time.Duration, a
 	}
 }
 
+// journalSending records an attempt in the journal, when there is one,
+// before it is sent.
+func (c *Client) journalSending(a Attempt) (string, error) {
+	if c.journal == nil {
+		return "", nil
+	}
+	a.RateRemaining = -1
+	return c.journal.Sending(a)
+}
+
 // ctxErr reports a cancelled or expired job as the context's error, not
 // as whatever the transport made of it.
 func (c *Client) ctxErr(ctx context.Context, ep endpoint, it Item, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		err = cerr
 	}
-	if it.CampaignID != 0 {
-		return fmt.Errorf("smartlead: GET %s (campaign %d): %w", ep.template, it.CampaignID, err)
-	}
-	return fmt.Errorf("smartlead: GET %s: %w", ep.template, err)
+	return fmt.Errorf("%s: %w", requestName(ep.template, it.CampaignID, 0), err)
 }
 
 // sleep waits d or until ctx is done, on one timer that is always stopped.

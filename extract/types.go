@@ -48,8 +48,9 @@ type Page struct {
 }
 
 // Attempt describes one HTTP attempt, for the api_requests ledger. The
-// client reports every attempt (retries and 429s included) to its
-// observer; nothing in it can hold the API key.
+// client reports every request it sent (retries and 429s included, and
+// each send the transport repeated on another connection, as a status-0
+// row) to its observer; nothing in it can hold the API key.
 type Attempt struct {
 	At            time.Time     // when the request was sent
 	Endpoint      string        // path template, e.g. "/campaigns/{id}/leads"
@@ -60,4 +61,5 @@ type Attempt struct {
 	Waited        time.Duration // time spent in the limiter and backoff before it
 	RateRemaining int           // X-RateLimit-Remaining; -1 when absent
 	Err           string        // redacted error text, "" on success
+	JournalID     string        // the attempt's id in the client's Journal; "" without one
 }

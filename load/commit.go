@@ -260,6 +260,10 @@ func (s *Store) publish(ctx context.Context, id string, p *prepared) error {
 		if err := s.discardOlder(ctx, tx, id, now); err != nil {
 			return err
 		}
+		// Webhook events spooled by `listen` land with the snapshot.
+		if _, err := mergeEvents(ctx, tx, EventsDir(s.path), now, s.sq); err != nil {
+			return fmt.Errorf("merge webhook events: %w", err)
+		}
 		return s.retain(ctx, tx, s.opts.Retain)
 	})
 	if err != nil {

@@ -103,6 +103,17 @@
 // called from any goroutine. Only one run may be active per Store, and
 // the CLI's lock file allows one run per warehouse.
 //
+// # Webhook events
+//
+// The webhook receiver (package webhook) appends deliveries to a spool
+// beside the warehouse ([EventsDir]); [MergeEvents] moves what a
+// transaction has not seen yet into email_events (an event id already
+// present is skipped) and webhook_rejects, and records in webhook_spool
+// how far each segment is merged, in the caller's transaction: the
+// receiver merges through [Store.MergeEvents] when the warehouse is free,
+// and [Run.Commit] merges in its own swap transaction, so events never
+// wait for a run to end and a run never waits for the receiver.
+//
 // # etl_runs
 //
 // Rows per table are one column each (rows_campaigns, rows_leads, ...):

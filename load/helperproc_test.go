@@ -32,6 +32,8 @@ func helperMain(role string) int {
 		err = helperCrashLoad()
 	case "crash-queue":
 		err = helperCrashQueue()
+	case "merge-events":
+		err = helperMergeEvents()
 	default:
 		err = fmt.Errorf("unknown helper role %q", role)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // DefaultLockWait is how long Open waits for another process's lock when
@@ -53,6 +55,10 @@ type Options struct {
 	// waits for readers to let go of the warehouse when it must write to
 	// it (commit, abort): 0 means DefaultCommitWait.
 	CommitWait time.Duration
+	// WarehouseOnly opens the warehouse without the side file: for a
+	// process that writes only its own tables (the webhook receiver's
+	// merge), which must neither wait for a run's side file nor settle it.
+	WarehouseOnly bool
 }
 
 // DefaultCommitWait is how long a commit waits for readers by default.
@@ -133,23 +139,37 @@ type Store struct {
 // pending migrations from schema, whose root holds NNN_name.sql files
 // (main passes fs.Sub of the embedded sql/schema). Each migration runs in
 // its own transaction and is recorded in schema_migrations.
+//
+// A warehouse it creates is private (0600, in directories it creates 0700);
+// an existing one keeps its mode. DuckDB creates its WAL and temporary
+// files with 0666 minus the umask: the command tightens the umask for
+// those (privfile.Umask).
 func Open(ctx context.Context, path string, schema fs.FS, opts Options) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := privfile.MkdirAll(dir); err != nil {
 			return nil, fmt.Errorf("load: create directory for %s: %w", path, err)
 		}
 	}
+	_, statErr := os.Stat(path)
 	s, err := open(ctx, path, opts, false)
 	if err != nil {
 		return nil, err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		if err := privfile.Restrict(path); err != nil {
+			_ = s.db.Close()
+			return nil, fmt.Errorf("load: make %s private: %w", path, err)
+		}
 	}
 	if err := migrate(ctx, s.db, schema, s.log, opts.now); err != nil {
 		_ = s.db.Close()
 		return nil, err
 	}
-	if err := s.openSideFile(ctx); err != nil {
-		_ = s.db.Close()
-		return nil, err
+	if !opts.WarehouseOnly {
+		if err := s.openSideFile(ctx); err != nil {
+			_ = s.db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -3,7 +3,9 @@ package pipeline
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -11,14 +13,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/load/journal"
 )
 
 // The crash test re-executes this test binary as a child that runs the
@@ -60,6 +65,15 @@ func (p linePrinter) Page(int64, extract.Stats) {
 
 func crashChild() int {
 	cfg := crashConfig(os.Getenv("CRASH_DB"), os.Getenv("CRASH_BASE"), nil)
+	if l := os.Getenv("CRASH_LIMITS"); l != "" {
+		raw, err := ratelimit.Parse(l)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		cfg.ServerWindows = raw
+		cfg.Windows, _ = ratelimit.Scale(raw, extract.DefaultHeadroom)
+	}
 	cfg.Progress = linePrinter{bufio.NewWriter(os.Stdout)}
 	if _, err := Run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -79,7 +93,7 @@ func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	ref := fakeapi.New(crashAccount())
 	whole := filepath.Join(dir, "whole.duckdb")
-	_, err := Run(context.Background(), crashConfig(whole, "http://fake"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
+	_, err := Run(context.Background(), crashConfig(whole, "http://localhost"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
 	require.NoError(t, err)
 	want := ref.Stats().Requests
 	inFlight := crashConfig("", "", nil).Concurrency + 1 // workers fetching, plus the page being staged
@@ -115,4 +129,104 @@ func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 			requireSameSnapshot(t, whole, db, LookbackDays(time.Now(), 2))
 		})
 	}
+}
+
+// TestQuotaMemoryAcrossKills: a run killed with SIGKILL at five points and
+// restarted at once each time never puts more than headroom x limit into
+// any rolling window at the server, across all its starts: each start
+// knows every request the killed one sent, those in flight included
+// (package journal). The windows are scaled: 1 s, 20 s for the minute,
+// 60 s for the hour. The warehouse ends exactly as an uninterrupted run's,
+// and the ledger holds at least every request the server saw.
+func TestQuotaMemoryAcrossKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns child processes")
+	}
+	const limits = "20/1s,60/20s,400/60s"
+	raw, err := ratelimit.Parse(limits)
+	require.NoError(t, err)
+	allowed, err := ratelimit.Scale(raw, extract.DefaultHeadroom)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	ref := fakeapi.New(crashAccount())
+	whole := filepath.Join(dir, "whole.duckdb")
+	_, err = Run(context.Background(), crashConfig(whole, "http://localhost"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
+	require.NoError(t, err)
+	want := ref.Stats().Requests
+	inFlight := crashConfig("", "", nil).Concurrency + 1 // workers fetching, plus the page being staged
+
+	fake := fakeapi.New(crashAccount())
+	var seen atomic.Int64
+	reached := make(chan struct{}, 1)
+	var target atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := seen.Add(1); n == target.Load() {
+			reached <- struct{}{}
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	db := filepath.Join(dir, "killed.duckdb")
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "PIPELINE_CRASH_CHILD=1", "CRASH_DB="+db,
+			"CRASH_BASE="+srv.URL+fakeapi.BasePath, "CRASH_LIMITS="+limits)
+		cmd.Stdout = io.Discard
+		require.NoError(t, cmd.Start())
+		return cmd
+	}
+	// Kill points spread over the run, the first right after the opening
+	// burst fills the one-second window.
+	kills := []int{int(allowed[0].Max), want / 4, want / 2, 2 * want / 3, 5 * want / 6}
+	for i, k := range kills {
+		target.Store(int64(k))
+		cmd := start()
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case <-reached:
+			require.NoError(t, cmd.Process.Kill())
+			<-exited
+		case err := <-exited:
+			t.Fatalf("start %d ended (%v) before the server saw %d requests", i+1, err, k)
+		}
+	}
+	target.Store(-1)
+	last := start()
+	require.NoError(t, last.Wait(), "the last start finishes the run")
+
+	sent := fake.AdmittedOurs()
+	for _, w := range allowed {
+		most := mostInWindow(sent, w.Len)
+		t.Logf("window %s: at most %d requests at the server (allowed %d)", w.Len, most, w.Max)
+		assert.LessOrEqual(t, most, int(w.Max), "window %s overshot across a kill", w.Len)
+	}
+	total := len(sent)
+	t.Logf("%d requests over 6 starts; uninterrupted: %d", total, want)
+	require.LessOrEqual(t, total, want+len(kills)*inFlight)
+	require.Zero(t, fake.Stats().Throttled)
+
+	requireSameSnapshot(t, whole, db, LookbackDays(time.Now(), 2))
+	conn, err := sql.Open("duckdb", db+"?access_mode=read_only")
+	require.NoError(t, err)
+	defer conn.Close()
+	var ledger, noAnswer int
+	require.NoError(t, conn.QueryRow(`SELECT count(*), count(*) FILTER (WHERE error = $1) FROM api_requests`, journal.NoAnswer).Scan(&ledger, &noAnswer))
+	t.Logf("ledger: %d rows, %d without a recorded answer", ledger, noAnswer)
+	require.GreaterOrEqual(t, ledger, total, "the ledger never under-counts")
+	require.LessOrEqual(t, ledger, total+len(kills)*inFlight)
+}
+
+// mostInWindow is the largest number of times in any rolling window of
+// length d (times ascending).
+func mostInWindow(ts []time.Time, d time.Duration) int {
+	most, lo := 0, 0
+	for hi := range ts {
+		for ts[hi].Sub(ts[lo]) >= d {
+			lo++
+		}
+		most = max(most, hi-lo+1)
+	}
+	return most
 }

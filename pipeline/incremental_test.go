@@ -38,7 +38,7 @@ func newEnv(t *testing.T, dir string, fc fakeapi.Config) *env {
 	fake := fakeapi.New(fc)
 	return &env{fake: fake, dir: dir, cfg: Config{
 		DB: filepath.Join(dir, "w.duckdb"), Schema: os.DirFS("../sql/schema"), APIKey: testKey,
-		BaseURL: "http://fake" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
+		BaseURL: "http://localhost" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows: scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
 	}}
 }
@@ -120,7 +120,7 @@ func TestBuildPlanIncremental(t *testing.T) {
 			camp(4, "ACTIVE", changed), // settings changed: sequences re-read
 			camp(5, "ACTIVE", upd),     // new: full
 		},
-		Prev: &load.RunInfo{RunID: "r1", StartedAt: prevStart, Mode: ModeFull},
+		Prev: &load.RunInfo{RunID: "r1", StartedAt: prevStart, Mode: load.ModeFull},
 		States: states(
 			state(1, "ACTIVE", upd, 250, 900),
 			state(2, "COMPLETED", upd, 100, 300),
@@ -130,7 +130,7 @@ func TestBuildPlanIncremental(t *testing.T) {
 		DaysHeld: map[int64]map[string]bool{1: {"2026-11-24": true, "2026-11-26": true}},
 	}
 	p := BuildPlan(in)
-	require.Equal(t, ModeIncremental, p.Mode)
+	require.Equal(t, load.ModeIncremental, p.Mode)
 	require.Equal(t, 1, p.Frozen)
 	got := map[string]int{}
 	for _, it := range p.Items {
@@ -173,7 +173,7 @@ func TestBuildPlanIncremental(t *testing.T) {
 
 	in.FullRefresh = true
 	full := BuildPlan(in)
-	require.Equal(t, ModeFull, full.Mode)
+	require.Equal(t, load.ModeFull, full.Mode)
 	require.Empty(t, full.Carries)
 	require.Zero(t, full.Frozen)
 	// Leads pages: 250 -> 3, 100 -> 2 (a full last page needs an empty one

@@ -12,6 +12,7 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/load/journal"
 	"github.com/smartlead-etl/smartlead-etl/transform"
 )
 
@@ -28,12 +29,22 @@ type job struct {
 	lim    *ratelimit.Limiter
 	rec    *attemptLog
 	prog   Progress
+	// journal is told which requests the ledger holds once LogAttempts
+	// wrote them (nil in tests that run without one).
+	journal *journal.Journal
+	track   *Tracker
 
 	// Written only by emit (one goroutine at a time).
 	seqOf     map[string]int64 // queue seq of each item handed to the crawler
 	campaigns []transform.Campaign
 
-	admitted atomic.Int64
+	// prior is what earlier invocations of a resumed run spent.
+	prior load.Counters
+	// unsized: campaigns planned at one page of leads and statistics
+	// (see sizeFromAnalytics); written only by plan and emit.
+	unsized map[int64]bool
+
+	admitted atomic.Int64 // requests taken from the budget (MaxRequests)
 	stopped  atomic.Bool
 	reasonMu sync.Mutex
 	reason   string
@@ -49,17 +60,7 @@ func itemKey(it extract.Item) string {
 	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + strconv.Itoa(it.Offset) + "|" + since
 }
 
-func (j *job) wants(s extract.Stream) bool {
-	if j.cfg.Streams == nil {
-		return true
-	}
-	for _, w := range j.cfg.Streams {
-		if w == s {
-			return true
-		}
-	}
-	return false
-}
+func (j *job) wants(s extract.Stream) bool { return s.Selected(j.cfg.Streams) }
 
 // extract plans (unless resuming: the plan is in the queue), drains the
 // queue, then re-reads in full any campaign whose incremental leads do not
@@ -108,6 +109,8 @@ func (j *job) plan(ctx context.Context) error {
 	if err := j.run.SetPlan(ctx, wp.Mode, wp.Items, wp.Carries); err != nil {
 		return err
 	}
+	j.track.Expect(wp.Requests())
+	j.unsized = unsizedCampaigns(in)
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
 		"requests_estimated", wp.Requests(), "carried", len(wp.Carries))
 	return nil
@@ -151,6 +154,7 @@ func (j *job) drain(ctx context.Context) error {
 		j.seqOf[itemKey(w.Item)] = w.Seq
 	}
 	j.prog.Planned(len(items))
+	j.track.queued(len(items))
 	return j.client.Crawl(ctx, items, j.cfg.Concurrency, j.emit)
 }
 
@@ -171,6 +175,9 @@ func (j *job) emit(p extract.Page) error {
 			b.Campaigns = nil // fetched only to plan
 		}
 	}
+	if p.Item.Stream == extract.StreamCampaignAnalytics {
+		j.sizeFromAnalytics(b)
+	}
 	for _, r := range b.Rejected {
 		j.log.Warn("record rejected", "stream", r.Stream, "key", r.RecordKey, "field", r.Field, "reason", r.Reason)
 	}
@@ -181,7 +188,9 @@ func (j *job) emit(p extract.Page) error {
 	if p.Next != nil {
 		j.seqOf[itemKey(*p.Next)] = next
 		j.prog.Planned(1)
+		j.track.queued(1)
 	}
+	j.track.fetched()
 	j.prog.Page(batchRows(b), j.client.Stats())
 	return j.flushAttempts(ctx)
 }
@@ -226,19 +235,12 @@ func (j *job) refreshMismatches(ctx context.Context) (int, error) {
 	return queued, nil
 }
 
-// admit keeps the run inside its request budget and deadline: it is asked
-// before every page request, from any worker.
+// admit keeps the run inside its request budget and deadline: the client
+// asks it before every request that would reach the server (first
+// attempts, retries, the transport's re-sends), from any worker.
 func (j *job) admit(it extract.Item) bool {
 	if j.stopped.Load() {
 		return false
-	}
-	if max := int64(j.cfg.MaxRequests); max > 0 {
-		// Pages admitted so far plus retries spent: each admitted page
-		// costs at least one request.
-		if j.admitted.Load()+j.client.Stats().Retries >= max {
-			j.stop(fmt.Sprintf("request budget of %d reached", max))
-			return false
-		}
 	}
 	if !j.cfg.Deadline.IsZero() {
 		if at := j.lim.NextSlot(); at.After(j.cfg.Deadline) {
@@ -247,7 +249,14 @@ func (j *job) admit(it extract.Item) bool {
 			return false
 		}
 	}
-	j.admitted.Add(1)
+	if max := int64(j.cfg.MaxRequests); max > 0 {
+		// One atomic step takes the request from the budget: checking
+		// then counting would let concurrent workers all pass the check.
+		if j.admitted.Add(1) > max {
+			j.stop(fmt.Sprintf("request budget of %d reached", max))
+			return false
+		}
+	}
 	return true
 }
 
@@ -270,13 +279,35 @@ func (j *job) flushAttempts(ctx context.Context) error {
 		if err := j.run.LogAttempts(ctx, as); err != nil {
 			return fmt.Errorf("write request ledger: %w", err)
 		}
+		if j.journal != nil {
+			return j.journal.Flushed(journalIDs(as))
+		}
 	}
 	return nil
 }
 
+// counters are the run's totals, earlier invocations included. Waited is
+// the wall-clock time the limiter held every request back, not the sum
+// of each worker's waits (see workerWaits).
+// journalIDs lists the journal ids of attempts just written to the ledger.
+func journalIDs(as []extract.Attempt) []string {
+	ids := make([]string, 0, len(as))
+	for _, a := range as {
+		if a.JournalID != "" {
+			ids = append(ids, a.JournalID)
+		}
+	}
+	return ids
+}
+
 func (j *job) counters() load.Counters {
 	s := j.client.Stats()
-	return load.Counters{Requests: s.Requests, Throttled: s.Throttled, Retries: s.Retries, Waited: s.Waited}
+	return load.Counters{
+		Requests:  j.prior.Requests + s.Requests,
+		Throttled: j.prior.Throttled + s.Throttled,
+		Retries:   j.prior.Retries + s.Retries,
+		Waited:    j.prior.Waited + j.lim.HeldBack(),
+	}
 }
 
 func batchRows(b transform.Batch) int64 {

@@ -125,7 +125,7 @@ func runNightly(t *testing.T, dir string, sc nightScale) nightResult {
 		LeadsPerCampaign: sc.LeadsPerCampaign, Windows: raw})
 	cfg := Config{
 		DB: filepath.Join(dir, "incremental.duckdb"), Schema: os.DirFS("../sql/schema"), APIKey: testKey,
-		BaseURL:    "http://fake" + fakeapi.BasePath,
+		BaseURL:    "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
 	}

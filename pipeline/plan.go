@@ -24,12 +24,6 @@ const (
 	DefaultStatsLookback = 48 * time.Hour
 )
 
-// Run modes, as recorded in etl_runs.mode.
-const (
-	ModeFull        = "full"
-	ModeIncremental = "incremental"
-)
-
 // WorkPlan is what a run will request after the campaign list, and which
 // rows it carries over unchanged from the previous snapshot.
 type WorkPlan struct {
@@ -92,26 +86,16 @@ func BuildPlan(in PlanInput) WorkPlan {
 		in.StatsLookback = DefaultStatsLookback
 	}
 	if in.LeadsPageSize == 0 {
-		in.LeadsPageSize = 100
+		in.LeadsPageSize = extract.MaxListLimit
 	}
 	if in.StatsPageSize == 0 {
 		in.StatsPageSize = extract.DefaultStatsPageSize
 	}
-	wants := func(s extract.Stream) bool {
-		if in.Streams == nil {
-			return true
-		}
-		for _, w := range in.Streams {
-			if w == s {
-				return true
-			}
-		}
-		return false
-	}
+	wants := func(s extract.Stream) bool { return s.Selected(in.Streams) }
 	full := in.FullRefresh || in.Prev == nil
-	p := WorkPlan{Mode: ModeIncremental, Estimate: map[extract.Stream]int{}}
+	p := WorkPlan{Mode: load.ModeIncremental, Estimate: map[extract.Stream]int{}}
 	if full {
-		p.Mode = ModeFull
+		p.Mode = load.ModeFull
 	}
 	var prevRun string
 	var leadsSince, statsSince time.Time
@@ -131,7 +115,7 @@ func BuildPlan(in PlanInput) WorkPlan {
 	// Pages a changed-rows request took last time, when the last run was
 	// incremental too; one page otherwise.
 	prevPages := func(endpoint string, id int64) int {
-		if in.PrevMode != ModeIncremental {
+		if in.PrevMode != load.ModeIncremental {
 			return 1
 		}
 		return int(in.PrevRequests[endpoint][id])
@@ -141,7 +125,7 @@ func BuildPlan(in PlanInput) WorkPlan {
 		if wants(s) {
 			pages := 1
 			if s == extract.StreamEmailAccounts {
-				pages = int(in.PrevRequests["/email-accounts/"][0])
+				pages = int(in.PrevRequests[extract.StreamEmailAccounts.Template()][0])
 			}
 			add(extract.Item{Stream: s}, pages)
 		}
@@ -188,7 +172,7 @@ func BuildPlan(in PlanInput) WorkPlan {
 			if full || !had {
 				add(extract.Item{Stream: extract.StreamLeadEmailStats, CampaignID: id}, int(st.Stats)/in.StatsPageSize+1)
 			} else {
-				add(extract.Item{Stream: extract.StreamLeadEmailStats, CampaignID: id, Since: statsSince}, prevPages("/campaigns/{id}/statistics", id))
+				add(extract.Item{Stream: extract.StreamLeadEmailStats, CampaignID: id, Since: statsSince}, prevPages(extract.StreamLeadEmailStats.Template(), id))
 				carry(extract.StreamLeadEmailStats, id, load.CarryMerge)
 			}
 		}
@@ -196,7 +180,7 @@ func BuildPlan(in PlanInput) WorkPlan {
 			if full || !had {
 				add(extract.Item{Stream: extract.StreamLeads, CampaignID: id}, int(st.Leads)/in.LeadsPageSize+1)
 			} else {
-				add(extract.Item{Stream: extract.StreamLeads, CampaignID: id, Since: leadsSince}, prevPages("/campaigns/{id}/leads", id))
+				add(extract.Item{Stream: extract.StreamLeads, CampaignID: id, Since: leadsSince}, prevPages(extract.StreamLeads.Template(), id))
 				carry(extract.StreamLeads, id, load.CarryMerge)
 			}
 		}

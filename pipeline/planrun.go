@@ -27,6 +27,7 @@ type Forecast struct {
 	Finish        time.Time // earliest finish
 	SpentPlanning int64     // requests the forecast itself made
 	CampaignsFrom string    // "API", or the last snapshot when the quota is spent
+	First         bool      // no snapshot yet: sized from each campaign's analytics (see planFirst)
 }
 
 // planWaitMax is how long plan waits for a rate-limit slot to read the
@@ -39,7 +40,13 @@ func (f Forecast) Duration() time.Duration { return f.Finish.Sub(f.Start) }
 // Plan sizes the next run without running it: it reads the warehouse and
 // the request ledger and makes one request (the campaign list). The store
 // is opened read-only, so it works beside a database nobody is writing.
+// A first run (no snapshot yet) is sized by planFirst instead.
 func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
+	if first, err := isFirstRun(ctx, cfg); err != nil {
+		return nil, err
+	} else if first {
+		return planFirst(ctx, cfg)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -50,10 +57,11 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 	}
 	defer store.Close()
 	now := time.Now()
-	past, err := store.RecentAttempts(ctx, now.Add(-longest(cfg.Windows)))
+	jr, past, err := readOnlyQuotaMemory(ctx, store, cfg.DB, now.Add(-longest(cfg.Windows)))
 	if err != nil {
 		return nil, err
 	}
+	defer jr.Close()
 	latency, err := store.TypicalLatency(ctx)
 	if err != nil {
 		return nil, err
@@ -98,7 +106,7 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 		}
 		f.CampaignsFrom = "last snapshot (the rate limit allows no request before " + slot.Local().Format(time.TimeOnly) + ")"
 	} else {
-		client, err := newClient(cfg, lim, log, nil, nil)
+		client, err := newClient(cfg, lim, log, nil, nil, extract.WithJournal(jr))
 		if err != nil {
 			return nil, err
 		}

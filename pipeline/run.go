@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
@@ -36,7 +38,7 @@ type Config struct {
 
 	APIKey         string
 	BaseURL        string
-	HTTPClient     *http.Client // nil: a default client
+	HTTPClient     *http.Client // nil: extract.NewHTTPClient(Concurrency)
 	Windows        []ratelimit.Window
 	ServerWindows  []ratelimit.Window // the documented, unscaled windows
 	Concurrency    int
@@ -70,8 +72,11 @@ const DefaultResumeWithin = 24 * time.Hour
 // deadline: its pages are kept and the next run continues it.
 var ErrIncomplete = errors.New("stopped at the request budget or deadline; the next run continues")
 
-// Progress receives what a live display or heartbeat needs. Calls come
-// from one goroutine.
+// Progress receives what a live display or heartbeat needs. Calls never
+// overlap (pages are emitted one at a time), but they come from the
+// crawler's worker goroutines as well as the run's own, so an
+// implementation must not rely on a goroutine of its own (and needs a lock
+// if it also reads its state from, say, a ticker).
 type Progress interface {
 	Planned(pages int)
 	Page(rows int64, s extract.Stats)
@@ -89,6 +94,11 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	// The lock lives beside the warehouse, so its directory comes first
+	// (private, like the warehouse load.Open creates in it).
+	if err := privfile.MkdirAll(filepath.Dir(cfg.DB)); err != nil {
+		return nil, fmt.Errorf("create directory for %s: %w", cfg.DB, err)
 	}
 	lock, err := lockfile.Acquire(cfg.DB + ".lock")
 	if err != nil {
@@ -109,11 +119,13 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		ratelimit.WithServerWindows(cfg.ServerWindows),
 		ratelimit.WithWaitHook(10*time.Second, waitLogger(log)))
 	// Quota memory: requests earlier runs made within the longest window
-	// still count against it, so start where they left off.
-	past, err := store.RecentAttempts(ctx, time.Now().Add(-longest(cfg.Windows)))
+	// still count against it, so start where they left off, including the
+	// last requests of a process that was killed (see package journal).
+	jr, past, err := quotaMemory(ctx, store, cfg.DB, time.Now().Add(-longest(cfg.Windows)), log)
 	if err != nil {
-		return nil, fmt.Errorf("read request ledger: %w", err)
+		return nil, err
 	}
+	defer jr.Close()
 	if len(past) > 0 {
 		lim.Preload(past)
 		log.Info("earlier runs' requests still count against the rate limit", "requests", len(past))
@@ -124,6 +136,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		return nil, err
 	}
 	log = log.With("run_id", run.ID())
+	jr.SetRun(run.ID())
 	// From here until the commit the warehouse is only read-locked, which
 	// readers share: query, report, export and plan work during the run.
 	if err := store.ReleaseWarehouse(ctx); err != nil {
@@ -136,12 +149,25 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		log.Info("extracting", "db", cfg.DB, "limits", ratelimit.Format(cfg.Windows), "concurrency", cfg.Concurrency)
 	}
 
+	prior, err := run.PriorCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	latency, err := store.TypicalLatency(ctx)
+	if err != nil {
+		return nil, err
+	}
+	track := NewTracker(lim, latency)
+	if p, ok := cfg.Progress.(Tracked); ok {
+		p.Track(track)
+	}
 	rec := &attemptLog{}
-	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{}}
+	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{},
+		prior: prior, track: track, journal: jr}
 	if j.prog == nil {
 		j.prog = nopProgress{}
 	}
-	client, err := newClient(cfg, lim, log, rec.add, j.admit)
+	client, err := newClient(cfg, lim, log, rec.add, j.admit, extract.WithJournal(jr))
 	if err != nil {
 		return nil, err
 	}
@@ -173,17 +199,17 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		logSummary(log, status, counters, nil, time.Since(started))
+		logSummary(log, status, counters, j.client.Stats().Waited, nil, time.Since(started))
 		return nil, err
 	}
 
 	sum, err := run.Commit(ctx, counters)
 	if errors.Is(err, load.ErrCommitDeferred) {
-		logSummary(log, "staged", counters, sum, time.Since(started))
+		logSummary(log, "staged", counters, j.client.Stats().Waited, sum, time.Since(started))
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	if err != nil {
-		logSummary(log, load.StatusFailed, counters, sum, time.Since(started))
+		logSummary(log, load.StatusFailed, counters, j.client.Stats().Waited, sum, time.Since(started))
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -191,7 +217,8 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			log.Warn("data check", "check", c.Name, "subject", c.Subject, "detail", c.Detail)
 		}
 	}
-	logSummary(log, sum.Status, counters, sum, time.Since(started))
+	track.Finish()
+	logSummary(log, sum.Status, counters, j.client.Stats().Waited, sum, time.Since(started))
 	if sum.Rejected > 0 || sum.Warnings > 0 {
 		return sum, ErrPartial
 	}
@@ -214,9 +241,9 @@ func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time)
 			return run, nil
 		}
 	}
-	mode := ModeIncremental
+	mode := load.ModeIncremental
 	if cfg.FullRefresh {
-		mode = ModeFull
+		mode = load.ModeFull
 	}
 	run, err := store.BeginRun(ctx, load.RunStart{
 		SnapshotDate: now.UTC().Truncate(24 * time.Hour),
@@ -230,7 +257,7 @@ func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time)
 	return run, nil
 }
 
-func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe func(extract.Attempt), admit func(extract.Item) bool) (*extract.Client, error) {
+func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe func(extract.Attempt), admit func(extract.Item) bool, more ...extract.Option) (*extract.Client, error) {
 	opts := []extract.Option{
 		extract.WithBaseURL(cfg.BaseURL),
 		extract.WithLimiter(lim),
@@ -249,10 +276,12 @@ func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe fun
 	if cfg.RetryBase > 0 {
 		opts = append(opts, extract.WithRetry(cfg.Retries, cfg.RetryBase, cfg.RetryCap))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, extract.WithHTTPClient(cfg.HTTPClient))
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = extract.NewHTTPClient(cfg.Concurrency)
 	}
-	return extract.NewClient(cfg.APIKey, opts...)
+	opts = append(opts, extract.WithHTTPClient(hc))
+	return extract.NewClient(cfg.APIKey, append(opts, more...)...)
 }
 
 // waitLogger says before a long wait why and until when. Every worker
@@ -316,10 +345,15 @@ type nopProgress struct{}
 func (nopProgress) Planned(int)               {}
 func (nopProgress) Page(int64, extract.Stats) {}
 
-func logSummary(log *slog.Logger, status string, c load.Counters, sum *load.Summary, took time.Duration) {
+// logSummary writes the run's one summary line. waited is the wall-clock
+// time the rate limit held every request back; worker_waits sums each
+// worker's waits (limiter and retry backoff) in this invocation, so it
+// exceeds the run's duration when several workers wait at once.
+func logSummary(log *slog.Logger, status string, c load.Counters, workerWaits time.Duration, sum *load.Summary, took time.Duration) {
 	attrs := []any{
 		"status", status, "requests", c.Requests, "throttled", c.Throttled,
-		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(), "duration", took.Round(time.Millisecond).String(),
+		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(),
+		"worker_waits", workerWaits.Round(time.Second).String(), "duration", took.Round(time.Millisecond).String(),
 	}
 	if sum != nil {
 		attrs = append(attrs, "rejected", sum.Rejected, "warnings", sum.Warnings, "rows", FormatRows(sum.Rows))

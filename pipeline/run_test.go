@@ -28,7 +28,7 @@ func testConfig(t *testing.T, fake *fakeapi.Server, db string) Config {
 	require.NoError(t, err)
 	return Config{
 		DB: db, Schema: os.DirFS("../sql/schema"), APIKey: testKey,
-		BaseURL:    "http://fake" + fakeapi.BasePath,
+		BaseURL:    "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
 	}

@@ -124,6 +124,10 @@ func text(v any, typ string) (s string, null bool, err error) {
 	return string(b), false, nil
 }
 
+// JSONValue is jsonValue for other read-side packages (the dashboard),
+// so that a value means the same in every JSON the warehouse produces.
+func JSONValue(v any, typ string) (any, error) { return jsonValue(v, typ) }
+
 // jsonValue converts a value read from DuckDB into what encoding/json
 // writes the way the formats promise: exact numbers as json.Number, times
 // as RFC 3339 UTC strings (dates as YYYY-MM-DD), blobs as base64, nested

@@ -105,8 +105,8 @@ func TestReportsListed(t *testing.T) {
 		assert.NotEmpty(t, r.Description, r.Name)
 		assert.False(t, strings.HasPrefix(r.Description, "-"), r.Name)
 	}
-	require.Equal(t, []string{"campaign_performance", "changes", "daily_trend", "email_account_health",
-		"lead_status", "run_history", "sequence_steps"}, names)
+	require.Equal(t, []string{"activity_by_hour", "campaign_performance", "changes", "daily_trend", "email_account_health",
+		"lead_status", "reply_times", "run_history", "sequence_steps"}, names)
 }
 
 func TestReportsRejectsBadFiles(t *testing.T) {
@@ -396,3 +396,39 @@ func TestQueryResultTypes(t *testing.T) {
 `, b.String())
 }
 func ptr[T any](v T) *T { return &v }
+
+// TestReportTimeZone: activity_by_hour groups by local time in the zone
+// bound as $tz; the fixture's open at Thursday 23:30 UTC is Friday 00:30
+// in Berlin. A report without $tz refuses the filter.
+func TestReportTimeZone(t *testing.T) {
+	f := fixture.New(t)
+	key := func(rows []map[string]any) map[string]string {
+		m := map[string]string{}
+		for _, r := range rows {
+			m[r["weekday"].(string)+" "+r["hour"].(json.Number).String()] = r["events"].(json.Number).String()
+		}
+		return m
+	}
+	utc := key(jsonRows(t, f, "activity_by_hour", ReportParams{}))
+	assert.Equal(t, "1", utc["Thursday 23"])
+	assert.NotContains(t, utc, "Friday 0")
+	berlin := jsonRows(t, f, "activity_by_hour", ReportParams{TZ: ptrTo("Europe/Berlin")})
+	assert.Equal(t, "Europe/Berlin", berlin[0]["time_zone"])
+	b := key(berlin)
+	assert.Equal(t, "1", b["Friday 0"])
+	assert.NotContains(t, b, "Thursday 23")
+	assert.Equal(t, "3", b["Thursday 10"], "09:xx UTC is 10:xx in Berlin")
+	ny := key(jsonRows(t, f, "activity_by_hour", ReportParams{TZ: ptrTo("America/New_York"), Since: ptrTo(fixture.Snap2)}))
+	assert.Equal(t, map[string]string{"Friday 4": "2"}, ny, "days are cut in the zone too")
+
+	_, err := Run(t.Context(), f.Store, mustReport(t, "reply_times"), ReportParams{TZ: ptrTo("UTC")})
+	require.ErrorIs(t, err, ErrReportFilter)
+	// A bad zone reaches DuckDB only through a parameter: an error, never SQL.
+	_, err = Run(t.Context(), f.Store, mustReport(t, "activity_by_hour"), ReportParams{TZ: ptrTo("x'; DROP TABLE email_events; --")})
+	require.Error(t, err)
+	n, err := Run(t.Context(), f.Store, mustReport(t, "reply_times"), ReportParams{Campaign: ptrTo[int64](102)})
+	require.NoError(t, err)
+	require.Len(t, n.Rows, 1)
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -53,6 +53,8 @@ func (s *Server) Night(nc NightChange) NightReport {
 		maxAge = 24 * time.Hour
 	}
 	rep := NightReport{At: now}
+	rows, cats := s.activitySnapshot() // nil unless webhooks are registered
+	defer s.queueActivity(rows, cats, now)
 	touched := make([]bool, len(acc.Campaigns))
 
 	var open []int // changeable campaigns

@@ -37,6 +37,9 @@ type Config struct {
 	Windows       []ratelimit.Window
 	StatsMaxLimit int // largest statistics page honoured, default 1000
 	Faults        Faults
+	// WebhookSecret is sent as secret_key in webhook payloads and signs
+	// them (X-Smartlead-Signature); "" sends neither.
+	WebhookSecret string
 }
 
 // Faults injects misbehaviour. Rates are shares of admitted requests,
@@ -76,6 +79,8 @@ type Server struct {
 	acc    *Account
 	gen    *generator
 	nights int
+
+	hooks webhookState // registrations and the delivery outbox (webhooks.go)
 }
 
 // New builds the account (deterministic for a given Config) and the
@@ -259,6 +264,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) outcome {
 		default:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "Service Unavailable"})
 		}
+		return outcomeServed
+	}
+	if s.serveWebhooks(w, r) {
 		return outcomeServed
 	}
 	if r.Method != http.MethodGet {

@@ -69,6 +69,14 @@ type Limiter struct {
 	hookMin time.Duration
 	hook    func(WaitInfo)
 	st      Stats
+
+	// Wall-clock time during which at least one caller slept on a future
+	// slot: then no request could be sent at all, since every new
+	// reservation queues behind it. Summing each caller's wait instead
+	// counts one full window once per worker.
+	sleeping  int
+	heldSince time.Time
+	held      time.Duration
 }
 
 // extBudget caps our sends while the server reports that someone else is
@@ -162,7 +170,8 @@ type WaitInfo struct {
 type Stats struct {
 	Reservations  int64         // slots granted (Wait returned nil)
 	Waits         int64         // grants that had to wait at all
-	TotalWaited   time.Duration // summed over grants
+	TotalWaited   time.Duration // summed over grants: per caller, so several overlapping waits add up
+	HeldBack      time.Duration // wall-clock time some caller slept on a slot, i.e. nothing could be sent
 	MaxWait       time.Duration // longest single grant's wait
 	Cancelled     int64         // Waits ended by their context
 	Requeued      int64         // slots given up because a pause moved past them
@@ -206,7 +215,39 @@ func (l *Limiter) Stats() Stats {
 	defer l.mu.Unlock()
 	st := l.st
 	st.PausedUntil, st.PauseReason = l.gate, l.gateWhy
+	st.HeldBack = l.heldLocked(time.Now())
 	return st
+}
+
+// HeldBack is the wall-clock time during which the limiter held every
+// request back: some caller was asleep on a future slot (a full window,
+// a pause after a 429, the server's budget), so no request could be sent.
+func (l *Limiter) HeldBack() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.heldLocked(time.Now())
+}
+
+func (l *Limiter) heldLocked(now time.Time) time.Duration {
+	if l.sleeping > 0 {
+		return l.held + now.Sub(l.heldSince)
+	}
+	return l.held
+}
+
+// sleepLocked and wakeLocked bracket a caller's sleep on a slot.
+func (l *Limiter) sleepLocked(now time.Time) {
+	if l.sleeping == 0 {
+		l.heldSince = now
+	}
+	l.sleeping++
+}
+
+func (l *Limiter) wakeLocked(now time.Time) {
+	l.sleeping--
+	if l.sleeping == 0 {
+		l.held += now.Sub(l.heldSince)
+	}
 }
 
 type reservation struct {
@@ -241,6 +282,10 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 		l.mu.Lock()
 		now := time.Now()
 		r := l.reserveLocked(now)
+		sleeps := r.at.After(now)
+		if sleeps {
+			l.sleepLocked(now)
+		}
 		l.mu.Unlock()
 
 		d := r.at.Sub(now)
@@ -257,6 +302,7 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 			case <-ctx.Done():
 				timer.Stop()
 				l.mu.Lock()
+				l.wakeLocked(time.Now())
 				l.pending--
 				if r.at.After(time.Now()) {
 					l.releaseLocked(r)
@@ -269,6 +315,9 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 		}
 
 		l.mu.Lock()
+		if sleeps {
+			l.wakeLocked(time.Now())
+		}
 		l.pending--
 		if l.gate.After(r.at) {
 			// A 429 (or the server's headers) paused everyone while we

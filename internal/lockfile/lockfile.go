@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // ErrHeld is matched (errors.Is) by the error Acquire returns when
@@ -43,7 +45,7 @@ type Lock struct {
 // *HeldError when another live process holds it.
 func Acquire(path string) (*Lock, error) {
 	for range 10 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := privfile.OpenFile(path, os.O_RDWR|os.O_CREATE)
 		if err != nil {
 			return nil, fmt.Errorf("open lock file: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,4 +49,18 @@ func TestStaleLockFromDeadProcessIsTakenOver(t *testing.T) {
 	require.NoError(t, l.Release())
 	_, err = os.Stat(path)
 	require.True(t, os.IsNotExist(err))
+}
+
+// TestLockFileIsPrivate: the lock file is 0600 under umask 022. Not
+// parallel: the umask is process-wide.
+func TestLockFileIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	path := filepath.Join(t.TempDir(), "db.lock")
+	l, err := Acquire(path)
+	require.NoError(t, err)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.NoError(t, l.Release())
 }

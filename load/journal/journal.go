@@ -1,0 +1,447 @@
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+)
+
+// record is one line of the journal. Kind "h" (header) says since when the
+// file holds every request; "s" is a request about to be sent, written and
+// synced before it goes out; "a" is its answer; "f" lists requests now in
+// the warehouse's api_requests.
+type record struct {
+	Kind  string   `json:"t"`
+	ID    string   `json:"i,omitempty"`
+	IDs   []string `json:"ids,omitempty"`
+	Since int64    `json:"since,omitempty"`
+	PID   int      `json:"p,omitempty"`
+	Run   string   `json:"r,omitempty"`
+	At    int64    `json:"at,omitempty"`
+	EP    string   `json:"e,omitempty"`
+	Camp  int64    `json:"c,omitempty"`
+	N     int      `json:"n,omitempty"`
+	Wait  int64    `json:"w,omitempty"`
+	St    int      `json:"st,omitempty"`
+	Dur   int64    `json:"d,omitempty"`
+	RR    *int     `json:"rr,omitempty"`
+	Err   string   `json:"x,omitempty"`
+}
+
+// Entry is one request the journal holds, with its answer when one was
+// recorded.
+type Entry struct {
+	ID       string
+	PID      int    // the process that sent it
+	RunID    string // "" for a request outside a run (plan, webhooks)
+	Attempt  extract.Attempt
+	Answered bool // false: the process stopped before recording an answer
+	Flushed  bool // already in the warehouse's api_requests
+}
+
+// Journal is the open journal of one warehouse. It is safe for concurrent
+// use, and several processes may append to one file at once.
+type Journal struct {
+	path string
+	inst string // this process's prefix of request ids
+	pid  int
+
+	mu  sync.Mutex
+	f   *os.File
+	seq uint64
+	run string
+	buf []byte
+}
+
+// Path returns the journal's file name for the warehouse at db.
+func Path(db string) string { return db + ".requests" }
+
+// Open opens (creating, 0600) the journal at path for appending.
+func Open(path string) (*Journal, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	j := &Journal{path: path, inst: hex.EncodeToString(b[:]), pid: os.Getpid()}
+	if err := j.reopen(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// reopen opens the file at j.path, creating it with a header, and makes
+// sure it ends in a newline so that a line torn by a power cut cannot
+// swallow the next record.
+func (j *Journal) reopen() error {
+	if j.f != nil {
+		_ = j.f.Close()
+		j.f = nil
+	}
+	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("journal: lock %s: %w", j.path, err)
+	}
+	defer func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }()
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("journal: %w", err)
+	}
+	switch {
+	case st.Size() == 0:
+		err = writeSync(f, mustLine(record{Kind: "h", Since: time.Now().UnixNano()}))
+	default:
+		last := make([]byte, 1)
+		if _, err = f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			err = writeSync(f, []byte("\n"))
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.f = f
+	return nil
+}
+
+func mustLine(r record) []byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err) // a record of plain fields always marshals
+	}
+	return append(b, '\n')
+}
+
+func writeSync(f *os.File, b []byte) error {
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	return unix.Fdatasync(int(f.Fd()))
+}
+
+// SetRun tags the requests recorded from now on with a run id.
+func (j *Journal) SetRun(runID string) {
+	j.mu.Lock()
+	j.run = runID
+	j.mu.Unlock()
+}
+
+// Sending records, durably, that a request is about to be sent: the line
+// is written and synced before it returns. It returns the id Answered
+// takes. Implements extract.Journal.
+func (j *Journal) Sending(a extract.Attempt) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.seq++
+	id := j.inst + "." + strconv.FormatUint(j.seq, 36)
+	r := record{Kind: "s", ID: id, PID: j.pid, Run: j.run, At: a.At.UnixNano(), EP: a.Endpoint,
+		Camp: a.CampaignID, N: a.Attempt, Wait: int64(a.Waited)}
+	if err := j.append(r, true); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Answered records a request's outcome. It is not synced on its own: the
+// next Sending's sync covers it, and a lost answer only makes the request
+// look unanswered, which still counts it as sent.
+func (j *Journal) Answered(id string, a extract.Attempt) {
+	r := record{Kind: "a", ID: id, St: a.Status, Dur: int64(a.Duration), Err: a.Err}
+	if a.RateRemaining >= 0 {
+		r.RR = &a.RateRemaining
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_ = j.append(r, false)
+}
+
+// Flushed records that the requests ids are now in the warehouse's
+// api_requests, so that recovery does not write them again.
+func (j *Journal) Flushed(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.append(record{Kind: "f", IDs: ids}, true)
+}
+
+// append writes one record under a shared lock, reopening the file first
+// if Compact replaced it since it was opened (appends to the old inode
+// would be lost).
+func (j *Journal) append(r record, sync bool) error {
+	if j.f == nil {
+		return errors.New("journal: closed")
+	}
+	j.buf = append(j.buf[:0], mustLine(r)...)
+	for range 3 {
+		if err := unix.Flock(int(j.f.Fd()), unix.LOCK_SH); err != nil {
+			return fmt.Errorf("journal: lock: %w", err)
+		}
+		if same(j.f, j.path) {
+			_, err := j.f.Write(j.buf)
+			if err == nil && sync {
+				err = unix.Fdatasync(int(j.f.Fd()))
+			}
+			_ = unix.Flock(int(j.f.Fd()), unix.LOCK_UN)
+			if err != nil {
+				return fmt.Errorf("journal: write %s: %w", j.path, err)
+			}
+			return nil
+		}
+		_ = unix.Flock(int(j.f.Fd()), unix.LOCK_UN)
+		if err := j.reopen(); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("journal: %s keeps being replaced", j.path)
+}
+
+func same(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// Close closes the file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}
+
+// State is what the journal knows when read.
+type State struct {
+	// Since: the journal holds every request sent at or after Since; an
+	// older request is only in the warehouse's ledger.
+	Since   time.Time
+	Entries []Entry // by send time
+}
+
+// Read reads the journal at path. A missing file is an empty journal
+// covering nothing (Since is the zero time's opposite: far future), so
+// that callers fall back to the warehouse for everything.
+func Read(path string) (*State, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &State{Since: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	return read(f, path)
+}
+
+func read(r io.Reader, path string) (*State, error) {
+	st := &State{}
+	byID := map[string]*Entry{}
+	var order []*Entry
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var rec record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			// Only a power cut tears a line (a killed process's write(2)
+			// completes); its request was never sent unsynced, so skip it.
+			continue
+		}
+		switch rec.Kind {
+		case "h":
+			if st.Since.IsZero() {
+				st.Since = time.Unix(0, rec.Since)
+			}
+		case "s":
+			e := &Entry{ID: rec.ID, PID: rec.PID, RunID: rec.Run, Attempt: extract.Attempt{
+				At: time.Unix(0, rec.At), Endpoint: rec.EP, CampaignID: rec.Camp, Attempt: rec.N,
+				Waited: time.Duration(rec.Wait), RateRemaining: -1}}
+			if old, ok := byID[rec.ID]; ok { // rewritten by Compact with its answer after it
+				*old = *e
+				continue
+			}
+			byID[rec.ID] = e
+			order = append(order, e)
+		case "a":
+			if e, ok := byID[rec.ID]; ok {
+				e.Answered = true
+				e.Attempt.Status, e.Attempt.Duration, e.Attempt.Err = rec.St, time.Duration(rec.Dur), rec.Err
+				if rec.RR != nil {
+					e.Attempt.RateRemaining = *rec.RR
+				}
+			}
+		case "f":
+			for _, id := range rec.IDs {
+				if e, ok := byID[id]; ok {
+					e.Flushed = true
+				}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("journal: read %s line %d: %w", path, line, err)
+	}
+	sort.SliceStable(order, func(a, b int) bool { return order[a].Attempt.At.Before(order[b].Attempt.At) })
+	st.Entries = make([]Entry, len(order))
+	for i, e := range order {
+		st.Entries[i] = *e
+	}
+	return st, nil
+}
+
+// SentSince returns the send time of every request at or after from.
+func (s *State) SentSince(from time.Time) []time.Time {
+	var out []time.Time
+	for _, e := range s.Entries {
+		if !e.Attempt.At.Before(from) {
+			out = append(out, e.Attempt.At)
+		}
+	}
+	return out
+}
+
+// Orphans returns the requests not yet in the warehouse's ledger that were
+// sent by processes no longer running: their rows must be written (an
+// unanswered one as sent, with no answer recorded) so that the ledger
+// counts every request.
+func (s *State) Orphans() []Entry {
+	var out []Entry
+	for _, e := range s.Entries {
+		if !e.Flushed && e.PID != os.Getpid() && !alive(e.PID) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// NoAnswer is the error text of a ledger row for a request whose process
+// stopped before recording its answer.
+const NoAnswer = "no answer recorded: the process stopped before the response"
+
+// alive reports whether a process with this id exists.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Compact rewrites the journal without the requests sent before keepFrom
+// that are already in the warehouse's ledger, and with Since moved up to
+// keepFrom, so that it stays small. It takes the file's exclusive lock, and
+// appenders in other processes notice the new file (see append).
+func (j *Journal) Compact(keepFrom time.Time) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("journal: closed")
+	}
+	old := j.f
+	if err := unix.Flock(int(old.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("journal: lock: %w", err)
+	}
+	defer func() { _ = unix.Flock(int(old.Fd()), unix.LOCK_UN) }()
+	if !same(old, j.path) {
+		return nil // another process compacted it just now
+	}
+	st, err := read(io.NewSectionReader(old, 0, 1<<62), j.path)
+	if err != nil {
+		return err
+	}
+	since := st.Since
+	if keepFrom.After(since) {
+		since = keepFrom
+	}
+	var out bytes.Buffer
+	out.Write(mustLine(record{Kind: "h", Since: since.UnixNano()}))
+	var flushed []string
+	for _, e := range st.Entries {
+		if e.Flushed && e.Attempt.At.Before(keepFrom) {
+			continue
+		}
+		a := e.Attempt
+		out.Write(mustLine(record{Kind: "s", ID: e.ID, PID: e.PID, Run: e.RunID, At: a.At.UnixNano(), EP: a.Endpoint,
+			Camp: a.CampaignID, N: a.Attempt, Wait: int64(a.Waited)}))
+		if e.Answered {
+			r := record{Kind: "a", ID: e.ID, St: a.Status, Dur: int64(a.Duration), Err: a.Err}
+			if a.RateRemaining >= 0 {
+				rr := a.RateRemaining
+				r.RR = &rr
+			}
+			out.Write(mustLine(r))
+		}
+		if e.Flushed {
+			flushed = append(flushed, e.ID)
+		}
+	}
+	if len(flushed) > 0 {
+		out.Write(mustLine(record{Kind: "f", IDs: flushed}))
+	}
+	tmp := j.path + ".tmp-" + j.inst
+	if err := os.WriteFile(tmp, out.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("journal: compact: %w", err)
+	}
+	if err := syncPath(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("journal: compact: %w", err)
+	}
+	if err := syncPath(filepath.Dir(j.path)); err != nil {
+		return err
+	}
+	// Switch to the new file (it already ends in a newline); the old one
+	// is closed once its lock is released, on return.
+	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.f = f
+	defer old.Close()
+	return nil
+}
+
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("journal: sync %s: %w", p, err)
+	}
+	return nil
+}

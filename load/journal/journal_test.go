@@ -1,0 +1,247 @@
+package journal
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("JOURNAL_HELPER") != "" {
+		os.Exit(helper(os.Getenv("JOURNAL_HELPER")))
+	}
+	os.Exit(m.Run())
+}
+
+// helper records five requests, answers three, says so, and blocks until
+// it is killed: the requests in flight of a process that died.
+func helper(path string) int {
+	j, err := Open(path)
+	if err != nil {
+		return 1
+	}
+	j.SetRun("run-killed")
+	at := time.Now()
+	for i := range 5 {
+		a := extract.Attempt{At: at.Add(time.Duration(i) * time.Millisecond), Endpoint: "/campaigns/{id}/leads", CampaignID: 7, Attempt: 1}
+		id, err := j.Sending(a)
+		if err != nil {
+			return 1
+		}
+		if i < 3 {
+			a.Status, a.RateRemaining = 200, 50-i
+			j.Answered(id, a)
+		}
+	}
+	os.Stdout.WriteString("ready\n")
+	select {}
+}
+
+func attempt(at time.Time) extract.Attempt {
+	return extract.Attempt{At: at, Endpoint: "/campaigns/", Attempt: 1, RateRemaining: -1}
+}
+
+func TestRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	j, err := Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	j.SetRun("r1")
+	t0 := time.Now().Truncate(time.Microsecond)
+	id1, err := j.Sending(attempt(t0))
+	require.NoError(t, err)
+	id2, err := j.Sending(attempt(t0.Add(time.Second)))
+	require.NoError(t, err)
+	require.NotEqual(t, id1, id2)
+	a := attempt(t0)
+	a.Status, a.Duration, a.RateRemaining = 200, 120*time.Millisecond, 42
+	j.Answered(id1, a)
+	require.NoError(t, j.Flushed([]string{id1}))
+
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the journal is private whatever the umask")
+
+	st, err := Read(path)
+	require.NoError(t, err)
+	require.Len(t, st.Entries, 2)
+	require.False(t, st.Since.After(t0), "a new journal covers everything since it was made")
+	e := st.Entries[0]
+	require.Equal(t, "r1", e.RunID)
+	require.True(t, e.Answered)
+	require.True(t, e.Flushed)
+	require.Equal(t, 200, e.Attempt.Status)
+	require.Equal(t, 42, e.Attempt.RateRemaining)
+	require.True(t, e.Attempt.At.Equal(t0))
+	require.False(t, st.Entries[1].Answered)
+	require.Equal(t, -1, st.Entries[1].Attempt.RateRemaining)
+	require.Len(t, st.SentSince(t0.Add(time.Millisecond)), 1)
+	require.Empty(t, st.Orphans(), "this process is alive: its requests are not orphans")
+}
+
+// TestKilledProcess: a process killed with SIGKILL after Sending returned
+// has left every one of those requests in the journal, answered or not;
+// they are orphans for the next start to write to the ledger.
+func TestKilledProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "JOURNAL_HELPER="+path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	st, err := Read(path)
+	require.NoError(t, err)
+	require.Len(t, st.Entries, 5)
+	orphans := st.Orphans()
+	require.Len(t, orphans, 5)
+	answered := 0
+	for _, e := range orphans {
+		require.Equal(t, "run-killed", e.RunID)
+		require.Equal(t, cmd.Process.Pid, e.PID)
+		if e.Answered {
+			answered++
+		}
+	}
+	require.Equal(t, 3, answered)
+
+	// Once written to the ledger, they are orphans no more.
+	j, err := Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	ids := []string{}
+	for _, e := range orphans {
+		ids = append(ids, e.ID)
+	}
+	require.NoError(t, j.Flushed(ids))
+	st, err = Read(path)
+	require.NoError(t, err)
+	require.Empty(t, st.Orphans())
+	require.Len(t, st.Entries, 5)
+}
+
+func TestCompact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	j, err := Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	other, err := Open(path) // another process's handle on the same file
+	require.NoError(t, err)
+	defer other.Close()
+
+	now := time.Now()
+	old, err := j.Sending(attempt(now.Add(-2 * time.Hour)))
+	require.NoError(t, err)
+	oldUnflushed, err := j.Sending(attempt(now.Add(-90 * time.Minute)))
+	require.NoError(t, err)
+	recent, err := j.Sending(attempt(now.Add(-time.Minute)))
+	require.NoError(t, err)
+	a := attempt(now.Add(-time.Minute))
+	a.Status = 200
+	j.Answered(recent, a)
+	require.NoError(t, j.Flushed([]string{old, recent}))
+
+	before, err := Read(path)
+	require.NoError(t, err)
+	keep := now.Add(-time.Hour)
+	require.NoError(t, j.Compact(keep))
+	st, err := Read(path)
+	require.NoError(t, err)
+	require.True(t, st.Since.Equal(before.Since), "the journal never claims requests from before it existed")
+	var ids []string
+	for _, e := range st.Entries {
+		ids = append(ids, e.ID)
+	}
+	require.Equal(t, []string{oldUnflushed, recent}, ids, "old flushed requests go; unflushed ones stay whatever their age")
+	require.True(t, st.Entries[1].Answered && st.Entries[1].Flushed)
+
+	// The other handle still points at the replaced file: its next record
+	// must land in the new one.
+	late, err := other.Sending(attempt(now))
+	require.NoError(t, err)
+	st, err = Read(path)
+	require.NoError(t, err)
+	require.Len(t, st.Entries, 3)
+	require.Equal(t, late, st.Entries[2].ID)
+
+	// Compacting past the journal's start moves Since: older requests are
+	// the warehouse's ledger's to count.
+	later := time.Now().Add(time.Minute)
+	require.NoError(t, other.Compact(later))
+	st, err = Read(path)
+	require.NoError(t, err)
+	require.True(t, st.Since.Equal(time.Unix(0, later.UnixNano())))
+	require.Len(t, st.Entries, 2, "the unflushed requests stay")
+}
+
+// TestTornTail: a line torn by a power cut is skipped, and does not
+// swallow the record written after it.
+func TestTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	j, err := Open(path)
+	require.NoError(t, err)
+	_, err = j.Sending(attempt(time.Now()))
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"t":"s","i":"torn","at":17`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	j, err = Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	id, err := j.Sending(attempt(time.Now()))
+	require.NoError(t, err)
+	st, err := Read(path)
+	require.NoError(t, err)
+	require.Len(t, st.Entries, 2)
+	require.Equal(t, id, st.Entries[1].ID)
+}
+
+func TestMissingJournalCoversNothing(t *testing.T) {
+	st, err := Read(filepath.Join(t.TempDir(), "none.requests"))
+	require.NoError(t, err)
+	require.Empty(t, st.Entries)
+	require.True(t, st.Since.After(time.Now().AddDate(100, 0, 0)), "every request must come from the warehouse's ledger")
+}
+
+// BenchmarkSending is the cost the journal adds to every request: one
+// write and one fdatasync before the request goes out. Beside a rate
+// limit of a few requests a second it must stay a few milliseconds.
+func BenchmarkSending(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "w.duckdb.requests")
+	j, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	j.SetRun("bench")
+	a := extract.Attempt{At: time.Now(), Endpoint: "/campaigns/{id}/leads", CampaignID: 123456789012, Attempt: 1}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		id, err := j.Sending(a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Status = 200
+		j.Answered(id, a)
+		_ = strconv.Itoa(i)
+	}
+}
