@@ -171,7 +171,14 @@ func TestFakeDeliversWebhooks(t *testing.T) {
 			assert.Equal(t, secret, m["secret_key"])
 		}
 	}
-	assert.Len(t, bodies, rep.Events, "no delivery arrived twice with a 200")
+	// Count answered deliveries, not distinct bodies: two events can have
+	// identical bodies (the same change in two nights stamped within one
+	// millisecond).
+	answered := 0
+	for _, n := range bodies {
+		answered += n
+	}
+	assert.Equal(t, rep.Events, answered, "every event answered 200 exactly once: none lost, none delivered twice")
 	for _, typ := range []string{"EMAIL_SENT", "EMAIL_OPEN", "EMAIL_REPLY", "LEAD_CATEGORY_UPDATED"} {
 		assert.Positive(t, types[typ], typ)
 	}
