@@ -435,45 +435,6 @@ func (l *Limiter) shareSlot(sh *share) time.Time {
 	return t
 }
 
-// NextSlot returns when a Wait called now would be granted, counting our
-// windows, reservations already handed out, a pause, the server's
-// budgets and our share of windows another program fills. It reserves
-// nothing. The random release jitter after a pause (under a second) is
-// not included, so the grant may come that much later. Use it to stop
-// cleanly before a deadline instead of starting a wait that cannot end
-// in time.
-func (l *Limiter) NextSlot() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t, _ := l.slotLocked(time.Now(), func(time.Duration) time.Duration { return 0 })
-	return t
-}
-
-// Sent returns our reserved send times still inside the longest window,
-// ascending: the grants of the last hour plus any slot already handed to
-// a waiter. A later run can pass them to Preload.
-func (l *Limiter) Sent() []time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	longest := -1
-	for i, w := range l.s.wins {
-		if longest < 0 || w.Len > l.s.wins[longest].Len {
-			longest = i
-		}
-	}
-	if longest < 0 {
-		return nil
-	}
-	from := time.Now().Add(-l.s.wins[longest].Len)
-	var out []time.Time
-	for _, e := range l.s.log(longest) {
-		if e.After(from) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // releaseLocked gives a reservation back: its log entry and its charge on
 // any server budget that still exists.
 func (l *Limiter) releaseLocked(r reservation) {
@@ -509,41 +470,4 @@ func (l *Limiter) pauseLocked(t time.Time, reason string) {
 	}
 	l.gate, l.gateWhy = t, reason
 	l.st.Pauses++
-}
-
-// Preload seeds the logs with sends made before this process started (the
-// warehouse's request ledger), so a new run does not start at full speed
-// into a 429. Call it before the first Wait: slots already granted are
-// not revisited. Times may be in any order; those too old to matter are
-// dropped.
-func (l *Limiter) Preload(sent []time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.s.merge(sent, time.Now(), l.pending)
-}
-
-// FinishTime returns when the n-th request would be sent (n >= 1) if
-// requests were sent as early as windows allow, starting at start, given
-// earlier sends past. It is the greedy schedule the Limiter follows,
-// without its guard, so it is the fastest possible plan; it returns start
-// for n <= 0.
-func FinishTime(windows []Window, past []time.Time, start time.Time, n int) time.Time {
-	if n <= 0 {
-		return start
-	}
-	s := newSched(windows, 0)
-	s.merge(past, start, 0)
-	t := start
-	for range n {
-		t, _ = s.earliest(maxTime(t, s.tail()))
-		s.push(t, t, 0)
-	}
-	return t
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
