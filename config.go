@@ -52,6 +52,7 @@ type runConfig struct {
 	retryCap      time.Duration
 	maxRetryAfter time.Duration
 	retain        int
+	commitWait    time.Duration
 	exportDir     string
 	dashboard     string
 	progress      string
@@ -82,6 +83,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.retryBase, "retry-base", extract.DefaultRetryBase, "first backoff step; doubles per retry, with full jitter")
 	fs.DurationVar(&c.retryCap, "retry-cap", extract.DefaultRetryCap, "longest backoff step")
 	fs.DurationVar(&c.maxRetryAfter, "max-retry-after", extract.DefaultMaxRetryAfter, "fail instead of waiting when the API asks to wait longer than this")
+	fs.DurationVar(&c.commitWait, "commit-wait", load.DefaultCommitWait, "how long the commit waits for readers (query, report, the DuckDB CLI) to close the warehouse; then the snapshot stays staged, exit 6, and the next run publishes it first")
 	fs.IntVar(&c.retain, "retain", 0, "keep the last N snapshots of each history table (0 = keep all)")
 	fs.StringVar(&c.exportDir, "export", "", "after a successful run, export Parquet files to this directory")
 	fs.StringVar(&c.dashboard, "dashboard", "", "after a successful run, write the HTML dashboard to this file")
@@ -219,6 +221,7 @@ func (c *runConfig) checks() []flagCheck {
 		flagCheck{"request-timeout", atLeast(c.attemptTO, time.Second, "")},
 		flagCheck{"max-retry-after", atLeast(c.maxRetryAfter, time.Second, "")},
 		flagCheck{"retain", atLeast(c.retain, 0, " (0 keeps every snapshot)")},
+		flagCheck{"commit-wait", atLeast(c.commitWait, time.Second, "")},
 		flagCheck{"export", func() error { return checkExportDir(c.exportDir) }},
 		flagCheck{"progress", oneOf(c.progress, "auto", "always", "never")},
 		flagCheck{"max-requests", atLeast(c.maxRequests, 0, " (0 = no budget)")},

@@ -303,3 +303,48 @@ func TestDemoAndReports(t *testing.T) {
 	_, err := os.Stat(filepath.Join(out, "manifest.json"))
 	require.NoError(t, err)
 }
+
+// TestReaderAtCommit: a reader holding the warehouse through a run's commit
+// does not fail the run: it waits --commit-wait, keeps the snapshot staged
+// and exits 6; the next run publishes it before fetching anything.
+func TestReaderAtCommit(t *testing.T) {
+	slow, base := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 100 * time.Millisecond}})
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	cmd := command(t, runArgs(db, base, "--concurrency", "1", "--commit-wait", "1s"), "SMARTLEAD_API_KEY="+testKey)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	// Fetching leads, the run has registered and let go of the warehouse:
+	// a reader opens it then and holds it through the commit.
+	require.Eventually(t, func() bool { return slow.Stats().Paths["/campaigns/{id}/leads"] >= 1 },
+		30*time.Second, 10*time.Millisecond, "the run never reached the leads")
+	reader := openDB(t, db)
+	var conn *sql.Conn
+	require.Eventually(t, func() bool {
+		c, err := reader.Conn(t.Context())
+		if err != nil {
+			return false
+		}
+		if err := c.PingContext(t.Context()); err != nil {
+			c.Close()
+			return false
+		}
+		conn = c
+		return true
+	}, 30*time.Second, 20*time.Millisecond)
+	var before int64
+	require.NoError(t, conn.QueryRowContext(t.Context(), `SELECT count(*) FROM etl_runs WHERE status = 'succeeded'`).Scan(&before))
+	require.Zero(t, before, "reads work during the run")
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	require.True(t, ok, "want exit 6, got %v\n%s", err, out.String())
+	require.Equal(t, 6, ee.ExitCode(), out.String())
+	require.NoError(t, conn.Close())
+	require.NoError(t, reader.Close())
+
+	r := runBinary(t, runArgs(db, base), "SMARTLEAD_API_KEY="+testKey)
+	require.Equal(t, 0, r.code, r.all())
+	check := openDB(t, db)
+	require.EqualValues(t, 2, scalar[int64](t, check, `SELECT count(*) FROM etl_runs WHERE status = 'succeeded'`),
+		"the staged snapshot was published, then the new run's")
+}

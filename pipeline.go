@@ -141,7 +141,7 @@ func (c runConfig) pipelineConfig(log *slog.Logger, prog pipeline.Progress) pipe
 		resume = -1 // the flag's 0 means never
 	}
 	return pipeline.Config{
-		DB: c.db, Schema: schemaFS(), LockWait: c.lockWait, Retain: c.retain,
+		DB: c.db, Schema: schemaFS(), LockWait: c.lockWait, Retain: c.retain, CommitWait: c.commitWait,
 		APIKey: c.apiKey, BaseURL: c.baseURL,
 		Windows: scaled, ServerWindows: raw, Concurrency: c.concurrency, Streams: streams, Days: c.days,
 		Retries: c.retries, RetryBase: c.retryBase, RetryCap: c.retryCap,
