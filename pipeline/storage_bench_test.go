@@ -114,7 +114,7 @@ func runStorageNights(t *testing.T, dir string, nights, campaigns, leads int) []
 	fake := fakeapi.New(fakeapi.Config{Seed: 12, APIKey: testKey, Campaigns: campaigns, LeadsPerCampaign: leads, Windows: raw})
 	cfg := Config{
 		DB: filepath.Join(dir, "smartlead.duckdb"), Schema: os.DirFS("../sql/schema"), APIKey: testKey,
-		BaseURL: "http://fake" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
+		BaseURL: "http://localhost" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows: scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
 	}
 	var out []nightStorage
