@@ -21,6 +21,8 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/load/journal"
+	"github.com/smartlead-etl/smartlead-etl/pipeline"
 	"github.com/smartlead-etl/smartlead-etl/transform"
 )
 
@@ -170,6 +172,8 @@ type apiSession struct {
 	client *extract.Client
 	mu     sync.Mutex
 	tried  []extract.Attempt
+	// journal holds every call until finish writes it to the ledger.
+	journal *journal.Journal
 }
 
 func newAPISession(ctx context.Context, cfg runConfig, log *slog.Logger) (*apiSession, error) {
@@ -179,20 +183,27 @@ func newAPISession(ctx context.Context, cfg runConfig, log *slog.Logger) (*apiSe
 	for _, w := range scaled {
 		longest = max(longest, w.Len)
 	}
+	a := &apiSession{cfg: cfg, log: log}
+	// The journal records each call before it is sent (quota memory that
+	// survives a crash), like a run's requests.
 	err := withStore(ctx, cfg, log, func(s *load.Store) error {
-		past, err := s.RecentAttempts(ctx, time.Now().Add(-longest))
+		jr, past, err := pipeline.QuotaMemory(ctx, s, cfg.db, time.Now().Add(-longest), log)
+		if err != nil {
+			return err
+		}
+		a.journal = jr
 		lim.Preload(past)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	a := &apiSession{cfg: cfg, log: log}
-	a.client, err = extract.NewClient(cfg.apiKey, extract.WithBaseURL(cfg.baseURL), extract.WithLimiter(lim),
+	a.client, err = extract.NewClient(cfg.apiKey, extract.WithBaseURL(cfg.baseURL), extract.WithLimiter(lim), extract.WithJournal(a.journal),
 		extract.WithLogger(log), extract.WithAttemptTimeout(cfg.attemptTO), extract.WithMaxRetryAfter(cfg.maxRetryAfter),
 		extract.WithRetry(cfg.retries, cfg.retryBase, cfg.retryCap),
 		extract.WithObserver(func(at extract.Attempt) { a.mu.Lock(); a.tried = append(a.tried, at); a.mu.Unlock() }))
 	if err != nil {
+		_ = a.journal.Close()
 		return nil, usageErrorf("%s", err)
 	}
 	return a, nil
@@ -204,8 +215,12 @@ func (a *apiSession) finish(ctx context.Context, fn func(*load.Store) error) err
 	tried := a.tried
 	a.mu.Unlock()
 	label := fmt.Sprintf("webhooks-%s-%04x", time.Now().UTC().Format("20060102T150405Z"), rand.Uint32N(1<<16))
+	defer a.journal.Close()
 	return withStore(context.WithoutCancel(ctx), a.cfg, a.log, func(s *load.Store) error {
 		if err := s.LogAttempts(ctx, label, tried); err != nil {
+			return err
+		}
+		if err := a.journal.Flushed(pipeline.JournalIDs(tried)); err != nil {
 			return err
 		}
 		if fn != nil {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/load/journal"
 )
 
 func TestWebhooksCommands(t *testing.T) {
@@ -73,6 +75,21 @@ func TestWebhooksCommands(t *testing.T) {
 	assert.EqualValues(t, fake.Stats().Requests, scalar[int64](t, conn, `SELECT count(*) FROM api_requests WHERE status <> 401`))
 	assert.EqualValues(t, 1, scalar[int64](t, conn, `SELECT count(*) FROM webhook_registrations WHERE deleted_at IS NULL`))
 	assert.Zero(t, scalar[int64](t, conn, `SELECT count(*) FROM api_requests WHERE endpoint LIKE '%`+testKey+`%' OR error LIKE '%`+testKey+`%'`))
+
+	// ... and through the request journal first, each marked as in the
+	// ledger: nothing for the next start to recover, nothing missing from
+	// its quota memory.
+	st, err := journal.Read(journal.Path(db))
+	require.NoError(t, err)
+	creates := 0
+	for _, e := range st.Entries {
+		assert.True(t, e.Flushed, "%s not marked as in the ledger", e.Attempt.Endpoint)
+		if e.Attempt.Endpoint == "POST /webhook/create" {
+			creates++
+		}
+	}
+	assert.Equal(t, 2, creates)
+	assert.Empty(t, st.Orphans())
 }
 
 // listen runs in the foreground, logs JSON without a terminal, refuses a

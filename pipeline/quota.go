@@ -7,9 +7,21 @@ import (
 	"slices"
 	"time"
 
+	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/load"
 	"github.com/smartlead-etl/smartlead-etl/load/journal"
 )
+
+// QuotaMemory is quotaMemory for commands outside a run that spend
+// requests (the webhook commands): the journal to record them in and the
+// sends the limiter must be preloaded with.
+func QuotaMemory(ctx context.Context, store *load.Store, db string, from time.Time, log *slog.Logger) (*journal.Journal, []time.Time, error) {
+	return quotaMemory(ctx, store, db, from, log)
+}
+
+// JournalIDs lists the journal ids of attempts just written to the ledger,
+// for [journal.Journal.Flushed].
+func JournalIDs(as []extract.Attempt) []string { return journalIDs(as) }
 
 // quotaMemory opens the warehouse's request journal and returns the send
 // time of every request made since from, by any process: the journal's
