@@ -18,7 +18,7 @@ import (
 // since they are the quota ledger. Safe to call from any goroutine, also
 // after the run ended.
 func (r *Run) LogAttempts(ctx context.Context, attempts []extract.Attempt) error {
-	return r.s.appendAttempts(ctx, r.s.stageCatalog, stLedger, r.id, attempts)
+	return r.s.appendAttempts(ctx, r.s.stageCatalog, stLedger, attempts, func(int) string { return r.id })
 }
 
 // LogAttempts writes api_requests rows under runID (a label such as
@@ -29,19 +29,13 @@ func (s *Store) LogAttempts(ctx context.Context, runID string, attempts []extrac
 	if s.readOnly {
 		return fmt.Errorf("load: log requests: the store is read-only")
 	}
-	return s.appendAttempts(ctx, s.whCatalog, "api_requests", runID, attempts)
+	return s.appendAttempts(ctx, s.whCatalog, "api_requests", attempts, func(int) string { return runID })
 }
 
-// LogPlanAttempts records in the request ledger attempts made outside any
-// run, such as the requests `plan` spends sizing a first run, under id
-// (not an etl_runs row). They count against the rate limit like a run's:
-// the next run reads the last hour of the ledger before its first request.
-func (s *Store) LogPlanAttempts(ctx context.Context, id string, attempts []extract.Attempt) error {
-	return s.LogAttempts(ctx, id, attempts)
-}
-
-// appendAttempts appends ledger rows to catalog.main.table.
-func (s *Store) appendAttempts(ctx context.Context, catalog, table, runID string, attempts []extract.Attempt) error {
+// appendAttempts appends ledger rows to catalog.main.table in one
+// Appender flush, attempt i under run runOf(i). It is the one place that
+// turns an attempt into a ledger row, redacting what it writes.
+func (s *Store) appendAttempts(ctx context.Context, catalog, table string, attempts []extract.Attempt, runOf func(i int) string) error {
 	if len(attempts) == 0 {
 		return nil
 	}
@@ -56,8 +50,8 @@ func (s *Store) appendAttempts(ctx context.Context, catalog, table, runID string
 			return fmt.Errorf("load: log attempts: %w", err)
 		}
 		v := make([]driver.Value, 10)
-		for _, at := range attempts {
-			v[0], v[1], v[2], v[3], v[4] = runID, at.At, redact(at.Endpoint), nullZero(at.CampaignID), int32(at.Status)
+		for i, at := range attempts {
+			v[0], v[1], v[2], v[3], v[4] = runOf(i), at.At, redact(at.Endpoint), nullZero(at.CampaignID), int32(at.Status)
 			v[5], v[6], v[7], v[8], v[9] = ms(at.Duration), int32(at.Attempt), ms(at.Waited), nullNeg(at.RateRemaining), nullEmpty(redact(at.Err))
 			if err := a.AppendRow(v...); err != nil {
 				_ = a.Clear()

@@ -2,11 +2,9 @@ package load
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
-
+	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/load/journal"
 )
 
@@ -16,43 +14,22 @@ import (
 // and the error journal.NoAnswer: it counts as sent, which it may have
 // been.
 func (s *Store) LogOrphans(ctx context.Context, orphans []journal.Entry) error {
-	if len(orphans) == 0 {
-		return nil
-	}
 	if s.readOnly {
 		return fmt.Errorf("load: LogOrphans on a read-only store")
 	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("load: log orphaned requests: %w", err)
+	attempts := make([]extract.Attempt, len(orphans))
+	for i, e := range orphans {
+		attempts[i] = e.Attempt
+		if !e.Answered {
+			attempts[i].Status, attempts[i].Err, attempts[i].RateRemaining = 0, journal.NoAnswer, -1
+		}
 	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppender(dc.(driver.Conn), s.whCatalog, "main", "api_requests")
-		if err != nil {
-			return fmt.Errorf("load: log orphaned requests: %w", err)
+	// One Appender flush: every orphan lands or none does, so a failed write
+	// is simply done again by the next start.
+	return s.appendAttempts(ctx, s.whCatalog, "api_requests", attempts, func(i int) string {
+		if orphans[i].RunID == "" {
+			return "(outside a run)"
 		}
-		v := make([]driver.Value, 10)
-		for _, e := range orphans {
-			at := e.Attempt
-			if !e.Answered {
-				at.Status, at.Err, at.RateRemaining = 0, journal.NoAnswer, -1
-			}
-			run := e.RunID
-			if run == "" {
-				run = "(outside a run)"
-			}
-			v[0], v[1], v[2], v[3], v[4] = run, at.At, redact(at.Endpoint), nullZero(at.CampaignID), int32(at.Status)
-			v[5], v[6], v[7], v[8], v[9] = ms(at.Duration), int32(at.Attempt), ms(at.Waited), nullNeg(at.RateRemaining), nullEmpty(redact(at.Err))
-			if err := a.AppendRow(v...); err != nil {
-				_ = a.Clear()
-				_ = a.Close()
-				return fmt.Errorf("load: log orphaned request %s of run %s: %w", at.Endpoint, run, err)
-			}
-		}
-		if err := a.Close(); err != nil {
-			return fmt.Errorf("load: log orphaned requests: %w", err)
-		}
-		return nil
+		return orphans[i].RunID
 	})
 }

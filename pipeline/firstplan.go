@@ -94,7 +94,7 @@ func planFirst(ctx context.Context, cfg Config) (*Forecast, error) {
 	planID := fmt.Sprintf("plan-%s-%04x", now.UTC().Format("20060102T150405Z"), rand.Uint32N(1<<16))
 	defer func() {
 		as := rec.take()
-		if lerr := store.LogPlanAttempts(context.WithoutCancel(ctx), planID, as); lerr != nil {
+		if lerr := store.LogAttempts(context.WithoutCancel(ctx), planID, as); lerr != nil {
 			log.Error("could not record the plan's requests in the ledger", "err", lerr)
 		} else if lerr := jr.Flushed(journalIDs(as)); lerr != nil {
 			log.Error("could not record the plan's requests in the journal", "err", lerr)
