@@ -122,10 +122,24 @@ func TestFakeDeliversWebhooks(t *testing.T) {
 	fake := fakeapi.New(fakeapi.Config{Seed: 2, APIKey: testKey, Campaigns: 4, LeadsPerCampaign: 60, WebhookSecret: secret})
 	var mu sync.Mutex
 	bodies := map[string]int{}
+	// Every fourth distinct body is refused twice, whatever the order the
+	// workers send in: SmartLead retries it, and no delivery runs out of
+	// its three retries (a global every-fourth-attempt rule could hit one
+	// delivery four times in a row).
+	seen := map[string]int{}  // attempts per body
+	order := map[string]int{} // first-seen index per body
 	var calls atomic.Int32
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		if calls.Add(1)%4 == 0 { // every fourth attempt fails: SmartLead retries it
+		calls.Add(1)
+		mu.Lock()
+		if _, ok := order[string(b)]; !ok {
+			order[string(b)] = len(order)
+		}
+		seen[string(b)]++
+		refuse := order[string(b)]%4 == 0 && seen[string(b)] <= 2
+		mu.Unlock()
+		if refuse {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
@@ -149,6 +163,7 @@ func TestFakeDeliversWebhooks(t *testing.T) {
 	assert.Equal(t, rep.Events, rep.Deliveries)
 	assert.Zero(t, rep.Failed)
 	assert.Greater(t, rep.Attempts, rep.Deliveries, "failed attempts were retried")
+	assert.EqualValues(t, rep.Attempts, calls.Load(), "every attempt reached the receiver")
 
 	types := map[string]int{}
 	shapes := map[string]int{}
