@@ -63,7 +63,16 @@ const (
 	exportSnapshot = iota // a snapshot view: one file per succeeded run, partitioned by the run's snapshot_date
 	exportRunLog          // an operational table keyed by run_id: one file per run, partitioned by the run's snapshot_date
 	exportDaily           // campaign_daily_stats: the whole table, partitioned by its own day, one file per writing run
+	exportEvents          // email_events: the whole table, partitioned by the event's UTC day, one file per day
 )
+
+// eventDay is the UTC day an event belongs to: when it happened, or when
+// it was received if SmartLead did not say. UTC, not the session's zone,
+// so that the partition does not depend on the machine exporting.
+const eventDay = `(coalesce(event_at, received_at) AT TIME ZONE 'UTC')::DATE`
+
+// eventsFile names the one file of an email_events partition.
+const eventsFile = "events"
 
 type exportSpec struct {
 	name   string // folder and table name
@@ -88,6 +97,7 @@ var exportSpecs = []exportSpec{
 	{"data_checks", "data_checks", exportRunLog, "ALL"},
 	{"rejected_records", "rejected_records", exportRunLog, "ALL"},
 	{"api_requests", "api_requests", exportRunLog, "ALL"},
+	{"email_events", "email_events", exportEvents, "event_id"},
 }
 
 // secretColumn matches column names that would hold a credential; the
@@ -110,6 +120,7 @@ const exportTmpPrefix = ".export-tmp-"
 //	dir/leads/snapshot_date=2026-11-27/part-<run_id>.parquet
 //	dir/campaign_daily_stats/day=2026-11-26/part-<run_id>.parquet
 //	dir/etl_runs/snapshot_date=2026-11-27/part-<run_id>.parquet
+//	dir/email_events/event_date=2026-11-26/part-events.parquet
 //
 // Snapshot tables (campaigns, campaign_analytics, leads, lead_email_stats,
 // sequences, email_accounts, clients) hold one file per succeeded run: by
@@ -120,7 +131,9 @@ const exportTmpPrefix = ".export-tmp-"
 // own day, one file per run that last wrote the day. The operational tables
 // etl_runs, data_checks, rejected_records and api_requests hold one file
 // per run, for the runs of the latest snapshot date (all runs with
-// AllSnapshots).
+// AllSnapshots). email_events (webhook events, only ever added) is
+// exported whole, partitioned by the UTC day of the event, one file per
+// day: an event that arrives late rewrites its day's file.
 //
 // Every partition the export touches is replaced whole: its files are
 // written to a staging directory inside dir, synced, and swapped in with
@@ -233,8 +246,11 @@ type exportFile struct {
 // stageTable writes spec's files for this export under tmp.
 func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifest, tmp string) (*ManifestTable, []stagedPartition, error) {
 	partCol := "snapshot_date"
-	if spec.kind == exportDaily {
+	switch spec.kind {
+	case exportDaily:
 		partCol = "day"
+	case exportEvents:
+		partCol = "event_date"
 	}
 	cols, err := describe(ctx, conn, "SELECT * FROM "+spec.source)
 	if err != nil {
@@ -259,8 +275,11 @@ func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifes
 		return nil, nil, err
 	}
 	where := "run_id = $run"
-	if spec.kind == exportDaily {
+	switch spec.kind {
+	case exportDaily:
 		where = "day = $value::DATE AND run_id = $run"
+	case exportEvents:
+		where = eventDay + " = $value::DATE"
 	}
 	copySQL := "SELECT " + strings.Join(sel, ", ") + " FROM " + spec.source + " WHERE " + where + " ORDER BY " + spec.order
 
@@ -282,9 +301,14 @@ func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifes
 		}
 		name := "part-" + f.run + ".parquet"
 		path := filepath.Join(parts[len(parts)-1].staged, name)
-		args := []any{sql.Named("run", f.run)}
-		if spec.kind == exportDaily {
+		var args []any
+		switch spec.kind {
+		case exportDaily:
+			args = append(args, sql.Named("run", f.run), sql.Named("value", f.value))
+		case exportEvents:
 			args = append(args, sql.Named("value", f.value))
+		default:
+			args = append(args, sql.Named("run", f.run))
 		}
 		// COPY's target cannot be a bound parameter, so it is a quoted
 		// literal: the export directory is the user's own path (not SQL
@@ -340,6 +364,9 @@ func exportFiles(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manife
 		q = `SELECT snapshot_date::VARCHAR, run_id FROM etl_runs`
 	case spec.kind == exportDaily:
 		q = `SELECT DISTINCT day::VARCHAR, run_id FROM campaign_daily_stats`
+	case spec.kind == exportEvents:
+		q = `SELECT DISTINCT ` + eventDay + `::VARCHAR, $file FROM email_events`
+		args = append(args, sql.Named("file", eventsFile))
 	}
 	rows, err := conn.QueryContext(ctx, q+` ORDER BY 1, 2`, args...)
 	if err != nil {

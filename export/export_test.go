@@ -36,6 +36,8 @@ func exportExpected(spec exportSpec, m *Manifest) string {
 		return spec.name // the view: the latest snapshot
 	case spec.kind == exportDaily:
 		return spec.source
+	case spec.kind == exportEvents:
+		return "(SELECT *, " + eventDay + " AS event_date FROM email_events)"
 	case spec.source == "etl_runs" && m.AllSnapshots:
 		return "etl_runs"
 	case spec.source == "etl_runs":
@@ -179,6 +181,20 @@ func TestExportRoundTrip(t *testing.T) {
 	require.Equal(t, "campaign_daily_stats/day=2026-11-25/part-"+f.Runs[0]+".parquet", daily.Files[0].Path)
 	runs := manifestTable(m, "etl_runs")
 	require.Len(t, runs.Files, 1, "the runs of the latest snapshot date only")
+	events := manifestTable(m, "email_events")
+	require.Equal(t, "event_date", events.Partition)
+	var paths []string
+	for _, f := range events.Files {
+		paths = append(paths, f.Path)
+	}
+	require.Equal(t, []string{
+		"email_events/event_date=2026-11-25/part-events.parquet",
+		"email_events/event_date=2026-11-26/part-events.parquet",
+		"email_events/event_date=2026-11-27/part-events.parquet",
+	}, paths, "one file per UTC day of the events, whatever the snapshot")
+	require.EqualValues(t, len(fixture.Events), events.Rows, "every event once, the redelivered one included once")
+	require.Zero(t, queryInt(t, f.Store, `SELECT count(*) FROM read_parquet($1) WHERE payload::VARCHAR LIKE '%secret_key%'`,
+		filepath.Join(dir, "email_events", "*", "*.parquet")), "the webhook secret is not exported")
 
 	// ZSTD, as asked.
 	var codec string
