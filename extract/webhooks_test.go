@@ -144,6 +144,7 @@ func TestFakeDeliversWebhooks(t *testing.T) {
 			return
 		}
 		assert.True(t, strings.HasPrefix(r.Header.Get("X-Smartlead-Signature"), "sha256="))
+		assert.Equal(t, "user", r.Header.Get("X-Webhook-Level"), "the registration's level")
 		mu.Lock()
 		bodies[string(b)]++
 		mu.Unlock()

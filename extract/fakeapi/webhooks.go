@@ -315,8 +315,9 @@ func (s *Server) DeliverWebhooks(ctx context.Context, o DeliveryOptions) Deliver
 	s.hooks.mu.Unlock()
 
 	type job struct {
-		url  string
-		body []byte
+		url   string
+		level string // the registration's association: user, client or campaign
+		body  []byte
 	}
 	jobs := make(chan job)
 	var mu sync.Mutex
@@ -325,7 +326,7 @@ func (s *Server) DeliverWebhooks(ctx context.Context, o DeliveryOptions) Deliver
 	for range o.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				ok, attempts := s.deliver(ctx, o, j.url, j.body)
+				ok, attempts := s.deliver(ctx, o, j.url, j.level, j.body)
 				mu.Lock()
 				rep.Attempts += attempts
 				if ok {
@@ -344,7 +345,7 @@ func (s *Server) DeliverWebhooks(ctx context.Context, o DeliveryOptions) Deliver
 				continue
 			}
 			select {
-			case jobs <- job{reg.URL, s.payload(first+i, reg, a)}:
+			case jobs <- job{reg.URL, reg.Association, s.payload(first+i, reg, a)}:
 				delivered = true
 			case <-ctx.Done():
 			}
@@ -359,7 +360,7 @@ func (s *Server) DeliverWebhooks(ctx context.Context, o DeliveryOptions) Deliver
 }
 
 // deliver makes one delivery with its retries.
-func (s *Server) deliver(ctx context.Context, o DeliveryOptions, url string, body []byte) (bool, int) {
+func (s *Server) deliver(ctx context.Context, o DeliveryOptions, url, level string, body []byte) (bool, int) {
 	wait := o.Backoff
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -368,7 +369,7 @@ func (s *Server) deliver(ctx context.Context, o DeliveryOptions, url string, bod
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Request-Id", fmt.Sprintf("%x", sha256.Sum256(body))[:16])
-		req.Header.Set("X-Webhook-Level", "user")
+		req.Header.Set("X-Webhook-Level", level)
 		if s.cfg.WebhookSecret != "" {
 			m := hmac.New(sha256.New, []byte(s.cfg.WebhookSecret))
 			m.Write(body)
