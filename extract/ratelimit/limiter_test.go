@@ -920,7 +920,10 @@ func TestNextSlot(t *testing.T) {
 		}
 		synctest.Wait()
 		require.Equal(t, next.Add(time.Second+DefaultGuard), l.NextSlot())
-		time.Sleep(time.Until(next.Add(time.Second + DefaultGuard)))
+		// Past the last waiter's slot, and every waiter gone: one still
+		// asleep at the pause would queue again behind the gate, first.
+		time.Sleep(time.Until(next.Add(time.Second+DefaultGuard)) + time.Millisecond)
+		synctest.Wait()
 
 		// A pause: its gate, without the release jitter.
 		gate := time.Now().Add(30 * time.Second)
