@@ -112,9 +112,10 @@ func (l *Limiter) Observe(h http.Header) {
 	if b.left <= 0 {
 		b.exhausted = true
 	}
-	if rem <= reserve {
-		// Stop even the waiters that already hold a slot.
-		l.pauseLocked(b.until, b.reason())
+	if rem <= reserve && l.pauseLocked(b.until, b.reason()) {
+		// Stop even the waiters that already hold a slot, after the
+		// gate too: they were counted against no budget of this reset.
+		l.stops++
 	}
 }
 

@@ -65,6 +65,10 @@ type Limiter struct {
 	ext     []*extBudget // few: one per X-RateLimit-Limit value seen
 	extSeq  uint64
 	shares  []*share // few: one per full server window shared with another program
+	// stops counts the times the server's headers paused everyone: a
+	// reservation made before the latest was chosen without knowing how
+	// full the server's window is, so it is made again (Wait).
+	stops   uint64
 	rnd     *rand.Rand
 	hookMin time.Duration
 	hook    func(WaitInfo)
@@ -254,6 +258,7 @@ type reservation struct {
 	at      time.Time
 	why     string
 	charged []uint64 // ext budgets this reservation was counted against
+	stops   uint64   // l.stops when it was made
 }
 
 // Wait reserves the next free slot and blocks until it. It returns how long
@@ -319,9 +324,12 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 			l.wakeLocked(time.Now())
 		}
 		l.pending--
-		if l.gate.After(r.at) {
-			// A 429 (or the server's headers) paused everyone while we
-			// slept: our slot is before the pause, so queue again.
+		if l.gate.After(r.at) || r.stops != l.stops {
+			// A 429 paused everyone while we slept and our slot is
+			// before the pause, or the server's headers said its window
+			// is (nearly) full since we reserved: queue again, so that
+			// the slot is chosen knowing that (after a reset, one probe
+			// goes first and the rest wait for its answer).
 			l.releaseLocked(r)
 			l.st.Requeued++
 			l.mu.Unlock()
@@ -343,7 +351,7 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 // every log and budget.
 func (l *Limiter) reserveLocked(now time.Time) reservation {
 	t, why := l.slotLocked(now, l.jitter)
-	r := reservation{at: t, why: why}
+	r := reservation{at: t, why: why, stops: l.stops}
 	l.ext = slices.DeleteFunc(l.ext, func(b *extBudget) bool {
 		if t.Before(b.until) {
 			b.left--
@@ -464,10 +472,13 @@ func (l *Limiter) PauseUntil(t time.Time, reason string) {
 	l.pauseLocked(t, reason)
 }
 
-func (l *Limiter) pauseLocked(t time.Time, reason string) {
+// pauseLocked moves the gate to t, if that is later, and says whether it
+// moved.
+func (l *Limiter) pauseLocked(t time.Time, reason string) bool {
 	if !t.After(l.gate) || !t.After(time.Now()) {
-		return
+		return false
 	}
 	l.gate, l.gateWhy = t, reason
 	l.st.Pauses++
+	return true
 }

@@ -947,3 +947,42 @@ func TestNextSlot(t *testing.T) {
 		require.EqualValues(t, 19, l.Stats().Reservations)
 	})
 }
+
+// TestHeaderPauseRequeuesLaterSlots: waiters asleep on slots after the
+// gate that the server's headers set (our own minute window holds them
+// until after the reset) were reserved before anyone knew the server's
+// hour is full. They queue again when they wake: the first goes as the
+// probe after the reset, and the second waits for its answer instead of
+// following 125 ms later into the same full window (the run that once
+// collected three 429s at one instant).
+func TestHeaderPauseRequeuesLaterSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(std80, WithServerWindows(standard), WithRand(seeded(3)))
+		start := time.Now()
+		var sent []time.Time // our minute window full: 48 sends in the last 6 s
+		for i := range 48 {
+			sent = append(sent, start.Add(time.Duration(i-48)*time.Second/8))
+		}
+		l.Preload(sent)
+		oldFirst := sent[0].Add(time.Minute + DefaultGuard)
+		require.Equal(t, oldFirst, l.NextSlot())
+
+		grants := make(chan time.Time, 2)
+		for range 2 {
+			go func() {
+				_, err := l.Wait(t.Context())
+				assert.NoError(t, err)
+				grants <- time.Now()
+			}()
+		}
+		synctest.Wait() // both asleep on slots about 54 s away
+
+		// The server: 2 left in its hour until start+10s; another program
+		// spends the key.
+		l.Observe(rateHeaders(1000, 2, start.Add(10*time.Second), start))
+		first, second := <-grants, <-grants
+		assert.False(t, first.Before(oldFirst), "not before its own minute window allows")
+		assert.GreaterOrEqual(t, second.Sub(first), probeHold, "the second waits for the probe's answer")
+		assert.EqualValues(t, 2, l.Stats().Requeued)
+	})
+}
