@@ -129,7 +129,9 @@ func TestListenCommand(t *testing.T) {
 	start := time.Now()
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), stderr.String())
-	assert.Less(t, time.Since(start), 5*time.Second)
+	// Idle keep-alive connections do not hold the stop for the 25 s
+	// shutdown grace (loose bound: CI machines are slow).
+	assert.Less(t, time.Since(start), 20*time.Second)
 	logs := stderr.String()
 	assert.Contains(t, logs, `"msg":"webhook receiver stopped"`)
 	assert.Contains(t, logs, `"msg":"webhook: delivery refused"`)

@@ -221,7 +221,9 @@ func TestCancelWhileReaderHolds(t *testing.T) {
 	cancel()
 	start := time.Now()
 	require.ErrorIs(t, r.Abort(ctx, StatusCancelled, context.Canceled, Counters{}), ErrLocked)
-	assert.Less(t, time.Since(start), abortGrace+2*time.Second, "a stop does not wait for readers")
+	// Far under CommitWait's minute (the bound is loose for loaded CI
+	// machines; abortGrace is 3 s).
+	assert.Less(t, time.Since(start), 30*time.Second, "a stop does not wait for readers")
 	require.NoError(t, h.stdin.Close())
 	require.NoError(t, h.cmd.Wait())
 	require.NoError(t, s.Close())
