@@ -8,10 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/report"
 )
 
@@ -91,27 +90,10 @@ func scriptHash(s string) string {
 
 // WriteFile writes the page to path with mode 0600 (it holds campaign and
 // mailbox data), replacing any file there only once the new one is
-// complete, so a reader never sees half a page.
+// complete and synced, so a reader never sees half a page.
 func WriteFile(path string, page []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // created 0600
-	if err != nil {
+	if err := privfile.WriteFile(path, page); err != nil {
 		return fmt.Errorf("dashboard: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(page)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("dashboard: write %s: %w", path, werr)
 	}
 	return nil
 }

@@ -219,7 +219,7 @@ func Export(ctx context.Context, db *sql.DB, dir string, o Options) (*Manifest, 
 		m.Tables = append(m.Tables, *t)
 		parts = append(parts, ps...)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := privfile.SyncDir(tmp); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 
@@ -348,7 +348,7 @@ func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifes
 		t.Rows += n
 	}
 	for _, p := range parts {
-		if err := syncDir(p.staged); err != nil {
+		if err := privfile.SyncDir(p.staged); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -54,18 +54,6 @@ func syncAndHash(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
-}
-
 // exchange is exchangeDirs; tests replace it to cover systems without an
 // atomic exchange.
 var exchange = exchangeDirs
@@ -82,7 +70,7 @@ func swapPartition(staged, dst, tmp string) error {
 		if err := os.Rename(staged, dst); err != nil {
 			return err
 		}
-		return syncDir(parent)
+		return privfile.SyncDir(parent)
 	}
 	swapped, err := exchange(staged, dst)
 	if err != nil {
@@ -99,37 +87,17 @@ func swapPartition(staged, dst, tmp string) error {
 		}
 		staged = old
 	}
-	if err := syncDir(parent); err != nil {
+	if err := privfile.SyncDir(parent); err != nil {
 		return err
 	}
 	return os.RemoveAll(staged)
 }
 
-// writeManifest writes m as indented JSON to path through a temporary file
-// and a rename.
+// writeManifest writes m as indented JSON to path, atomically.
 func writeManifest(path string, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp-" + randomHex()
-	f, err := privfile.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return privfile.WriteFile(path, append(b, '\n'))
 }

@@ -56,3 +56,24 @@ func TestPrivateUnderUmask022(t *testing.T) {
 	require.True(t, exposed)
 	require.Equal(t, os.FileMode(0o640), mode)
 }
+
+// TestWriteFileReplacesPrivately: WriteFile replaces a file someone made
+// 0644 with a 0600 one holding exactly the new bytes, under umask 022,
+// and leaves no temporary file; a missing directory is an error.
+func TestWriteFileReplacesPrivately(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	dir := t.TempDir()
+	path := filepath.Join(dir, "manifest.json")
+	require.NoError(t, os.WriteFile(path, []byte("old contents, longer than the new"), 0o644))
+	require.NoError(t, WriteFile(path, []byte("new")))
+	require.Equal(t, FileMode, perm(t, path))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "new", string(b))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary file left")
+	require.NoError(t, SyncDir(dir))
+	require.Error(t, WriteFile(filepath.Join(dir, "missing", "f"), nil))
+}

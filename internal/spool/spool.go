@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // MaxRecord is the largest record accepted (the receiver caps bodies at
@@ -259,9 +260,9 @@ func (w *Writer) rotate() error {
 	if err != nil {
 		return fmt.Errorf("spool: create segment: %w", err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := privfile.SyncDir(w.dir); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("spool: fsync %s: %w", w.dir, err)
 	}
 	w.mu.Lock()
 	old := w.f
@@ -269,19 +270,6 @@ func (w *Writer) rotate() error {
 	w.mu.Unlock()
 	if old != nil {
 		_ = old.Close()
-	}
-	return nil
-}
-
-// syncDir makes a new file's name durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("spool: fsync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // record is one line of the journal. Kind "h" (header) says since when the
@@ -408,20 +408,8 @@ func (j *Journal) Compact(keepFrom time.Time) error {
 	if len(flushed) > 0 {
 		out.Write(mustLine(record{Kind: "f", IDs: flushed}))
 	}
-	tmp := j.path + ".tmp-" + j.inst
-	if err := os.WriteFile(tmp, out.Bytes(), 0o600); err != nil {
+	if err := privfile.WriteFile(j.path, out.Bytes()); err != nil {
 		return fmt.Errorf("journal: compact: %w", err)
-	}
-	if err := syncPath(tmp); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, j.path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("journal: compact: %w", err)
-	}
-	if err := syncPath(filepath.Dir(j.path)); err != nil {
-		return err
 	}
 	// Switch to the new file (it already ends in a newline); the old one
 	// is closed once its lock is released, on return.
@@ -431,17 +419,5 @@ func (j *Journal) Compact(keepFrom time.Time) error {
 	}
 	j.f = f
 	defer old.Close()
-	return nil
-}
-
-func syncPath(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("journal: sync %s: %w", p, err)
-	}
 	return nil
 }
