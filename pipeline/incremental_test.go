@@ -160,10 +160,16 @@ func TestBuildPlanIncremental(t *testing.T) {
 		}
 	}
 	carried := map[string]string{}
+	sets := map[string]bool{}
 	for _, c := range p.Carries {
 		require.Equal(t, "r1", c.FromRun)
-		carried[fmt.Sprintf("%s/%d", c.Stream, c.CampaignID)] = c.Mode
+		require.False(t, sets[c.Stream+"/"+c.Mode], "one set per stream and mode")
+		sets[c.Stream+"/"+c.Mode] = true
+		for _, id := range c.Campaigns {
+			carried[fmt.Sprintf("%s/%d", c.Stream, id)] = c.Mode
+		}
 	}
+	require.Equal(t, 12, p.Carried())
 	require.Equal(t, map[string]string{
 		"campaign_analytics/2": "all", "sequences/2": "all", "leads/2": "all", "lead_email_stats/2": "all",
 		"sequences/1": "all", "leads/1": "merge", "lead_email_stats/1": "merge",
