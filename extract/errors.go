@@ -119,10 +119,7 @@ type RedirectError struct {
 
 func (e *RedirectError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	fmt.Fprintf(&b, ": the API answered %d %s", e.Status, http.StatusText(e.Status))
 	if e.Host != "" {
 		fmt.Fprintf(&b, " redirecting to host %s", e.Host)

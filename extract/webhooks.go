@@ -100,7 +100,7 @@ func (c *Client) GetWebhook(ctx context.Context, id int64) (json.RawMessage, err
 		return nil, err
 	}
 	if b := bytes.TrimSpace(resp.body); len(b) == 0 || string(b) == "{}" || string(b) == "null" {
-		return nil, &APIError{Status: http.StatusNotFound, Endpoint: epWebhookGet.template, Attempts: 1, Body: "no such webhook"}
+		return nil, &APIError{Status: http.StatusNotFound, Endpoint: epWebhookGet.template, Attempts: resp.attempts, Body: "no such webhook"}
 	}
 	return resp.body, nil
 }
