@@ -22,14 +22,17 @@ type CarrySet struct {
 	// Mode is CarryAll (copy every row of each campaign and stream from
 	// FromRun) or CarryMerge (copy those whose key, e.g.
 	// campaign_lead_map_id or stats_id, this run did not stage).
-	Mode      string
+	Mode      CarryMode
 	Campaigns []int64
 }
 
+// CarryMode is how a carry copies rows, as stored in run_carry.mode.
+type CarryMode string
+
 // Carry modes.
 const (
-	CarryAll   = "all"
-	CarryMerge = "merge"
+	CarryAll   CarryMode = "all"
+	CarryMerge CarryMode = "merge"
 )
 
 // carriedBatch is the batch of rows copied by a carry: no page uses it
@@ -88,7 +91,7 @@ func (r *Run) checkCarries(ctx context.Context, sets []CarrySet) ([]CarrySet, er
 		from[c.FromRun] = true
 	}
 	for id := range from {
-		var status string
+		var status Status
 		err := r.s.db.QueryRowContext(ctx, r.s.sq(`SELECT status FROM @w.etl_runs WHERE run_id = ?`), id).Scan(&status)
 		if err == sql.ErrNoRows {
 			return nil, fmt.Errorf("load: carry from run %s: no such run", id)
@@ -100,7 +103,11 @@ func (r *Run) checkCarries(ctx context.Context, sets []CarrySet) ([]CarrySet, er
 			return nil, fmt.Errorf("load: carry from run %s: it is %s, not a snapshot", id, status)
 		}
 	}
-	type group struct{ stream, mode, from string }
+	type group struct {
+		stream string
+		mode   CarryMode
+		from   string
+	}
 	at := map[group]int{}
 	var out []CarrySet
 	for i, c := range sets {
@@ -136,7 +143,7 @@ func (s *Store) upsertCarries(ctx context.Context, tx *sql.Tx, id string, sets [
 		if _, err := tx.ExecContext(ctx, s.sq(`INSERT INTO @s.run_carry (run_id, stream, campaign_id, from_run, mode)
 			SELECT $1, $2, unnest($3::BIGINT[]), $4, $5
 			ON CONFLICT (run_id, stream, campaign_id) DO UPDATE SET from_run = excluded.from_run, mode = excluded.mode`),
-			id, c.Stream, c.Campaigns, c.FromRun, c.Mode); err != nil {
+			id, c.Stream, c.Campaigns, c.FromRun, string(c.Mode)); err != nil {
 			return fmt.Errorf("record the %s carries of %d campaigns (%s from run %s): %w", c.Stream, len(c.Campaigns), c.Mode, c.FromRun, err)
 		}
 	}
@@ -221,12 +228,12 @@ func (r *Run) Carries(ctx context.Context) ([]CarrySet, error) {
 
 // CarriedCampaigns returns, ascending, the campaigns whose rows of stream
 // the run carries in mode (CarryAll or CarryMerge; "" for either).
-func (r *Run) CarriedCampaigns(ctx context.Context, stream, mode string) ([]int64, error) {
+func (r *Run) CarriedCampaigns(ctx context.Context, stream string, mode CarryMode) ([]int64, error) {
 	if _, err := carryTable(stream); err != nil {
 		return nil, fmt.Errorf("load: CarriedCampaigns: %w", err)
 	}
 	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT campaign_id FROM @s.run_carry
-		WHERE run_id = $1 AND stream = $2 AND ($3 = '' OR mode = $3) ORDER BY campaign_id`), r.id, stream, mode)
+		WHERE run_id = $1 AND stream = $2 AND ($3 = '' OR mode = $3) ORDER BY campaign_id`), r.id, stream, string(mode))
 	if err != nil {
 		return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
 	}

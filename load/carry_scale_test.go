@@ -174,7 +174,9 @@ func testCarryScales(t *testing.T, n int) {
 
 	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
 	require.NoError(t, err)
-	set := func(stream, mode string) CarrySet { return CarrySet{Stream: stream, FromRun: prev.ID(), Mode: mode} }
+	set := func(stream string, mode CarryMode) CarrySet {
+		return CarrySet{Stream: stream, FromRun: prev.ID(), Mode: mode}
+	}
 	sets := []CarrySet{set("campaign_analytics", CarryAll), set("sequences", CarryAll), set("leads", CarryAll),
 		set("lead_email_stats", CarryAll), set("leads", CarryMerge), set("lead_email_stats", CarryMerge)}
 	items := []extract.Item{{Stream: extract.StreamCampaigns}}

@@ -220,7 +220,7 @@ func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, 
 // campaign carried. A run resumed after
 // SetPlan is Planned and continues its queue; one that died before plans
 // again from a clean slate (see [Store.Resume]).
-func (r *Run) SetPlan(ctx context.Context, mode string, items []extract.Item, carries []CarrySet) error {
+func (r *Run) SetPlan(ctx context.Context, mode Mode, items []extract.Item, carries []CarrySet) error {
 	if err := r.usable(); err != nil {
 		return err
 	}

@@ -163,10 +163,11 @@ func TestBuildPlanIncremental(t *testing.T) {
 	sets := map[string]bool{}
 	for _, c := range p.Carries {
 		require.Equal(t, "r1", c.FromRun)
-		require.False(t, sets[c.Stream+"/"+c.Mode], "one set per stream and mode")
-		sets[c.Stream+"/"+c.Mode] = true
+		k := c.Stream + "/" + string(c.Mode)
+		require.False(t, sets[k], "one set per stream and mode")
+		sets[k] = true
 		for _, id := range c.Campaigns {
-			carried[fmt.Sprintf("%s/%d", c.Stream, id)] = c.Mode
+			carried[fmt.Sprintf("%s/%d", c.Stream, id)] = string(c.Mode)
 		}
 	}
 	require.Equal(t, 12, p.Carried())

@@ -27,7 +27,7 @@ const (
 // WorkPlan is what a run will request after the campaign list, and which
 // rows it carries over unchanged from the previous snapshot.
 type WorkPlan struct {
-	Mode    string
+	Mode    load.Mode
 	Items   []extract.Item  // first pages, in priority order
 	Carries []load.CarrySet // one set per stream and mode
 	Frozen  int             // campaigns carried whole (final status, nothing moved)
@@ -71,7 +71,7 @@ type PlanInput struct {
 	// PrevRequests counts the previous run's requests per endpoint
 	// template and campaign, to estimate how many pages changes take.
 	PrevRequests map[string]map[int64]int64
-	PrevMode     string
+	PrevMode     load.Mode
 
 	Overlap       time.Duration
 	StatsLookback time.Duration
@@ -120,8 +120,8 @@ func BuildPlan(in PlanInput) WorkPlan {
 	}
 	// Carries are sets: one per stream and mode, however many campaigns.
 	setOf := map[[2]string]int{}
-	carry := func(s extract.Stream, id int64, mode string) {
-		k := [2]string{string(s), mode}
+	carry := func(s extract.Stream, id int64, mode load.CarryMode) {
+		k := [2]string{string(s), string(mode)}
 		i, ok := setOf[k]
 		if !ok {
 			i = len(p.Carries)
