@@ -124,8 +124,13 @@ func assertSameSnapshot(t *testing.T, s *Store, a, b string) {
 // analytics) publishes exactly the snapshot a full refresh of the same
 // data does, and its data checks, which see the carried rows, pass.
 func TestCarryMatchesFullRefresh(t *testing.T) {
-	t.Run("DropCarry+DiscardCampaign+Enqueue", func(t *testing.T) { testCarryMatchesFullRefresh(t, false) })
+	t.Run("DropCarries+DiscardCampaigns+Enqueue", func(t *testing.T) { testCarryMatchesFullRefresh(t, false) })
 	t.Run("Refetch", func(t *testing.T) { testCarryMatchesFullRefresh(t, true) })
+	t.Run("chunks of two rows", func(t *testing.T) {
+		defer func(n int64) { carryChunkRows = n }(carryChunkRows)
+		carryChunkRows = 2 // campaigns larger than a chunk, chunks of several campaigns
+		testCarryMatchesFullRefresh(t, true)
+	})
 }
 
 func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
