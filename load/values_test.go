@@ -1,9 +1,11 @@
 package load
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -41,4 +43,19 @@ func TestStatusesMatchSchema(t *testing.T) {
 		sorted(schemaValues(t, s, "etl_runs", "status")))
 	require.Equal(t, strs(SeverityOK, SeverityWarning, SeverityError),
 		sorted(schemaValues(t, s, "data_checks", "severity")))
+}
+
+// A stop ends within the 5 s that cron wrappers and systemd allow: Abort,
+// called with a context already done, waits for the warehouse only part
+// of AbortGrace, the bound its callers put on the whole Abort.
+func TestAbortWaitFitsTheStop(t *testing.T) {
+	require.Less(t, AbortGrace, 5*time.Second)
+	require.Less(t, abortLockWait, AbortGrace)
+	require.Equal(t, time.Minute, abortWait(t.Context(), time.Minute), "a live run waits the commit wait")
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.Equal(t, abortLockWait, abortWait(done, time.Minute))
+	bounded, cancel2 := context.WithTimeout(t.Context(), time.Second)
+	defer cancel2()
+	require.LessOrEqual(t, abortWait(bounded, time.Minute), time.Second)
 }

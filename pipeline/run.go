@@ -20,10 +20,6 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
-// abortGrace bounds the rollback after a cancellation, so that SIGTERM
-// exits within the 5 s that cron wrappers and systemd allow.
-const abortGrace = 4 * time.Second
-
 // Config is one run's configuration. Zero values mean the documented
 // defaults where one exists.
 type Config struct {
@@ -191,7 +187,8 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			status = load.StatusCancelled
 			err = fmt.Errorf("run cancelled: %w", context.Canceled)
 		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortGrace)
+		// Bounded, so that a stop exits in time (see load.AbortGrace).
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), load.AbortGrace)
 		defer cancel()
 		if aerr := run.Abort(actx, status, err, counters); aerr != nil {
 			log.Error("could not record the run's end", "err", aerr)
