@@ -28,6 +28,7 @@ func TestRunShowsEveryRowType(t *testing.T) {
 		"lead_email_stats": 2, "sequences": 1, "email_accounts": 1, "clients": 1}, sum.Rows)
 	require.Zero(t, sum.Warnings)
 	require.Zero(t, sum.Rejected)
+	require.False(t, sum.Partial())
 
 	lineage := map[string]string{"run_id": r.ID(), "snapshot_date": "2026-11-28T00:00:00Z"}
 	want := map[string]map[string]string{
@@ -281,6 +282,7 @@ func TestWarningsKeepSnapshotVisible(t *testing.T) {
 	b.Sequences = append(b.Sequences, transform.Sequence{SequenceID: 302, CampaignID: 999, SeqNumber: 1})
 	r2, sum := loadRun(t, s, day(2), b)
 	require.Equal(t, StatusSucceeded, sum.Status)
+	require.True(t, sum.Partial(), "warnings want a look")
 
 	var warn []Check
 	for _, c := range sum.Checks {

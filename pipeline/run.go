@@ -91,8 +91,9 @@ type Progress interface {
 	Page(rows int64, s extract.Stats)
 }
 
-// ErrPartial marks a run that succeeded with rejected records or failed
-// data checks: the snapshot is visible, and the CLI exits 3.
+// ErrPartial marks a run that succeeded with rejected records or data
+// checks that warned (load.Summary.Partial): the snapshot is visible, but
+// wants a look.
 var ErrPartial = errors.New("finished with rejected records or failed data checks")
 
 // Run performs one run. On success the summary's snapshot is visible; on
@@ -217,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	}
 	track.Finish()
 	logSummary(log, string(sum.Status), counters, j.client.Stats().Waited, sum, time.Since(started))
-	if sum.Rejected > 0 || sum.Warnings > 0 {
+	if sum.Partial() {
 		return sum, ErrPartial
 	}
 	return sum, nil
