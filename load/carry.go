@@ -262,7 +262,7 @@ func (r *Run) flushPending(ctx context.Context) error {
 	if r.pending == 0 && len(r.completed) == 0 {
 		return nil
 	}
-	return r.Flush(ctx)
+	return r.flush(ctx)
 }
 
 func (r *Run) discardCampaign(ctx context.Context, tx *sql.Tx, stream string, campaignID int64) error {

@@ -109,7 +109,7 @@ type Summary struct {
 func (s *Summary) Partial() bool { return s.Rejected > 0 || s.Warnings > 0 }
 
 // Run is a run in progress. Its staging methods (Write, CompleteItem,
-// Flush, Enqueue, ...) must be called from one goroutine, which owns the
+// Enqueue, ...) must be called from one goroutine, which owns the
 // Appenders; LogAttempts from any. Commit or Abort ends it.
 type Run struct {
 	s        *Store
