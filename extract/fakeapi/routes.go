@@ -24,6 +24,10 @@ func parseRoute(path string) (tmpl, id string, ok bool) {
 		return "/email-accounts", "", true
 	case len(seg) == 1 && seg[0] == "client":
 		return "/client", "", true
+	case len(seg) == 3 && seg[0] == "analytics" && seg[1] == "campaign" && seg[2] == "overall-stats":
+		return PathOverallStats, "", true
+	case len(seg) == 2 && seg[0] == "campaigns" && seg[1] == "all-leads-activities":
+		return PathLeadActivities, "", true
 	case len(seg) == 2 && seg[0] == "campaigns":
 		return "/campaigns/{id}", seg[1], true
 	case len(seg) == 3 && seg[0] == "campaigns":
@@ -59,6 +63,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	fault := s.endpointFault(tmpl)
+	if writeFault(w, r.URL.Path, fault) {
+		return
+	}
 	s.dataMu.RLock()
 	defer s.dataMu.RUnlock()
 
@@ -73,6 +81,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		body, err = s.emailAccounts(q)
 	case "/client":
 		body = s.clients()
+	case PathOverallStats:
+		body, err = s.overallStats(q, fault == FaultDisagree)
+	case PathLeadActivities:
+		body, err = s.leadActivities(q, fault == FaultDisagree)
 	default:
 		id, perr := strconv.ParseInt(idText, 10, 64)
 		if perr != nil || id <= 0 {
