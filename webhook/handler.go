@@ -77,9 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			answer(w, http.StatusMethodNotAllowed, "method not allowed")
 			return
 		}
-		st := h.spool.Stats()
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "counts": h.Counts(),
-			"spool": map[string]any{"records": st.Records, "fsyncs": st.Syncs, "segment": st.Segment}})
+		h.health(w)
 	case Path:
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
@@ -137,6 +135,26 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	h.acked.Add(1)
 	h.log.Debug("webhook: event received", "event_type", ev.EventType, "event_id", ev.EventID, "remote", remote)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "event_id": ev.EventID})
+}
+
+// health answers /healthz: 200 while deliveries are being acknowledged,
+// 503 with the reason while the spool cannot write them (they are then
+// refused with 503, and SmartLead retries them), so that a supervisor or
+// a load balancer sees what SmartLead sees.
+func (h *Handler) health(w http.ResponseWriter) {
+	st := h.spool.Stats()
+	body := map[string]any{"status": "ok", "counts": h.Counts(),
+		"spool": map[string]any{"records": st.Records, "fsyncs": st.Syncs, "segment": st.Segment,
+			"failures": st.Failures, "recoveries": st.Recoveries}}
+	since, err := h.spool.Health()
+	if err != nil {
+		body["status"] = "unavailable"
+		body["reason"] = err.Error()
+		body["since"] = since.UTC().Format(time.RFC3339)
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // signatureValid checks "sha256=<hex>" (or bare hex) against the body's

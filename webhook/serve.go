@@ -34,6 +34,9 @@ type Config struct {
 	// deliveries in flight (default 25s: systemd's stop timeout is 90s,
 	// SmartLead's answer deadline 30s).
 	ShutdownGrace time.Duration
+	// SpoolRetry is how often, after a failed write or fsync (a full
+	// disk), the spool tries to write again (default spool.DefaultRetryEvery).
+	SpoolRetry time.Duration
 	// Ready, if set, is called once the receiver accepts deliveries.
 	Ready func(addr net.Addr)
 }
@@ -54,7 +57,14 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 25 * time.Second
 	}
-	w, err := spool.Open(load.EventsDir(cfg.DB), spool.Options{})
+	w, err := spool.Open(load.EventsDir(cfg.DB), spool.Options{RetryEvery: cfg.SpoolRetry, OnChange: func(err error) {
+		if err != nil {
+			log.Error("webhook spool: cannot write; deliveries are refused (503) and /healthz answers 503 until a write succeeds again",
+				"error", err)
+			return
+		}
+		log.Info("webhook spool: writes succeed again; deliveries are accepted")
+	}})
 	if err != nil {
 		return err
 	}

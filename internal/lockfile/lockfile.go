@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
@@ -35,6 +36,10 @@ func (e *HeldError) Error() string {
 }
 
 func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// Path is the lock file of the warehouse at db: every process that
+// writes the warehouse for a run takes this one.
+func Path(db string) string { return db + ".lock" }
 
 // Lock is a held lock; Release gives it up.
 type Lock struct {
@@ -75,13 +80,16 @@ func sameFile(f *os.File, path string) bool {
 
 func finish(f *os.File, path string) (*Lock, error) {
 	// We hold it: whatever PID the file names is a dead previous holder.
-	if err := f.Truncate(0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write lock file: %w", err)
+	err := f.Truncate(0)
+	if err == nil {
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+	if err != nil {
+		// Leave no empty lock file behind (a full disk refuses even the
+		// PID's few bytes): removed while we hold it, like Release.
+		_ = os.Remove(path)
 		f.Close()
-		return nil, fmt.Errorf("write lock file: %w", err)
+		return nil, diskfull.Wrap("lock file", path, "", fmt.Errorf("write lock file: %w", err))
 	}
 	return &Lock{f: f}, nil
 }

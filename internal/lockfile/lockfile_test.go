@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/internal/tmpfs"
 )
 
 func TestAcquireExcludesAndNamesHolder(t *testing.T) {
@@ -62,5 +64,23 @@ func TestLockFileIsPrivate(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.NoError(t, l.Release())
+}
+
+// On a full disk the lock cannot even take its PID: Acquire fails with a
+// disk-full error naming the lock file and leaves no file behind, and
+// succeeds once there is space again.
+func TestAcquireOnFullDisk(t *testing.T) {
+	dir := tmpfs.Mount(t, 256<<10)
+	path := filepath.Join(dir, "db.lock")
+	filler := tmpfs.Fill(t, dir)
+	_, err := Acquire(path)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.Equal(t, "lock file: disk full: no space left on the device for "+path, err.Error())
+	_, statErr := os.Stat(path)
+	require.ErrorIs(t, statErr, os.ErrNotExist, "no empty lock file left behind")
+	require.NoError(t, os.Remove(filler))
+	l, err := Acquire(path)
+	require.NoError(t, err)
 	require.NoError(t, l.Release())
 }

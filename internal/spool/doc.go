@@ -15,6 +15,16 @@
 // merge position recorded for a deleted segment can never be mistaken
 // for one in a new file.
 //
+// A failed write or fsync (a full disk) breaks the writer: the segment's
+// tail is then unknown, so every Append fails at once with that error
+// (the receiver answers 503) and [Writer.Health] reports it. Every
+// Options.RetryEvery the writer tries to recover: it truncates the broken
+// segment back to its last synced record and syncs it (sealing it), checks
+// that a write and an fsync succeed again, and starts a new segment; then
+// appends succeed again. Acknowledged records are never touched; a record
+// refused meanwhile is in no segment, and is stored when its sender
+// retries.
+//
 // One Writer per directory: a lock file (writer.lock) held by the
 // writing process makes a second receiver fail fast instead of
 // interleaving segments.

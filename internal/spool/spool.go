@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
@@ -44,6 +45,10 @@ type Writer struct {
 	dir     string
 	lock    *lockfile.Lock
 	segSize int64
+	retry   time.Duration                           // between recovery attempts while broken
+	notify  func(error)                             // Options.OnChange
+	write   func(f *os.File, b []byte) (int, error) // f.Write; tests inject failures
+	sync    func(f *os.File) error                  // f.Sync; likewise
 
 	reqs chan *request
 	quit chan struct{}
@@ -51,19 +56,26 @@ type Writer struct {
 
 	mu     sync.Mutex // guards closed and the fields the loop owns when read by Stats
 	closed bool
-	f      *os.File
+	f      *os.File // nil once a broken segment is sealed, until the next one starts
 	name   string
 	seq    int64
-	size   int64
+	size   int64 // bytes of f written and synced: its last good record ends here
 	stats  Stats
+	// broken is why appends are refused (nil: they are not), since when.
+	// After a failed write or fsync the segment's tail is unknown; the
+	// loop keeps answering with this error until recover succeeds.
+	broken      error
+	brokenSince time.Time
 }
 
 // Stats counts what a Writer did.
 type Stats struct {
-	Records int64 // records made durable
-	Syncs   int64 // fsyncs (group commits)
-	Bytes   int64
-	Segment string // the segment being appended to
+	Records    int64 // records made durable
+	Syncs      int64 // fsyncs (group commits)
+	Bytes      int64
+	Segment    string // the segment being appended to
+	Failures   int64  // writes, fsyncs or new segments that failed
+	Recoveries int64  // times appends were accepted again after a failure
 }
 
 type request struct {
@@ -74,7 +86,17 @@ type request struct {
 // Options configure a Writer; zero values take the defaults.
 type Options struct {
 	SegmentSize int64 // start a new segment beyond this many bytes (DefaultSegmentSize)
+	// RetryEvery is how often a writer whose last write or fsync failed
+	// tries to recover (DefaultRetryEvery).
+	RetryEvery time.Duration
+	// OnChange, if set, is called (from the writer's goroutine) with the
+	// error when appends start failing, and with nil when they succeed
+	// again.
+	OnChange func(err error)
 }
+
+// DefaultRetryEvery is how often a broken writer tries to recover.
+const DefaultRetryEvery = time.Second
 
 // Open creates dir (0700) if needed, takes its writer lock, and starts a
 // new segment. It fails with an error matching lockfile.ErrHeld when
@@ -88,13 +110,20 @@ func Open(dir string, opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	lock, err := lockfile.Acquire(filepath.Join(dir, "writer.lock"))
-	if err != nil {
+	if errors.Is(err, lockfile.ErrHeld) {
 		return nil, fmt.Errorf("spool %s: another receiver is writing to it: %w", dir, err)
 	}
-	w := &Writer{dir: dir, lock: lock, segSize: opts.SegmentSize,
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	w := &Writer{dir: dir, lock: lock, segSize: opts.SegmentSize, retry: opts.RetryEvery, notify: opts.OnChange,
+		write: (*os.File).Write, sync: (*os.File).Sync,
 		reqs: make(chan *request, 1024), quit: make(chan struct{}), done: make(chan struct{})}
 	if w.segSize <= 0 {
 		w.segSize = DefaultSegmentSize
+	}
+	if w.retry <= 0 {
+		w.retry = DefaultRetryEvery
 	}
 	segs, err := Segments(dir)
 	if err != nil {
@@ -166,7 +195,12 @@ func (w *Writer) Close() error {
 	w.mu.Unlock()
 	close(w.quit)
 	<-w.done
-	err := w.f.Close()
+	var err error
+	if w.broken != nil {
+		w.seal() // best effort: the next writer starts a new segment anyway
+	} else if w.f != nil {
+		err = w.f.Close()
+	}
 	if lerr := w.lock.Release(); err == nil {
 		err = lerr
 	}
@@ -180,13 +214,21 @@ func (w *Writer) loop() {
 	defer close(w.done)
 	var batch []*request
 	var buf []byte
-	var broken error // after a failed write or fsync the segment cannot be trusted
+	retry := time.NewTimer(w.retry)
+	retry.Stop()
 	for {
 		batch = batch[:0]
 		select {
 		case r := <-w.reqs:
 			batch = append(batch, r)
+		case <-retry.C:
+			if err := w.recover(); err != nil {
+				w.setBroken(err)
+				retry.Reset(w.retry)
+			}
+			continue
 		case <-w.quit:
+			retry.Stop()
 			// Drain what was queued before Close: those callers wait.
 			for {
 				select {
@@ -198,7 +240,7 @@ func (w *Writer) loop() {
 				break
 			}
 			if len(batch) > 0 {
-				w.commit(batch, &buf, &broken)
+				w.commit(batch, &buf)
 			}
 			return
 		}
@@ -211,27 +253,33 @@ func (w *Writer) loop() {
 				break fill
 			}
 		}
-		w.commit(batch, &buf, &broken)
+		wasBroken := w.broken != nil
+		w.commit(batch, &buf)
+		if w.broken != nil && !wasBroken {
+			retry.Reset(w.retry)
+		}
 	}
 }
 
 // commit writes a batch with one write and one fsync and answers every
-// caller in it.
-func (w *Writer) commit(batch []*request, buf *[]byte, broken *error) {
-	err := *broken
+// caller in it. While the writer is broken it answers with the failure at
+// once: nothing is written until recover has sealed the segment.
+func (w *Writer) commit(batch []*request, buf *[]byte) {
+	err := w.broken
 	if err == nil {
 		b := (*buf)[:0]
 		for _, r := range batch {
 			b = appendRecord(b, r.data)
 		}
 		*buf = b
-		if _, werr := w.f.Write(b); werr != nil {
-			err = fmt.Errorf("spool: write %s: %w", w.name, werr)
-		} else if serr := w.f.Sync(); serr != nil {
-			err = fmt.Errorf("spool: fsync %s: %w", w.name, serr)
+		path := filepath.Join(w.dir, w.name)
+		if _, werr := w.write(w.f, b); werr != nil {
+			err = w.failure(fmt.Errorf("spool: write %s: %w", path, werr), path)
+		} else if serr := w.sync(w.f); serr != nil {
+			err = w.failure(fmt.Errorf("spool: fsync %s: %w", path, serr), path)
 		}
 		if err != nil {
-			*broken = err
+			w.setBroken(err)
 		} else {
 			w.mu.Lock()
 			w.size += int64(len(b))
@@ -244,9 +292,9 @@ func (w *Writer) commit(batch []*request, buf *[]byte, broken *error) {
 	for _, r := range batch {
 		r.done <- err
 	}
-	if err == nil && w.size >= w.segSize {
+	if w.broken == nil && w.size >= w.segSize {
 		if rerr := w.rotate(); rerr != nil {
-			*broken = rerr
+			w.setBroken(rerr)
 		}
 	}
 }
@@ -254,19 +302,23 @@ func (w *Writer) commit(batch []*request, buf *[]byte, broken *error) {
 // rotate starts the next segment. The old one, fully written and synced,
 // is sealed from now on.
 func (w *Writer) rotate() error {
-	seq := w.seq + 1
-	name := fmt.Sprintf("seg-%016d-%08x.log", seq, rand.Uint32())
-	f, err := os.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	// The number is used up even if the segment cannot be made: two
+	// segments never share one, whatever a failed attempt left.
+	w.seq++
+	name := fmt.Sprintf("seg-%016d-%08x.log", w.seq, rand.Uint32())
+	path := filepath.Join(w.dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("spool: create segment: %w", err)
+		return w.failure(fmt.Errorf("spool: create segment: %w", err), path)
 	}
 	if err := privfile.SyncDir(w.dir); err != nil {
 		f.Close()
-		return fmt.Errorf("spool: fsync %s: %w", w.dir, err)
+		_ = os.Remove(path)
+		return w.failure(fmt.Errorf("spool: fsync %s: %w", w.dir, err), w.dir)
 	}
 	w.mu.Lock()
 	old := w.f
-	w.f, w.name, w.seq, w.size = f, name, seq, 0
+	w.f, w.name, w.size = f, name, 0
 	w.mu.Unlock()
 	if old != nil {
 		_ = old.Close()
