@@ -197,6 +197,16 @@ func printAgency(w io.Writer, r agencyResult) {
 	for _, c := range r.Incr.Checks {
 		p("incremental data check %s %s: %s (%s)\n", c.Name, c.Subject, c.Detail, c.Severity)
 	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	if r.Incr.Err == nil {
+		p("targets: requests <= 1.25x floor: %s; snapshot equals a full refresh: %s\n",
+			verdict(ratio(r.Incr.Requests, r.Floor.total()) <= 1.25), verdict(r.wrongRows() == 0))
+	}
 	if r.Diff != nil {
 		p("incremental vs full refresh, rows in one snapshot and not the other (incr-only / full-only):\n")
 		keys := make([]string, 0, len(r.Diff))
@@ -237,6 +247,9 @@ func BenchmarkAgencyNight(b *testing.B) {
 	var sb strings.Builder
 	printAgency(&sb, res)
 	fmt.Print(sb.String())
+	if res.Incr.Err != nil {
+		b.Fatalf("the incremental night failed: %v", res.Incr.Err)
+	}
 	b.ReportMetric(float64(res.Incr.Requests), "incr_requests")
 	b.ReportMetric(float64(res.Floor.total()), "floor_requests")
 	b.ReportMetric(ratio(res.Incr.Requests, res.Floor.total()), "incr_vs_floor")
