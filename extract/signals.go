@@ -195,31 +195,21 @@ func (c *Client) CrawlOverallStats(ctx context.Context, items []Item, emit func(
 		}
 		limit, refused := refusedRange(failed)
 		days := rangeDays(j.it)
-		switch {
-		case !refused || !first || days <= 1:
-			return done, failed
-		case limit > 0 && limit < days:
-			c.log.Info("smartlead: overall-stats refused a range; reading shorter ranges",
-				"start_date", j.it.Day, "end_date", j.it.EndDay, "max_days", limit)
-			parts := splitRange(j.it, limit)
-			more := make([]job, 0, len(parts)+len(queue))
-			for _, p := range parts {
-				more = append(more, job{it: p, halved: true})
-			}
-			queue = append(more, queue...)
-		case j.halved:
-			return done, failed
-		default:
-			half := (days + 1) / 2
-			c.log.Info("smartlead: overall-stats refused a range; trying halves",
-				"start_date", j.it.Day, "end_date", j.it.EndDay, "days", half)
-			parts := splitRange(j.it, half)
-			more := make([]job, 0, len(parts)+len(queue))
-			for _, p := range parts {
-				more = append(more, job{it: p, halved: true})
-			}
-			queue = append(more, queue...)
+		cut := (days + 1) / 2 // no limit named: halves, once
+		if limit > 0 && limit < days {
+			cut = limit
 		}
+		if !refused || !first || days <= 1 || (cut != limit && j.halved) {
+			return done, failed
+		}
+		c.log.Info("smartlead: overall-stats refused a range; reading shorter ranges",
+			"start_date", j.it.Day, "end_date", j.it.EndDay, "days", cut, "limit_named", cut == limit)
+		parts := splitRange(j.it, cut)
+		more := make([]job, 0, len(parts)+len(queue))
+		for _, p := range parts {
+			more = append(more, job{it: p, halved: true})
+		}
+		queue = append(more, queue...)
 	}
 	return done, nil
 }

@@ -206,7 +206,7 @@ func TestCrawlOverallStatsSplitsRefusedRanges(t *testing.T) {
 	}
 	require.Greater(t, refused, 10)
 	require.Equal(t, refused+len(done), fake.Stats().Paths[fakeapi.PathOverallStats], "one refusal per range over 7 days, then the 7-day ranges")
-	require.Contains(t, logs.String(), "max_days=7")
+	require.Contains(t, logs.String(), "days=7 limit_named=true")
 
 	fake.SetEndpointFault(fakeapi.PathOverallStats, fakeapi.FaultBadRequest)
 	before := fake.Stats().Paths[fakeapi.PathOverallStats]

@@ -42,16 +42,14 @@ type NightReport struct {
 // campaigns that are not COMPLETED or STOPPED change; new leads and new
 // sends go to ACTIVE campaigns only. That is the simple model the
 // incremental tests were built on; RealisticNight is how agency accounts
-// really change. Cumulative counters only grow,
-// except through deleted leads. The choice of leads is deterministic for
-// a given Seed and night number.
+// really change. Cumulative counters only grow, except through deleted
+// leads. The choice of leads is deterministic for a given Seed and night
+// number.
 func (s *Server) Night(nc NightChange) NightReport {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	acc := s.acc
-	now := s.nightStamp()
-	s.nights++
-	r := newRand(s.cfg.Seed, 1<<40+uint64(s.nights))
+	now, r := s.beginNight(1 << 40)
 	maxAge := nc.EngagementMaxAge
 	if maxAge <= 0 {
 		maxAge = 24 * time.Hour

@@ -45,14 +45,16 @@ type RealisticNight struct {
 var AgencyNight = RealisticNight{LateFrac: 0.03, ActiveFrac: 0.40, SettingsFrac: 0.01,
 	LateEvents: 2, ActiveEvents: 3, SendFrac: 1, NewLeads: 1}
 
-// nightStamp is the instant of a night: now, or 1 ms after the previous
-// change if the clock is behind it. Call with dataMu held.
-func (s *Server) nightStamp() time.Time {
+// beginNight counts a night and returns its instant (now, or 1 ms after
+// the previous change if the clock is behind it) and its random source,
+// one stream per kind of night. Call with dataMu held.
+func (s *Server) beginNight(kind uint64) (time.Time, *rand.Rand) {
 	now := time.Now().UTC().Round(0).Truncate(time.Millisecond)
 	if !now.After(s.acc.Now) {
 		now = s.acc.Now.Add(time.Millisecond)
 	}
-	return now
+	s.nights++
+	return now, newRand(s.cfg.Seed, kind+uint64(s.nights))
 }
 
 // RealisticNight applies one realistic night, deterministic for a given
@@ -63,9 +65,7 @@ func (s *Server) RealisticNight(rn RealisticNight) NightReport {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	acc := s.acc
-	now := s.nightStamp()
-	s.nights++
-	r := newRand(s.cfg.Seed, 1<<41+uint64(s.nights))
+	now, r := s.beginNight(1 << 41)
 	if rn.LateEvents <= 0 {
 		rn.LateEvents = 2
 	}

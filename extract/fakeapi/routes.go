@@ -154,6 +154,31 @@ func pageParams(q url.Values, defLimit, hardMax, clamp int) (offset, limit int, 
 	return offset, limit, nil
 }
 
+// dateRange reads the required start_date and end_date (inclusive UTC
+// days) of a range of at most maxDays days.
+func dateRange(q url.Values, maxDays int) (start, end time.Time, _ *apiError) {
+	var days [2]time.Time
+	for i, name := range []string{"start_date", "end_date"} {
+		v := q.Get(name)
+		if v == "" {
+			return start, end, badRequest("%s is required (YYYY-MM-DD)", name)
+		}
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return start, end, badRequest("%s must be a date as YYYY-MM-DD, got %q", name, v)
+		}
+		days[i] = t
+	}
+	start, end = days[0], days[1]
+	if end.Before(start) {
+		return start, end, badRequest("end_date %s is before start_date %s", end.Format(time.DateOnly), start.Format(time.DateOnly))
+	}
+	if n := int(end.Sub(start)/day) + 1; n > maxDays {
+		return start, end, badRequest("date range is %d days; the maximum is %d days", n, maxDays)
+	}
+	return start, end, nil
+}
+
 // timeLayouts are the timestamp forms the filters accept: ISO-8601 with
 // T or a space, with or without a zone (none means UTC), or a bare date.
 var timeLayouts = []string{
@@ -208,24 +233,9 @@ func (s *Server) listCampaigns(q url.Values) (any, *apiError) {
 }
 
 func (s *Server) analyticsByDate(c *Campaign, q url.Values) (any, *apiError) {
-	var days [2]time.Time
-	for i, name := range []string{"start_date", "end_date"} {
-		v := q.Get(name)
-		if v == "" {
-			return nil, badRequest("%s is required (YYYY-MM-DD)", name)
-		}
-		t, err := time.Parse(time.DateOnly, v)
-		if err != nil {
-			return nil, badRequest("%s must be a date as YYYY-MM-DD, got %q", name, v)
-		}
-		days[i] = t
-	}
-	start, end := days[0], days[1]
-	if end.Before(start) {
-		return nil, badRequest("end_date %s is before start_date %s", end.Format(time.DateOnly), start.Format(time.DateOnly))
-	}
-	if n := int(end.Sub(start)/day) + 1; n > 31 {
-		return nil, badRequest("date range is %d days; at most 31 days are allowed", n)
+	start, end, err := dateRange(q, 31)
+	if err != nil {
+		return nil, err
 	}
 	if c == nil {
 		return struct{}{}, nil

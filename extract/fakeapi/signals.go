@@ -197,24 +197,9 @@ func idList(q url.Values, name string, most int) (map[int64]bool, *apiError) {
 }
 
 func (s *Server) overallStats(q url.Values, disagree bool) (any, *apiError) {
-	var days [2]time.Time
-	for i, name := range []string{"start_date", "end_date"} {
-		v := q.Get(name)
-		if v == "" {
-			return nil, badRequest("%s is required (YYYY-MM-DD)", name)
-		}
-		t, err := time.Parse(time.DateOnly, v)
-		if err != nil {
-			return nil, badRequest("%s must be a date as YYYY-MM-DD, got %q", name, v)
-		}
-		days[i] = t
-	}
-	start, end := days[0], days[1]
-	if end.Before(start) {
-		return nil, badRequest("end_date %s is before start_date %s", end.Format(time.DateOnly), start.Format(time.DateOnly))
-	}
-	if n := int(end.Sub(start)/day) + 1; n > s.cfg.OverallStatsMaxDays {
-		return nil, badRequest("date range is %d days; the maximum is %d days", n, s.cfg.OverallStatsMaxDays)
+	start, end, err := dateRange(q, s.cfg.OverallStatsMaxDays)
+	if err != nil {
+		return nil, err
 	}
 	if tz := q.Get("timezone"); tz != "" && tz != "UTC" && tz != "Etc/UTC" {
 		return nil, badRequest("timezone %q: only UTC is simulated", tz)
