@@ -1,13 +1,20 @@
 package fakeapi_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
@@ -216,4 +223,46 @@ func TestRealisticNightsAccumulate(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRealisticNightWebhooks: a realistic night's late activity reaches a
+// user-level webhook like any other, from the campaigns it changed.
+func TestRealisticNightWebhooks(t *testing.T) {
+	s := newServer(t, fakeapi.AgencyConfig(6, 300))
+	var mu sync.Mutex
+	byCampaign := map[int64]int{}
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		dec := json.NewDecoder(r.Body)
+		dec.UseNumber()
+		assert.NoError(t, dec.Decode(&m))
+		id, err := strconv.ParseInt(fmt.Sprint(m["campaign_id"]), 10, 64)
+		assert.NoError(t, err)
+		mu.Lock()
+		byCampaign[id]++
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	body := `{"name": "all", "webhook_url": "` + recv.URL + `", "association_type": "user", "event_type_map": {"EMAIL_SENT": true,
+		"EMAIL_OPEN": true, "EMAIL_LINK_CLICK": true, "EMAIL_REPLY": true, "LEAD_UNSUBSCRIBED": true, "LEAD_CATEGORY_UPDATED": true}}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://fake.invalid"+fakeapi.BasePath+"/webhook/create?api_key="+testKey, strings.NewReader(body))
+	require.NoError(t, err)
+	resp, err := s.Transport().RoundTrip(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+
+	before := s.Truth()
+	rep := s.RealisticNight(fakeapi.AgencyNight)
+	d := s.DeliverWebhooks(t.Context(), fakeapi.DeliveryOptions{Backoff: time.Millisecond})
+	require.Zero(t, d.Failed)
+	require.Positive(t, d.Events)
+	late := 0
+	for id := range byCampaign {
+		require.Contains(t, rep.Campaigns, id, "an event from a campaign the night did not change")
+		if before.Campaign(id).Frozen() {
+			late++
+		}
+	}
+	require.Positive(t, late, "late activity on finished campaigns is delivered")
 }
