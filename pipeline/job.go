@@ -49,11 +49,14 @@ type job struct {
 // itemKey identifies an item for the seq map: Item holds a time.Time, whose
 // == compares representation, not instant.
 func itemKey(it extract.Item) string {
-	since := ""
-	if !it.Since.IsZero() {
-		since = strconv.FormatInt(it.Since.UnixNano(), 10)
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return strconv.FormatInt(t.UnixNano(), 10)
 	}
-	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + strconv.Itoa(it.Offset) + "|" + since
+	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + it.EndDay + "|" +
+		strconv.Itoa(it.Offset) + "|" + stamp(it.Since) + "|" + stamp(it.Until)
 }
 
 func (j *job) wants(s extract.Stream) bool { return s.Selected(j.cfg.Streams) }
