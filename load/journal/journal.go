@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
@@ -67,6 +68,9 @@ type Journal struct {
 	seq uint64
 	run string
 	buf []byte
+	// torn: a write failed (a full disk takes part of a line), so the
+	// next line starts on a line of its own.
+	torn bool
 }
 
 // Path returns the journal's file name for the warehouse at db.
@@ -118,7 +122,7 @@ func (j *Journal) reopen() error {
 	}
 	if err != nil {
 		_ = f.Close()
-		return fmt.Errorf("journal: %w", err)
+		return diskfull.Wrap("request journal", j.path, "", fmt.Errorf("journal: %w", err))
 	}
 	j.f = f
 	return nil
@@ -193,7 +197,11 @@ func (j *Journal) append(r record, sync bool) error {
 	if j.f == nil {
 		return errors.New("journal: closed")
 	}
-	j.buf = append(j.buf[:0], mustLine(r)...)
+	j.buf = j.buf[:0]
+	if j.torn {
+		j.buf = append(j.buf, '\n') // end the part of a line a failed write left
+	}
+	j.buf = append(j.buf, mustLine(r)...)
 	for range 3 {
 		if err := unix.Flock(int(j.f.Fd()), unix.LOCK_SH); err != nil {
 			return fmt.Errorf("journal: lock: %w", err)
@@ -205,8 +213,14 @@ func (j *Journal) append(r record, sync bool) error {
 			}
 			_ = unix.Flock(int(j.f.Fd()), unix.LOCK_UN)
 			if err != nil {
-				return fmt.Errorf("journal: write %s: %w", j.path, err)
+				j.torn = true
+				kept := ""
+				if r.Kind == "s" {
+					kept = "the request was not sent"
+				}
+				return diskfull.Wrap("request journal", j.path, kept, fmt.Errorf("journal: write %s: %w", j.path, err))
 			}
+			j.torn = false
 			return nil
 		}
 		_ = unix.Flock(int(j.f.Fd()), unix.LOCK_UN)
@@ -273,9 +287,15 @@ func read(r io.Reader, path string) (*State, error) {
 		}
 		var rec record
 		if err := json.Unmarshal(b, &rec); err != nil {
-			// Only a power cut tears a line (a killed process's write(2)
-			// completes); its request was never sent unsynced, so skip it.
-			continue
+			// A power cut, or a write refused by a full disk after it
+			// took part of the line, tears a line; its request was never
+			// sent, so skip it. A record appended later (by another
+			// process, which did not see the failure) may have been
+			// glued to the torn part: keep it. Every line starts `{"t":`.
+			i := bytes.LastIndex(b, []byte(`{"t":`))
+			if i <= 0 || json.Unmarshal(b[i:], &rec) != nil {
+				continue
+			}
 		}
 		switch rec.Kind {
 		case "h":
@@ -409,7 +429,7 @@ func (j *Journal) Compact(keepFrom time.Time) error {
 		out.Write(mustLine(record{Kind: "f", IDs: flushed}))
 	}
 	if err := privfile.WriteFile(j.path, out.Bytes()); err != nil {
-		return fmt.Errorf("journal: compact: %w", err)
+		return diskfull.Wrap("request journal", j.path, "", fmt.Errorf("journal: compact: %w", err))
 	}
 	// Switch to the new file (it already ends in a newline); the old one
 	// is closed once its lock is released, on return.
