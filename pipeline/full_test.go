@@ -64,7 +64,7 @@ func (f *fillAt) RoundTrip(r *http.Request) (*http.Response, error) {
 // the next run succeeds once space is back.
 func TestRunOnFullDisk(t *testing.T) {
 	dir := tmpfs.Mount(t, 64<<20)
-	fake := fakeapi.New(fakeapi.Config{Seed: 3, APIKey: testKey, Campaigns: 5, LeadsPerCampaign: 60})
+	fake := fakeapi.New(fakeapi.Config{Seed: 3, APIKey: testKey, Campaigns: 3, LeadsPerCampaign: 30})
 	db := filepath.Join(dir, "w.duckdb")
 	cfg := testConfig(t, fake, db)
 	_, err := Run(context.Background(), cfg)
