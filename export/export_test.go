@@ -112,17 +112,7 @@ func checkExport(t *testing.T, s *load.Store, dir string, m *Manifest) {
 			require.Zero(t, queryInt(t, s, q), "%s: %s", mt.Name, q)
 		}
 		// The types read back are the ones the manifest names.
-		rows, err := s.DB().Query("DESCRIBE SELECT " + list + " FROM " + files)
-		require.NoError(t, err)
-		var got []ManifestColumn
-		for rows.Next() {
-			var c ManifestColumn
-			var a, b, d, e any
-			require.NoError(t, rows.Scan(&c.Name, &c.Type, &a, &b, &d, &e))
-			got = append(got, c)
-		}
-		require.NoError(t, rows.Close())
-		require.Equal(t, mt.Schema, got, mt.Name)
+		require.Equal(t, mt.Schema, describeRead(t, s, "SELECT "+list+" FROM "+files), mt.Name)
 	}
 
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
@@ -136,6 +126,23 @@ func checkExport(t *testing.T, s *load.Store, dir string, m *Manifest) {
 	for _, e := range entries {
 		require.False(t, strings.HasPrefix(e.Name(), "."), "left behind: %s", e.Name())
 	}
+}
+
+// describeRead returns the columns and types of query's result.
+func describeRead(t *testing.T, s *load.Store, query string) []ManifestColumn {
+	t.Helper()
+	rows, err := s.DB().Query("DESCRIBE " + query)
+	require.NoError(t, err, query)
+	defer rows.Close()
+	var got []ManifestColumn
+	for rows.Next() {
+		var c ManifestColumn
+		var a, b, d, e any
+		require.NoError(t, rows.Scan(&c.Name, &c.Type, &a, &b, &d, &e))
+		got = append(got, c)
+	}
+	require.NoError(t, rows.Err())
+	return got
 }
 
 // partFiles lists the files of one partition directory.
@@ -437,17 +444,8 @@ func TestExportEmptyTables(t *testing.T) {
 		for _, glob := range []string{name + "/**/*.parquet", name + "/*/*.parquet"} {
 			src := "read_parquet(" + quoteString(filepath.Join(dir, glob)) + ", hive_partitioning = true)"
 			require.Zero(t, queryInt(t, f.Store, "SELECT count(*) FROM "+src), glob)
-			rows, err := f.Store.DB().Query("DESCRIBE SELECT * FROM " + src)
-			require.NoError(t, err, glob)
-			var got []ManifestColumn
-			for rows.Next() {
-				var c ManifestColumn
-				var a, b, d, e any
-				require.NoError(t, rows.Scan(&c.Name, &c.Type, &a, &b, &d, &e))
-				got = append(got, c)
-			}
-			require.NoError(t, rows.Close())
-			require.Equal(t, mt.Schema, got, "%s: the manifest's columns and types, partition column last", glob)
+			require.Equal(t, mt.Schema, describeRead(t, f.Store, "SELECT * FROM "+src),
+				"%s: the manifest's columns and types, partition column last", glob)
 		}
 	}
 }
