@@ -7,21 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
-	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/load"
-	"github.com/smartlead-etl/smartlead-etl/load/journal"
 	"github.com/smartlead-etl/smartlead-etl/pipeline"
 	"github.com/smartlead-etl/smartlead-etl/transform"
 )
@@ -162,65 +158,34 @@ func loopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// apiSession is an API client for one command: the run's limiter, primed
-// from the request ledger, and an observer that collects the attempts
-// for the ledger. The warehouse is held only to read and to write the
-// ledger, never while the request waits.
+// apiSession is an API session for one command (see pipeline.Session).
+// The warehouse is held only to read the quota memory and to write the
+// ledger, never while a request waits.
 type apiSession struct {
-	cfg    runConfig
-	log    *slog.Logger
-	client *extract.Client
-	mu     sync.Mutex
-	tried  []extract.Attempt
-	// journal holds every call until finish writes it to the ledger.
-	journal *journal.Journal
+	*pipeline.Session
+	cfg runConfig
+	log *slog.Logger
 }
 
 func newAPISession(ctx context.Context, cfg runConfig, log *slog.Logger) (*apiSession, error) {
-	raw, scaled, _ := cfg.windows()
-	lim := ratelimit.New(scaled, ratelimit.WithServerWindows(raw))
-	var longest time.Duration
-	for _, w := range scaled {
-		longest = max(longest, w.Len)
-	}
 	a := &apiSession{cfg: cfg, log: log}
-	// The journal records each call before it is sent (quota memory that
-	// survives a crash), like a run's requests.
 	err := withStore(ctx, cfg, log, func(s *load.Store) error {
-		jr, past, err := pipeline.QuotaMemory(ctx, s, cfg.db, time.Now().Add(-longest), log)
-		if err != nil {
-			return err
-		}
-		a.journal = jr
-		lim.Preload(past)
-		return nil
+		var err error
+		a.Session, err = pipeline.NewSession(ctx, cfg.pipelineConfig(log, nil),
+			pipeline.SessionOptions{Store: s, Recover: true, Label: "webhooks", Logger: log})
+		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	a.client, err = extract.NewClient(cfg.apiKey, extract.WithBaseURL(cfg.baseURL), extract.WithLimiter(lim), extract.WithJournal(a.journal),
-		extract.WithLogger(log), extract.WithAttemptTimeout(cfg.attemptTO), extract.WithMaxRetryAfter(cfg.maxRetryAfter),
-		extract.WithRetry(cfg.retries, cfg.retryBase, cfg.retryCap),
-		extract.WithObserver(func(at extract.Attempt) { a.mu.Lock(); a.tried = append(a.tried, at); a.mu.Unlock() }))
-	if err != nil {
-		_ = a.journal.Close()
-		return nil, usageErrorf("%s", err)
 	}
 	return a, nil
 }
 
 // finish writes the attempts to the ledger and runs fn on the warehouse.
 func (a *apiSession) finish(ctx context.Context, fn func(*load.Store) error) error {
-	a.mu.Lock()
-	tried := a.tried
-	a.mu.Unlock()
-	label := fmt.Sprintf("webhooks-%s-%04x", time.Now().UTC().Format("20060102T150405Z"), rand.Uint32N(1<<16))
-	defer a.journal.Close()
+	defer a.Close()
 	return withStore(context.WithoutCancel(ctx), a.cfg, a.log, func(s *load.Store) error {
-		if err := s.LogAttempts(ctx, label, tried); err != nil {
-			return err
-		}
-		if err := a.journal.Flushed(pipeline.JournalIDs(tried)); err != nil {
+		if err := a.Flush(ctx, s); err != nil {
 			return err
 		}
 		if fn != nil {
@@ -247,7 +212,7 @@ func registerWebhook(ctx context.Context, cfg runConfig, log *slog.Logger, spec 
 	if err != nil {
 		return err
 	}
-	id, _, cerr := a.client.CreateWebhook(ctx, spec)
+	id, _, cerr := a.Client.CreateWebhook(ctx, spec)
 	err = a.finish(ctx, func(s *load.Store) error {
 		if cerr != nil {
 			return nil
@@ -284,7 +249,7 @@ func listWebhooks(ctx context.Context, cfg runConfig, log *slog.Logger, campaign
 	fmt.Fprintf(stdout, "%-8s %-9s %-10s %-8s %s\n", "id", "scope", "state", "events", "url")
 	for _, w := range known {
 		state := "active"
-		if _, err := a.client.GetWebhook(ctx, w.ID); errors.Is(err, extract.ErrNotFound) {
+		if _, err := a.Client.GetWebhook(ctx, w.ID); errors.Is(err, extract.ErrNotFound) {
 			state = "gone"
 		} else if err != nil {
 			state, callErr = "unknown", err
@@ -301,7 +266,7 @@ func listWebhooks(ctx context.Context, cfg runConfig, log *slog.Logger, campaign
 		fmt.Fprintln(stdout, "(no webhook registered by this tool; the API cannot list user-level webhooks)")
 	}
 	if campaign != 0 && callErr == nil {
-		hooks, err := a.client.CampaignWebhooks(ctx, campaign)
+		hooks, err := a.Client.CampaignWebhooks(ctx, campaign)
 		if err != nil {
 			callErr = err
 		}
@@ -321,7 +286,7 @@ func deleteWebhook(ctx context.Context, cfg runConfig, log *slog.Logger, id int6
 	if err != nil {
 		return err
 	}
-	derr := a.client.DeleteWebhook(ctx, id)
+	derr := a.Client.DeleteWebhook(ctx, id)
 	gone := derr == nil || errors.Is(derr, extract.ErrNotFound)
 	var knew bool
 	err = a.finish(ctx, func(s *load.Store) error {

@@ -2,17 +2,11 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
-	"os"
 	"slices"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
-	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
-	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
 	"github.com/smartlead-etl/smartlead-etl/transform"
 )
@@ -23,29 +17,22 @@ import (
 // analytics (one cheap request each), whose lead total and sent count
 // give the pages of leads and statistics; everything else costs a known
 // number of requests per campaign. The requests it spends go into the
-// ledger, so the run that follows counts them against the rate limit.
+// request journal, so the run that follows counts them against the rate
+// limit (and writes them to the ledger).
 
 // isFirstRun reports whether the next run has no snapshot to plan from
-// and no interrupted run to continue: the warehouse does not exist yet,
-// or no run of it has succeeded.
-func isFirstRun(ctx context.Context, cfg Config) (bool, error) {
-	if _, err := os.Stat(cfg.DB); errors.Is(err, os.ErrNotExist) {
+// and no interrupted run to continue: there is no warehouse yet (store is
+// nil), or no run of it has succeeded.
+func isFirstRun(ctx context.Context, cfg Config, store *load.Store) (bool, error) {
+	if store == nil {
 		return true, nil
 	}
-	store, err := load.OpenReadOnly(ctx, cfg.DB, load.Options{LockWait: cfg.LockWait})
-	if err != nil {
-		return false, fmt.Errorf("open warehouse: %w", err)
-	}
-	defer store.Close()
 	prev, err := store.LatestSucceeded(ctx)
 	if err != nil || prev != nil {
 		return false, err
 	}
-	if within := cfg.ResumeWithin; within >= 0 && !cfg.FullRefresh {
-		if within == 0 {
-			within = DefaultResumeWithin
-		}
-		n, err := store.ResumablePending(ctx, time.Now().Add(-within))
+	if from, ok := cfg.resumeFrom(time.Now()); ok {
+		n, err := store.ResumablePending(ctx, from)
 		if err != nil || n > 0 {
 			return false, err // the next run continues that one
 		}
@@ -53,63 +40,20 @@ func isFirstRun(ctx context.Context, cfg Config) (bool, error) {
 	return true, nil
 }
 
-// planFirst sizes a first run. It opens the warehouse for writing (it
-// creates it when missing) under the run lock, to record its requests.
-func planFirst(ctx context.Context, cfg Config) (*Forecast, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	lock, err := lockfile.Acquire(cfg.DB + ".lock")
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Release()
-	store, err := load.Open(ctx, cfg.DB, cfg.Schema, load.Options{LockWait: cfg.LockWait, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open warehouse: %w", err)
-	}
-	defer store.Close()
-
+// planFirst sizes a first run through sess, reading store (nil: there is
+// no warehouse yet). Like every plan it writes nothing but the request
+// journal: the run that follows moves its requests to the ledger.
+func planFirst(ctx context.Context, cfg Config, store *load.Store, sess *Session, latency time.Duration) (*Forecast, error) {
 	now := time.Now()
-	jr, past, err := quotaMemory(ctx, store, cfg.DB, now.Add(-longest(cfg.Windows)), log)
-	if err != nil {
-		return nil, err
-	}
-	defer jr.Close()
-	latency, err := store.TypicalLatency(ctx)
-	if err != nil {
-		return nil, err
-	}
-	lim := ratelimit.New(cfg.Windows,
-		ratelimit.WithServerWindows(cfg.ServerWindows),
-		ratelimit.WithWaitHook(10*time.Second, waitLogger(log)))
-	lim.Preload(past)
-	rec := &attemptLog{}
-	client, err := newClient(cfg, lim, log, rec.add, nil, extract.WithJournal(jr))
-	if err != nil {
-		return nil, err
-	}
-	// The ledger gets every attempt made, even when sizing fails halfway.
-	planID := fmt.Sprintf("plan-%s-%04x", now.UTC().Format("20060102T150405Z"), rand.Uint32N(1<<16))
-	defer func() {
-		as := rec.take()
-		if lerr := store.LogAttempts(context.WithoutCancel(ctx), planID, as); lerr != nil {
-			log.Error("could not record the plan's requests in the ledger", "err", lerr)
-		} else if lerr := jr.Flushed(journalIDs(as)); lerr != nil {
-			log.Error("could not record the plan's requests in the journal", "err", lerr)
-		}
-	}()
-
 	var campaigns []transform.Campaign
-	err = client.Crawl(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}, 1, func(p extract.Page) error {
+	err := sess.Client.Crawl(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}, 1, func(p extract.Page) error {
 		campaigns = append(campaigns, transform.FromPage(p).Campaigns...)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the campaign list: %w", err)
 	}
-	states, err := sizeCampaigns(ctx, client, cfg, campaigns)
+	states, err := sizeCampaigns(ctx, sess.Client, cfg, campaigns)
 	if err != nil {
 		return nil, err
 	}
@@ -122,15 +66,15 @@ func planFirst(ctx context.Context, cfg Config) (*Forecast, error) {
 	wp := BuildPlan(in)
 	f := &Forecast{
 		Mode: wp.Mode, First: true, Campaigns: len(campaigns), PerStream: wp.Estimate,
-		Requests: wp.Requests() + 1, AlreadySpent: len(past), Latency: latency, Start: now,
-		SpentPlanning: client.Stats().Requests,
+		Requests: wp.Requests() + 1, AlreadySpent: sess.Spent, Latency: latency, Start: now,
+		SpentPlanning: sess.Client.Stats().Requests,
 		CampaignsFrom: "API; leads and statistics sized from each campaign's analytics",
 	}
 	f.PerStream[extract.StreamCampaigns] = 1
 	// The run starts when the plan is done, behind the plan's own
-	// requests (lim.Sent holds them).
+	// requests (the limiter holds them).
 	f.Start = time.Now()
-	f.Finish = finish(cfg.Windows, lim.Sent(), f.Start, f.Requests, latency)
+	f.Finish = finish(cfg.Windows, sess.Limiter.Sent(), f.Start, f.Requests, latency)
 	return f, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 	"github.com/smartlead-etl/smartlead-etl/load"
-	"github.com/smartlead-etl/smartlead-etl/load/journal"
 	"github.com/smartlead-etl/smartlead-etl/transform"
 )
 
@@ -27,12 +26,9 @@ type job struct {
 	run    *load.Run
 	client *extract.Client
 	lim    *ratelimit.Limiter
-	rec    *attemptLog
+	sess   *Session
 	prog   Progress
-	// journal is told which requests the ledger holds once LogAttempts
-	// wrote them (nil in tests that run without one).
-	journal *journal.Journal
-	track   *Tracker
+	track  *Tracker
 
 	// Written only by emit (one goroutine at a time).
 	seqOf     map[string]int64 // queue seq of each item handed to the crawler
@@ -121,6 +117,9 @@ func planInput(ctx context.Context, store *load.Store, cfg Config, now time.Time
 	in := PlanInput{
 		Now: now, Campaigns: campaigns, Streams: cfg.Streams, Days: cfg.Days, BackfillDays: cfg.BackfillDays,
 		FullRefresh: cfg.FullRefresh, Overlap: cfg.Overlap, StatsLookback: cfg.StatsLookback,
+	}
+	if store == nil { // a first plan before there is a warehouse
+		return in, nil
 	}
 	prev, err := store.LatestSucceeded(ctx)
 	if err != nil {
@@ -279,32 +278,11 @@ func (j *job) stopReason() string {
 	return j.reason
 }
 
-func (j *job) flushAttempts(ctx context.Context) error {
-	if as := j.rec.take(); len(as) > 0 {
-		if err := j.run.LogAttempts(ctx, as); err != nil {
-			return fmt.Errorf("write request ledger: %w", err)
-		}
-		if j.journal != nil {
-			return j.journal.Flushed(journalIDs(as))
-		}
-	}
-	return nil
-}
+func (j *job) flushAttempts(ctx context.Context) error { return j.sess.FlushRun(ctx, j.run) }
 
 // counters are the run's totals, earlier invocations included. Waited is
 // the wall-clock time the limiter held every request back, not the sum
 // of each worker's waits (see workerWaits).
-// journalIDs lists the journal ids of attempts just written to the ledger.
-func journalIDs(as []extract.Attempt) []string {
-	ids := make([]string, 0, len(as))
-	for _, a := range as {
-		if a.JournalID != "" {
-			ids = append(ids, a.JournalID)
-		}
-	}
-	return ids
-}
-
 func (j *job) counters() load.Counters {
 	s := j.client.Stats()
 	return load.Counters{

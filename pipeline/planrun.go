@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -38,41 +40,48 @@ const planWaitMax = 10 * time.Second
 func (f Forecast) Duration() time.Duration { return f.Finish.Sub(f.Start) }
 
 // Plan sizes the next run without running it: it reads the warehouse and
-// the request ledger and makes one request (the campaign list). The store
-// is opened read-only, so it works beside a database nobody is writing.
-// A first run (no snapshot yet) is sized by planFirst instead.
+// the request ledger and makes one request (the campaign list). It takes
+// no lock and writes nothing but the request journal (the next run moves
+// its requests to the ledger), so it works while a run goes on. A first
+// run (no snapshot yet) is sized by planFirst instead.
 func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
-	if first, err := isFirstRun(ctx, cfg); err != nil {
-		return nil, err
-	} else if first {
-		return planFirst(ctx, cfg)
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	store, err := load.OpenReadOnly(ctx, cfg.DB, load.Options{LockWait: cfg.LockWait, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open warehouse: %w", err)
-	}
-	defer store.Close()
-	now := time.Now()
-	jr, past, err := readOnlyQuotaMemory(ctx, store, cfg.DB, now.Add(-longest(cfg.Windows)))
-	if err != nil {
-		return nil, err
-	}
-	defer jr.Close()
-	latency, err := store.TypicalLatency(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f := &Forecast{Start: now, AlreadySpent: len(past), Latency: latency, PerStream: map[extract.Stream]int{}}
-
-	if within := cfg.ResumeWithin; within >= 0 && !cfg.FullRefresh {
-		if within == 0 {
-			within = DefaultResumeWithin
+	var store *load.Store
+	if _, err := os.Stat(cfg.DB); err == nil {
+		if store, err = load.OpenReadOnly(ctx, cfg.DB, load.Options{LockWait: cfg.LockWait, Logger: log}); err != nil {
+			return nil, fmt.Errorf("open warehouse: %w", err)
 		}
-		n, err := store.ResumablePending(ctx, now.Add(-within))
+		defer store.Close()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	first, err := isFirstRun(ctx, cfg, store)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := NewSession(ctx, cfg, SessionOptions{Store: store, Label: "plan", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	var latency time.Duration
+	if store != nil {
+		if latency, err = store.TypicalLatency(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if first {
+		return planFirst(ctx, cfg, store, sess, latency)
+	}
+	now := time.Now()
+	past := sess.Limiter.Sent()
+	f := &Forecast{Start: now, AlreadySpent: sess.Spent, Latency: latency, PerStream: map[extract.Stream]int{}}
+
+	if from, ok := cfg.resumeFrom(now); ok {
+		n, err := store.ResumablePending(ctx, from)
 		if err != nil {
 			return nil, err
 		}
@@ -83,10 +92,8 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 		}
 	}
 
-	lim := ratelimit.New(cfg.Windows, ratelimit.WithServerWindows(cfg.ServerWindows))
-	lim.Preload(past)
 	var campaigns []transform.Campaign
-	if slot := lim.NextSlot(); slot.After(now.Add(planWaitMax)) {
+	if slot := sess.Limiter.NextSlot(); slot.After(now.Add(planWaitMax)) {
 		// The quota is spent for a while: rather than make the user wait,
 		// plan from the campaign list of the last snapshot.
 		prev, err := store.LatestSucceeded(ctx)
@@ -106,20 +113,16 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 		}
 		f.CampaignsFrom = "last snapshot (the rate limit allows no request before " + slot.Local().Format(time.TimeOnly) + ")"
 	} else {
-		client, err := newClient(cfg, lim, log, nil, nil, extract.WithJournal(jr))
-		if err != nil {
-			return nil, err
-		}
-		err = client.Crawl(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}, 1, func(p extract.Page) error {
+		err = sess.Client.Crawl(ctx, []extract.Item{{Stream: extract.StreamCampaigns}}, 1, func(p extract.Page) error {
 			campaigns = append(campaigns, transform.FromPage(p).Campaigns...)
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read the campaign list: %w", err)
 		}
-		f.SpentPlanning = client.Stats().Requests
+		f.SpentPlanning = sess.Client.Stats().Requests
 		f.CampaignsFrom = "API"
-		past = append(past, time.Now())
+		past = sess.Limiter.Sent()
 	}
 
 	in, err := planInput(ctx, store, cfg, now, campaigns)
@@ -132,7 +135,7 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 	f.PerStream[extract.StreamCampaigns] = 1
 	f.Requests = wp.Requests() + 1
 	// The run fetches the campaign list again; the forecast's own request
-	// is already in past.
+	// is already in past (the limiter's sends).
 	f.Finish = finish(cfg.Windows, past, time.Now(), f.Requests, latency)
 	return f, nil
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -69,6 +68,20 @@ type Config struct {
 // continued rather than started over.
 const DefaultResumeWithin = 24 * time.Hour
 
+// resumeFrom is the earliest start of an interrupted run that the next
+// run continues; false: it starts over (ResumeWithin < 0, or a full
+// refresh).
+func (c Config) resumeFrom(now time.Time) (time.Time, bool) {
+	within := c.ResumeWithin
+	if within == 0 {
+		within = DefaultResumeWithin
+	}
+	if within < 0 || c.FullRefresh {
+		return time.Time{}, false
+	}
+	return now.Add(-within), true
+}
+
 // ErrIncomplete marks a run that stopped at its request budget or
 // deadline: its pages are kept and the next run continues it.
 var ErrIncomplete = errors.New("stopped at the request budget or deadline; the next run continues")
@@ -104,7 +117,7 @@ func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
 	if err := privfile.MkdirAll(filepath.Dir(cfg.DB)); err != nil {
 		return nil, fmt.Errorf("create directory for %s: %w", cfg.DB, err)
 	}
-	lock, err := lockfile.Acquire(cfg.DB + ".lock")
+	lock, err := lockfile.Acquire(lockfile.Path(cfg.DB))
 	if err != nil {
 		return nil, err
 	}
@@ -119,28 +132,22 @@ func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
 	}
 	defer store.Close()
 
-	lim := ratelimit.New(cfg.Windows,
-		ratelimit.WithServerWindows(cfg.ServerWindows),
-		ratelimit.WithWaitHook(10*time.Second, waitLogger(log)))
-	// Quota memory: requests earlier runs made within the longest window
-	// still count against it, so start where they left off, including the
-	// last requests of a process that was killed (see package journal).
-	jr, past, err := quotaMemory(ctx, store, cfg.DB, time.Now().Add(-longest(cfg.Windows)), log)
+	// The job admits each request (budget, deadline); it needs the
+	// session's limiter, so the session asks it through j.
+	var j *job
+	sess, err := NewSession(ctx, cfg, SessionOptions{Store: store, Recover: true, Logger: log,
+		Admit: func(it extract.Item) bool { return j.admit(it) }})
 	if err != nil {
 		return nil, err
 	}
-	defer jr.Close()
-	if len(past) > 0 {
-		lim.Preload(past)
-		log.Info("earlier runs' requests still count against the rate limit", "requests", len(past))
-	}
+	defer sess.Close()
 
 	run, err := startRun(ctx, store, cfg, started)
 	if err != nil {
 		return nil, err
 	}
 	log = log.With("run_id", run.ID())
-	jr.SetRun(run.ID())
+	sess.SetRun(run.ID())
 	// From here until the commit the warehouse is only read-locked, which
 	// readers share: query, report, export and plan work during the run.
 	if err := store.ReleaseWarehouse(ctx); err != nil {
@@ -161,21 +168,15 @@ func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
 	if err != nil {
 		return nil, err
 	}
-	track := NewTracker(lim, latency)
+	track := NewTracker(sess.Limiter, latency)
 	if p, ok := cfg.Progress.(Tracked); ok {
 		p.Track(track)
 	}
-	rec := &attemptLog{}
-	j := &job{cfg: cfg, log: log, store: store, run: run, rec: rec, prog: cfg.Progress, lim: lim, seqOf: map[string]int64{},
-		prior: prior, track: track, journal: jr}
+	j = &job{cfg: cfg, log: log, store: store, run: run, prog: cfg.Progress, sess: sess, lim: sess.Limiter,
+		client: sess.Client, seqOf: map[string]int64{}, prior: prior, track: track}
 	if j.prog == nil {
 		j.prog = nopProgress{}
 	}
-	client, err := newClient(cfg, lim, log, rec.add, j.admit, extract.WithJournal(jr))
-	if err != nil {
-		return nil, err
-	}
-	j.client = client
 
 	err = j.extract(ctx)
 	if ferr := j.flushAttempts(context.WithoutCancel(ctx)); ferr != nil && err == nil {
@@ -232,12 +233,8 @@ func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
 // startRun continues an interrupted run when one is recent enough, else
 // begins a new one.
 func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time) (*load.Run, error) {
-	within := cfg.ResumeWithin
-	if within == 0 {
-		within = DefaultResumeWithin
-	}
-	if within > 0 && !cfg.FullRefresh {
-		run, err := store.Resume(ctx, now.Add(-within))
+	if from, ok := cfg.resumeFrom(now); ok {
+		run, err := store.Resume(ctx, from)
 		if err != nil {
 			return nil, fmt.Errorf("resume run: %w", err)
 		}
@@ -261,58 +258,6 @@ func startRun(ctx context.Context, store *load.Store, cfg Config, now time.Time)
 	return run, nil
 }
 
-func newClient(cfg Config, lim *ratelimit.Limiter, log *slog.Logger, observe func(extract.Attempt), admit func(extract.Item) bool, more ...extract.Option) (*extract.Client, error) {
-	opts := []extract.Option{
-		extract.WithBaseURL(cfg.BaseURL),
-		extract.WithLimiter(lim),
-		extract.WithLogger(log),
-		extract.WithObserver(observe),
-	}
-	if admit != nil {
-		opts = append(opts, extract.WithAdmit(admit))
-	}
-	if cfg.AttemptTimeout > 0 {
-		opts = append(opts, extract.WithAttemptTimeout(cfg.AttemptTimeout))
-	}
-	if cfg.MaxRetryAfter > 0 {
-		opts = append(opts, extract.WithMaxRetryAfter(cfg.MaxRetryAfter))
-	}
-	if cfg.RetryBase > 0 {
-		opts = append(opts, extract.WithRetry(cfg.Retries, cfg.RetryBase, cfg.RetryCap))
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = extract.NewHTTPClient(cfg.Concurrency)
-	}
-	opts = append(opts, extract.WithHTTPClient(hc))
-	return extract.NewClient(cfg.APIKey, append(opts, more...)...)
-}
-
-// waitLogger says before a long wait why and until when. Every worker
-// meets the same full window, so one line stands for the waits that end
-// within a minute of it.
-func waitLogger(log *slog.Logger) func(ratelimit.WaitInfo) {
-	var mu sync.Mutex
-	var last time.Time
-	return func(w ratelimit.WaitInfo) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !last.IsZero() && w.Until.Sub(last).Abs() < time.Minute {
-			return
-		}
-		last = w.Until
-		log.Info("waiting on the rate limit", "reason", w.Reason, "resuming_at", w.Until.Local().Format(time.TimeOnly))
-	}
-}
-
-func longest(ws []ratelimit.Window) time.Duration {
-	var d time.Duration
-	for _, w := range ws {
-		d = max(d, w.Len)
-	}
-	return d
-}
-
 // LookbackDays lists the n days ending today (UTC), oldest first.
 func LookbackDays(now time.Time, n int) []string {
 	today := now.UTC().Truncate(24 * time.Hour)
@@ -320,27 +265,6 @@ func LookbackDays(now time.Time, n int) []string {
 	for i := n - 1; i >= 0; i-- {
 		out = append(out, today.AddDate(0, 0, -i).Format(time.DateOnly))
 	}
-	return out
-}
-
-// attemptLog buffers the client's per-attempt reports (from any worker)
-// until the emit goroutine writes them to the ledger.
-type attemptLog struct {
-	mu  sync.Mutex
-	buf []extract.Attempt
-}
-
-func (a *attemptLog) add(at extract.Attempt) {
-	a.mu.Lock()
-	a.buf = append(a.buf, at)
-	a.mu.Unlock()
-}
-
-func (a *attemptLog) take() []extract.Attempt {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := a.buf
-	a.buf = nil
 	return out
 }
 

@@ -37,6 +37,10 @@ func (e *HeldError) Error() string {
 
 func (e *HeldError) Is(target error) bool { return target == ErrHeld }
 
+// Path is the lock file of the warehouse at db: every process that
+// writes the warehouse for a run takes this one.
+func Path(db string) string { return db + ".lock" }
+
 // Lock is a held lock; Release gives it up.
 type Lock struct {
 	f *os.File
