@@ -22,14 +22,19 @@ func systemBootClock() (string, int64) {
 	return bootID(), ts.Nano()
 }
 
-// SetBootClock replaces the boot-time clock until restore is called: for
-// tests in virtual time (testing/synctest), whose wall clock the real
-// boot-time clock does not follow. A clock returning "" records no boot
-// time (only wall-clock times are kept, as across a reboot). Not safe to
-// call while journals are in use.
+// SetBootClock replaces the boot-time clock until restore is called (nil:
+// the system's): for tests in virtual time (testing/synctest), whose
+// clock the real boot-time clock does not follow, so that requests of an
+// earlier session in the same test would all look just sent. A clock
+// returning "" records no boot time (only wall-clock times are kept, as
+// across a reboot). Not safe to call while journals are in use.
 func SetBootClock(clock func() (boot string, ns int64)) (restore func()) {
+	prev := bootClock
+	if clock == nil {
+		clock = systemBootClock
+	}
 	bootClock = clock
-	return func() { bootClock = systemBootClock }
+	return func() { bootClock = prev }
 }
 
 var bootID = sync.OnceValue(func() string {
