@@ -70,8 +70,8 @@ type runConfig struct {
 
 func (c *runConfig) register(fs *pflag.FlagSet) {
 	c.common.register(fs)
-	fs.StringVar(&c.tier, "tier", "standard", "SmartLead plan tier: standard (10/s, 60/min, 1000/h) or pro (20/s, 120/min, 3000/h)")
-	fs.StringVar(&c.limits, "limits", "", "explicit rate-limit windows, e.g. 10/1s,60/1m,1000/1h (overrides --tier)")
+	fs.StringVar(&c.tier, "tier", ratelimit.DefaultTier, "SmartLead plan tier: "+ratelimit.DescribeTiers())
+	fs.StringVar(&c.limits, "limits", "", "explicit rate-limit windows, e.g. "+ratelimit.Format(ratelimit.MustPreset(ratelimit.DefaultTier))+" (overrides --tier)")
 	fs.Float64Var(&c.headroom, "headroom", extract.DefaultHeadroom, "share of every window the client may use (the vendor advises 0.8)")
 	fs.IntVar(&c.concurrency, "concurrency", extract.DefaultWorkers, "parallel requests (all share one rate limiter)")
 	fs.StringVar(&c.baseURL, "base-url", extract.DefaultBaseURL, "SmartLead API base URL")

@@ -25,7 +25,7 @@ const demoKey = "demo-key-0000"
 
 // demoLimits speed the standard tier up tenfold so the demo finishes in
 // seconds while still being rate limited (the server enforces them too).
-const demoLimits = "100/1s,600/1m,10000/1h"
+var demoLimits = ratelimit.Format(ratelimit.Multiply(ratelimit.MustPreset(ratelimit.DefaultTier), 10))
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The demo takes a few of run's flags and reads no environment: a
@@ -118,7 +118,7 @@ func cmdFakeAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	campaigns := fs.Int("campaigns", 20, "campaigns in the simulated account")
 	leads := fs.Int("leads", 150, "average leads per campaign")
 	seed := fs.Int64("seed", 1, "seed of the simulated account")
-	limits := fs.String("limits", "10/1s,60/1m,1000/1h", "server-side rate-limit windows")
+	limits := fs.String("limits", ratelimit.Format(ratelimit.MustPreset(ratelimit.DefaultTier)), "server-side rate-limit windows")
 	errRate := fs.Float64("error-rate", 0, "share of requests answered with a 5xx")
 	foreign := fs.Int("foreign-per-minute", 0, "requests per minute another program spends on the same key")
 	activity := fs.Duration("activity-every", 0, "simulate activity this often and deliver it to registered webhooks, signed with SMARTLEAD_WEBHOOK_SECRET (0 = never)")

@@ -163,3 +163,16 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// Plain http goes only to a loopback receiver, named in any case: the
+// same check (extract.IsLoopback) as the API's base URL.
+func TestWebhookSpecLoopback(t *testing.T) {
+	for _, u := range []string{"http://LOCALHOST:8788/webhooks/smartlead", "http://localhost/w", "http://[::1]:8788/w", "https://hooks.example.com/w"} {
+		_, err := webhookSpec(u, []string{"EMAIL_SENT"}, "", 0, 0)
+		require.NoError(t, err, u)
+	}
+	for _, u := range []string{"http://hooks.example.com/w", "http://localhost.evil.example/w"} {
+		_, err := webhookSpec(u, []string{"EMAIL_SENT"}, "", 0, 0)
+		require.ErrorContains(t, err, "use https", u)
+	}
+}

@@ -49,11 +49,14 @@ type job struct {
 // itemKey identifies an item for the seq map: Item holds a time.Time, whose
 // == compares representation, not instant.
 func itemKey(it extract.Item) string {
-	since := ""
-	if !it.Since.IsZero() {
-		since = strconv.FormatInt(it.Since.UnixNano(), 10)
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return strconv.FormatInt(t.UnixNano(), 10)
 	}
-	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + strconv.Itoa(it.Offset) + "|" + since
+	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + it.EndDay + "|" +
+		strconv.Itoa(it.Offset) + "|" + stamp(it.Since) + "|" + stamp(it.Until)
 }
 
 func (j *job) wants(s extract.Stream) bool { return s.Selected(j.cfg.Streams) }
@@ -108,7 +111,7 @@ func (j *job) plan(ctx context.Context) error {
 	j.track.Expect(wp.Requests())
 	j.unsized = unsizedCampaigns(in)
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
-		"requests_estimated", wp.Requests(), "carried", len(wp.Carries))
+		"requests_estimated", wp.Requests(), "carried", wp.Carried())
 	return nil
 }
 
@@ -207,31 +210,37 @@ func (j *job) refreshMismatches(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	carried, err := j.run.MergeCarries(ctx, string(extract.StreamLeads))
+	carried, err := j.run.CarriedCampaigns(ctx, string(extract.StreamLeads), load.CarryMerge)
 	if err != nil {
 		return 0, err
 	}
-	queued := 0
-	for _, id := range sortedIDs(carried) {
+	var ids []int64
+	for _, id := range carried {
 		want, ok := totals[id]
 		if !ok || merged[id] == want {
 			continue
 		}
 		j.log.Info("leads do not add up; re-reading the campaign in full", "campaign_id", id, "merged", merged[id], "leads_total", want)
-		// Statistics of deleted leads go with them, so both are re-read.
-		streams := []string{string(extract.StreamLeads), string(extract.StreamLeadEmailStats)}
-		var items []extract.Item
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// Statistics of deleted leads go with them, so both are re-read, for
+	// every such campaign in one transaction.
+	streams := []string{string(extract.StreamLeads), string(extract.StreamLeadEmailStats)}
+	var items []extract.Item
+	for _, id := range ids {
 		for _, s := range streams {
 			if j.wants(extract.Stream(s)) {
 				items = append(items, extract.Item{Stream: extract.Stream(s), CampaignID: id})
 			}
 		}
-		if _, err := j.run.Refetch(ctx, id, streams, items); err != nil {
-			return 0, err
-		}
-		queued++
 	}
-	return queued, nil
+	if _, err := j.run.Refetch(ctx, ids, streams, items); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
 }
 
 // admit keeps the run inside its request budget and deadline: the client

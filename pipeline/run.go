@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		logSummary(log, status, counters, j.client.Stats().Waited, nil, time.Since(started))
+		logSummary(log, string(status), counters, j.client.Stats().Waited, nil, time.Since(started))
 		return nil, err
 	}
 
@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	if err != nil {
-		logSummary(log, load.StatusFailed, counters, j.client.Stats().Waited, sum, time.Since(started))
+		logSummary(log, string(load.StatusFailed), counters, j.client.Stats().Waited, sum, time.Since(started))
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
 		}
 	}
 	track.Finish()
-	logSummary(log, sum.Status, counters, j.client.Stats().Waited, sum, time.Since(started))
+	logSummary(log, string(sum.Status), counters, j.client.Stats().Waited, sum, time.Since(started))
 	if sum.Rejected > 0 || sum.Warnings > 0 {
 		return sum, ErrPartial
 	}
@@ -273,7 +273,9 @@ type nopProgress struct{}
 func (nopProgress) Planned(int)               {}
 func (nopProgress) Page(int64, extract.Stats) {}
 
-// logSummary writes the run's one summary line. waited is the wall-clock
+// logSummary writes the run's one summary line. status is the run's
+// load.Status, or "staged" for a snapshot that waits to be published.
+// waited is the wall-clock
 // time the rate limit held every request back; worker_waits sums each
 // worker's waits (limiter and retry backoff) in this invocation, so it
 // exceeds the run's duration when several workers wait at once.
@@ -287,7 +289,7 @@ func logSummary(log *slog.Logger, status string, c load.Counters, workerWaits ti
 		attrs = append(attrs, "rejected", sum.Rejected, "warnings", sum.Warnings, "rows", FormatRows(sum.Rows))
 	}
 	level := slog.LevelInfo
-	if status != "succeeded" {
+	if status != string(load.StatusSucceeded) {
 		level = slog.LevelError
 	}
 	log.Log(context.Background(), level, "run summary", attrs...)
