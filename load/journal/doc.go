@@ -21,7 +21,7 @@
 // drops requests older than the longest window that the ledger holds.
 //
 // Clock steps. Each request line records the wall-clock time (what the
-// ledger keeps, requested_at) and, beside it, the boot's id and its
+// ledger keeps, api_requests.at) and, beside it, the boot's id and its
 // CLOCK_BOOTTIME, which every process of one boot shares and no clock
 // step moves. A reader dates a request of its own boot by how long ago
 // the boot-time clock says it was sent ([Entry.Sent]): an earlier
