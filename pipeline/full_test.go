@@ -17,6 +17,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 	"github.com/smartlead-etl/smartlead-etl/internal/tmpfs"
+	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
 // viewState is what a reader of the warehouse sees: the latest run and
@@ -96,7 +97,7 @@ func TestRunOnFullDisk(t *testing.T) {
 	}
 	sum, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
-	require.Equal(t, "succeeded", sum.Status)
+	require.Equal(t, load.StatusSucceeded, sum.Status)
 	after := viewState(t, db)
 	assert.NotEqual(t, before["latest_run"], after["latest_run"])
 }
