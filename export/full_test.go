@@ -88,3 +88,25 @@ func TestExportOnFullDisk(t *testing.T) {
 	require.NoError(t, err)
 	checkExport(t, f.Store, dir, m)
 }
+
+// TestExportFullAtTheManifest: the disk fills up after the Parquet files
+// are staged, when the new manifest is written (an injected ENOSPC, so
+// this runs without root): the export fails with the one line, and the
+// previous export is untouched, since nothing was swapped yet.
+func TestExportFullAtTheManifest(t *testing.T) {
+	f := fixture.New(t)
+	dir := filepath.Join(t.TempDir(), "lake")
+	_, err := Export(t.Context(), f.Store.DB(), dir, Options{Now: f.Clock.Now})
+	require.NoError(t, err)
+	before, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	require.NoError(t, err)
+
+	writeManifest = func(path string, _ *Manifest) error {
+		return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
+	}
+	defer func() { writeManifest = writeManifestFile }()
+	_, err = Export(t.Context(), f.Store.DB(), dir, Options{Now: f.Clock.Now, AllSnapshots: true})
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Equal(t, "export: disk full: no space left on the device for "+dir+"; the previous export is unchanged", err.Error())
+	sameAsManifest(t, dir, before, "")
+}

@@ -70,3 +70,34 @@ func TestSendingOnFullDisk(t *testing.T) {
 	}
 	assert.ElementsMatch(t, recorded, got, "every recorded request, and only those")
 }
+
+// TestRecordGluedToTornLine, without root: a full disk took the first
+// part of a line (the write failed, so its request was not sent), and
+// another process that never saw the failure appended its record right
+// after it once space was back. The reader skips the torn part and keeps
+// the record glued to it.
+func TestRecordGluedToTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	j, err := Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	first, err := j.Sending(attempt(time.Now()))
+	require.NoError(t, err)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"t":"s","i":"refused.1","p":1,"at":17`) // no newline: torn
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	glued, err := j.Sending(attempt(time.Now()))
+	require.NoError(t, err)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"at":17{"t":"s"`, "the test glues the record to the torn part")
+	st, err := Read(path)
+	require.NoError(t, err)
+	var ids []string
+	for _, e := range st.Entries {
+		ids = append(ids, e.ID)
+	}
+	assert.Equal(t, []string{first, glued}, ids)
+}
