@@ -251,7 +251,12 @@ func (j *job) admit(it extract.Item) bool {
 		return false
 	}
 	if !j.cfg.Deadline.IsZero() {
-		if at := j.lim.NextSlot(); at.After(j.cfg.Deadline) {
+		// The wait is measured on the monotonic clock, the time left on
+		// the wall clock as it reads now (Round(0) drops any monotonic
+		// reading): a deadline is a time of day, and follows a clock
+		// that NTP stepped during the run.
+		now := time.Now()
+		if at := j.lim.NextSlot(); at.Sub(now) > j.cfg.Deadline.Round(0).Sub(now) {
 			j.stop(fmt.Sprintf("the next request could not be sent before the deadline %s (earliest %s)",
 				j.cfg.Deadline.Local().Format(time.TimeOnly), at.Local().Format(time.TimeOnly)))
 			return false

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
@@ -99,7 +100,10 @@ var ErrPartial = errors.New("finished with rejected records or failed data check
 // Run performs one run. On success the summary's snapshot is visible; on
 // any error the warehouse is as it was, except that the run log and the
 // request ledger record the attempt.
-func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
+func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
+	// A full disk, wherever it struck (lock, journal, staging, commit), is
+	// one line naming the file.
+	defer func() { rerr = diskfull.Wrap("run", cfg.DB, "the warehouse keeps its last snapshot", rerr) }()
 	started := time.Now()
 	log := cfg.Logger
 	if log == nil {
