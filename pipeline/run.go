@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/load/journal"
 )
 
 // abortGrace bounds the rollback after a cancellation, so that SIGTERM
@@ -101,7 +103,8 @@ var ErrPartial = errors.New("finished with rejected records or failed data check
 
 // Run performs one run. On success the summary's snapshot is visible; on
 // any error the warehouse is as it was, except that the run log and the
-// request ledger record the attempt.
+// request ledger record the attempt. A first run whose key the API
+// rejects leaves nothing behind: no warehouse, journal or side file.
 func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 	started := time.Now()
 	log := cfg.Logger
@@ -118,7 +121,27 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		return nil, err
 	}
 	defer lock.Release()
+	_, statErr := os.Stat(cfg.DB)
+	fresh := errors.Is(statErr, os.ErrNotExist)
+	sum, err := runLocked(ctx, cfg, log, started)
+	if fresh && errors.Is(err, extract.ErrUnauthorized) {
+		// Still under the lock: nobody else has opened these files.
+		forgetWarehouse(cfg.DB, log)
+	}
+	return sum, err
+}
 
+// forgetWarehouse removes what a first run created (a rejected key
+// spends one request, on an account this tool has no warehouse for).
+func forgetWarehouse(db string, log *slog.Logger) {
+	for _, p := range []string{db, db + ".wal", journal.Path(db), load.StagingDir(db)} {
+		if err := os.RemoveAll(p); err != nil {
+			log.Error("could not remove what the rejected first run created", "path", p, "err", err)
+		}
+	}
+}
+
+func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.Time) (*load.Summary, error) {
 	// Open publishes first a snapshot an earlier run staged but could not
 	// publish (a reader held the warehouse), before anything is fetched.
 	store, err := load.Open(ctx, cfg.DB, cfg.Schema, load.Options{LockWait: cfg.LockWait, Retain: cfg.Retain, Logger: log,
@@ -200,17 +223,17 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		logSummary(log, status, counters, j.client.Stats().Waited, nil, time.Since(started))
+		j.summary(status, counters, nil, started)
 		return nil, err
 	}
 
 	sum, err := run.Commit(ctx, counters)
 	if errors.Is(err, load.ErrCommitDeferred) {
-		logSummary(log, "staged", counters, j.client.Stats().Waited, sum, time.Since(started))
+		j.summary("staged", counters, sum, started)
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	if err != nil {
-		logSummary(log, load.StatusFailed, counters, j.client.Stats().Waited, sum, time.Since(started))
+		j.summary(load.StatusFailed, counters, sum, started)
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -219,7 +242,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		}
 	}
 	track.Finish()
-	logSummary(log, sum.Status, counters, j.client.Stats().Waited, sum, time.Since(started))
+	j.summary(sum.Status, counters, sum, started)
 	if sum.Rejected > 0 || sum.Warnings > 0 {
 		return sum, ErrPartial
 	}
@@ -269,24 +292,43 @@ type nopProgress struct{}
 func (nopProgress) Planned(int)               {}
 func (nopProgress) Page(int64, extract.Stats) {}
 
-// logSummary writes the run's one summary line. waited is the wall-clock
-// time the rate limit held every request back; worker_waits sums each
-// worker's waits (limiter and retry backoff) in this invocation, so it
-// exceeds the run's duration when several workers wait at once.
-func logSummary(log *slog.Logger, status string, c load.Counters, workerWaits time.Duration, sum *load.Summary, took time.Duration) {
+// Ended is implemented by a Progress that draws on a terminal: the run
+// calls it just before its summary line, so that the display ends above
+// that line instead of being drawn again below it. succeeded: the
+// snapshot is visible.
+type Ended interface {
+	Ended(succeeded bool)
+}
+
+// summary writes the run's one summary line. Its counters and its
+// duration cover every invocation of the run: duration runs from the
+// run's first start, as etl_runs has it (so waited, the wall-clock time
+// the rate limit held requests back, never exceeds it); invocation is
+// this process's share. worker_waits sums each worker's waits (limiter
+// and retry backoff) in this invocation, so it exceeds the wall clock
+// when several workers wait at once.
+func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked time.Time) {
+	if e, ok := j.prog.(Ended); ok {
+		e.Ended(status == load.StatusSucceeded)
+	}
+	now := time.Now()
 	attrs := []any{
 		"status", status, "requests", c.Requests, "throttled", c.Throttled,
 		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(),
-		"worker_waits", workerWaits.Round(time.Second).String(), "duration", took.Round(time.Millisecond).String(),
+		"worker_waits", j.client.Stats().Waited.Round(time.Second).String(),
+		"duration", now.Sub(j.run.StartedAt()).Round(time.Millisecond).String(),
+	}
+	if j.run.Resumed() {
+		attrs = append(attrs, "invocation", now.Sub(invoked).Round(time.Millisecond).String())
 	}
 	if sum != nil {
 		attrs = append(attrs, "rejected", sum.Rejected, "warnings", sum.Warnings, "rows", FormatRows(sum.Rows))
 	}
 	level := slog.LevelInfo
-	if status != "succeeded" {
+	if status != load.StatusSucceeded {
 		level = slog.LevelError
 	}
-	log.Log(context.Background(), level, "run summary", attrs...)
+	j.log.Log(context.Background(), level, "run summary", attrs...)
 }
 
 // FormatRows renders per-table row counts as "table=n ..." sorted by name.
