@@ -1,14 +1,20 @@
-package main
+package cli
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
-	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
 // Configuration is checked in full before anything is opened or written:
@@ -29,9 +35,9 @@ type flagCheck struct {
 
 // validate runs the checks in order and returns the first failure as a
 // usage error (exit 2).
-func validate(fs *pflag.FlagSet, checks []flagCheck) error {
+func validate(fs *flagSet, checks []flagCheck) error {
 	for _, c := range checks {
-		if fs.Lookup(c.flag) == nil {
+		if fs.Lookup(c.flag) == nil || fs.isIgnored(c.flag) {
 			continue // a flag this command does not take
 		}
 		if err := c.check(); err != nil {
@@ -44,7 +50,7 @@ func validate(fs *pflag.FlagSet, checks []flagCheck) error {
 // badFlag names the flag, its value and, when the value came from the
 // environment, the variable: `--retain -1: ...` or
 // `SMARTLEAD_RETAIN=-1 (--retain): ...`.
-func badFlag(fs *pflag.FlagSet, name string, err error) error {
+func badFlag(fs *flagSet, name string, err error) error {
 	f := fs.Lookup(name)
 	if f == nil {
 		return usageErrorf("--%s: %s", name, err)
@@ -80,7 +86,7 @@ func shownURL(raw string) string {
 }
 
 // flagSource describes where a flag's value came from, for log lines.
-func flagSource(fs *pflag.FlagSet, name string) string {
+func flagSource(fs *flagSet, name string) string {
 	f := fs.Lookup(name)
 	if f == nil {
 		return "--" + name
@@ -174,63 +180,195 @@ func checkDBPath(path string, mustExist bool) error {
 	return nil
 }
 
-// checks of the flags every command shares. mustExist: the command reads
-// an existing warehouse (report, query, export).
-func (c *common) checks(mustExist bool) []flagCheck {
+// checks of --db and --lock-wait. mustExist: the command reads an
+// existing warehouse (report, query, export, dashboard).
+func (c *dbFlags) checks(mustExist bool) []flagCheck {
 	return []flagCheck{
 		{"db", func() error { return checkDBPath(c.db, mustExist) }},
-		{"log-format", oneOf(c.logFormat, "auto", "text", "json")},
-		{"log-level", oneOf(c.logLevel, "debug", "info", "warn", "error")},
 		{"lock-wait", atLeast(c.lockWait, 0, "")},
 	}
 }
 
-// keySource says where the API key was read from, for the start-up log
-// line; never the key itself.
-type keySource struct {
-	from    string // "key file /etc/smartlead/key (--api-key-file)" or "SMARTLEAD_API_KEY"
-	ignored string // a second source that was set and lost, or ""
+func (c *logFlags) checks() []flagCheck {
+	return []flagCheck{
+		{"log-format", oneOf(c.logFormat, "auto", "text", "json")},
+		{"log-level", oneOf(c.logLevel, "debug", "info", "warn", "error")},
+	}
 }
 
-// readKey reads the API key. The key file wins over SMARTLEAD_API_KEY
-// when both are given: naming a file is the more deliberate act, and the
-// variable is often left over in a shell profile.
-func (c *runConfig) readKey(fs *pflag.FlagSet) error {
-	envKey, envSet := os.LookupEnv("SMARTLEAD_API_KEY")
-	if c.apiKeyFile != "" {
-		b, err := os.ReadFile(c.apiKeyFile)
-		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
+func (c *apiFlags) checks() []flagCheck {
+	return []flagCheck{
+		// Rules on the URL's use (transport, credentials) belong to
+		// extract; each is one more base-url entry here.
+		{"base-url", func() error { return checkURLShape(c.baseURL) }},
+		// https except on loopback, no credentials; the message never
+		// repeats userinfo or a query.
+		{"base-url", func() error { return extract.CheckBaseURL(c.baseURL) }},
+		{"limits", func() error {
+			if c.limits == "" {
+				return nil
 			}
-			return badFlag(fs, "api-key-file", fmt.Errorf("cannot read the key file: %w", err))
-		}
-		c.apiKey = strings.TrimSpace(string(b))
-		warnExposedKeyFile(c.apiKeyFile, os.Stderr)
-		if c.apiKey == "" {
-			return badFlag(fs, "api-key-file", fmt.Errorf("key file %s is empty; paste the key from SmartLead (Settings, API) into it", c.apiKeyFile))
-		}
-		c.key = keySource{from: fmt.Sprintf("key file %s (%s)", c.apiKeyFile, flagSource(fs, "api-key-file"))}
-		if envSet {
-			c.key.ignored = "SMARTLEAD_API_KEY"
-		}
-	} else {
-		c.apiKey = strings.TrimSpace(envKey)
-		switch {
-		case !envSet:
-			return usageErrorf("no API key: set SMARTLEAD_API_KEY or pass --api-key-file FILE (or set SMARTLEAD_API_KEY_FILE)")
-		case c.apiKey == "":
-			return usageErrorf("SMARTLEAD_API_KEY is set but empty: put the key in it, or unset it and pass --api-key-file FILE")
-		}
-		c.key = keySource{from: "SMARTLEAD_API_KEY"}
+			_, err := ratelimit.Parse(c.limits)
+			return err
+		}},
+		{"tier", func() error {
+			if c.limits != "" {
+				return nil // --limits overrides it
+			}
+			_, err := ratelimit.Preset(c.tier)
+			return err
+		}},
+		{"headroom", func() error {
+			if !(c.headroom > 0 && c.headroom <= 1) {
+				return errors.New("must be greater than 0 and at most 1 (the share of each window to use)")
+			}
+			_, _, err := c.windows()
+			return err
+		}},
+		{"retries", atLeast(c.retries, 0, "")},
+		{"retry-base", atLeast(c.retryBase, time.Millisecond, "")},
+		{"retry-cap", atLeast(c.retryCap, c.retryBase, " (--retry-base)")},
+		{"request-timeout", atLeast(c.attemptTO, time.Second, "")},
+		{"max-retry-after", atLeast(c.maxRetryAfter, time.Second, "")},
 	}
-	if strings.ContainsAny(c.apiKey, " \t\r\n") {
-		if c.apiKeyFile != "" {
-			return badFlag(fs, "api-key-file", errors.New("the key file holds more than one word; it must hold only the key"))
-		}
-		return usageErrorf("SMARTLEAD_API_KEY holds more than one word; it must hold only the key")
+}
+
+func (c *fetchFlags) checks() []flagCheck {
+	return []flagCheck{
+		{"concurrency", between(c.concurrency, 1, 64)},
+		{"days", between(c.days, 0, 31)},
+		{"streams", c.checkStreams},
+		{"backfill-days", between(c.backfillDays, 0, 3660)},
+		{"resume-within", atLeast(c.resumeWithin, 0, " (0 = never resume)")},
 	}
-	registerSecret(c.apiKey)
+}
+
+func (c *runFlags) checks() []flagCheck {
+	return []flagCheck{
+		{"retain", atLeast(c.retain, 0, " (0 keeps every snapshot)")},
+		{"commit-wait", atLeast(c.commitWait, time.Second, "")},
+		{"max-requests", atLeast(c.maxRequests, 0, " (0 = no budget)")},
+	}
+}
+
+func (c *outputFlags) checks() []flagCheck {
+	return []flagCheck{
+		{"export", func() error { return checkOutDir(c.exportDir) }},
+		{"dashboard", func() error { return checkOutFile(c.dashboard) }},
+		{"progress", oneOf(c.progress, "auto", "always", "never")},
+	}
+}
+
+// checks lists every rule on run's flags, in the order they are shown;
+// validate skips the flags a command does not register.
+func (c *runConfig) checks() []flagCheck {
+	var cs []flagCheck
+	for _, g := range [][]flagCheck{c.dbFlags.checks(false), c.logFlags.checks(), c.apiFlags.checks(),
+		c.fetchFlags.checks(), c.runFlags.checks(), c.outputFlags.checks()} {
+		cs = append(cs, g...)
+	}
+	return cs
+}
+
+// resolve checks the whole configuration and, with needKey, reads the
+// API key, before anything is opened or written. Everything it rejects is
+// a usage error (exit 2) naming the flag and, if the value came from
+// there, its variable.
+func (e *env) resolve(fs *flagSet, c *runConfig, needKey bool) error {
+	if err := validate(fs, c.checks()); err != nil {
+		return err
+	}
+	if c.deadline != "" {
+		t, err := parseDeadline(c.deadline, time.Now())
+		if err != nil {
+			return badFlag(fs, "deadline", err)
+		}
+		c.deadlineAt = t
+	}
+	if !needKey {
+		return nil
+	}
+	return e.readKey(fs, &c.apiFlags)
+}
+
+// parseDeadline reads "06:00" as the next 06:00 local time, or an RFC 3339
+// instant.
+func parseDeadline(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	hm, err := time.ParseInLocation("15:04", v, now.Location())
+	if err != nil {
+		return time.Time{}, errors.New("want HH:MM (local time) or an RFC 3339 time")
+	}
+	t := time.Date(now.Year(), now.Month(), now.Day(), hm.Hour(), hm.Minute(), 0, 0, now.Location())
+	if !t.After(now) {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
+}
+
+// checkOutDir: an output directory may not exist yet (it is created),
+// but it must not be a file, and its parent must be a directory this
+// process can create entries in.
+func checkOutDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return errors.New("is a file, not a directory")
+		}
+		return writableDir(dir)
+	}
+	return checkParent(dir)
+}
+
+// checkOutFile: an output file is replaced whole, so it must not be a
+// directory, and its directory must exist and take new files.
+func checkOutFile(file string) error {
+	if file == "" {
+		return nil
+	}
+	if st, err := os.Stat(file); err == nil && st.IsDir() {
+		return errors.New("is a directory; want a file name, e.g. " + filepath.Join(file, "dashboard.html"))
+	}
+	return checkParent(file)
+}
+
+// checkParent says why path cannot be created in its parent directory.
+func checkParent(path string) error {
+	parent := filepath.Dir(filepath.Clean(path))
+	st, err := os.Stat(parent)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("its directory %s does not exist", parent)
+	case errors.Is(err, unix.ENOTDIR), err == nil && !st.IsDir():
+		return fmt.Errorf("%s is not a directory", parent)
+	case err != nil:
+		return fmt.Errorf("cannot use its directory %s: %w", parent, errors.Unwrap(err))
+	}
+	return writableDir(parent)
+}
+
+// writableDir: the process may create entries in dir. A pseudo file
+// system (/proc, /sys) accepts the access check but refuses every new
+// entry, so it is named as such.
+func writableDir(dir string) error {
+	var sfs unix.Statfs_t
+	if unix.Statfs(dir, &sfs) == nil && (sfs.Type == unix.PROC_SUPER_MAGIC || sfs.Type == unix.SYSFS_MAGIC) {
+		return fmt.Errorf("%s is on a pseudo file system that takes no files", dir)
+	}
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
 	return nil
+}
+
+// warnExposedKeyFile prints one line when the API key's file is readable
+// by group or others: the key is the account.
+func warnExposedKeyFile(path string, w io.Writer) {
+	if exposed, mode, err := privfile.Exposed(path); err == nil && exposed {
+		fmt.Fprintf(w, "smartlead-etl: warning: --api-key-file %s is readable by group or others (mode %04o); fix: chmod 600 %s\n", path, mode, path)
+	}
 }

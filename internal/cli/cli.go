@@ -1,14 +1,12 @@
-// Command smartlead-etl loads SmartLead cold-email analytics into a DuckDB
-// warehouse. This file only dispatches sub-commands and maps errors to exit
-// codes; the work lives in extract, transform and load.
-package main
+package cli
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,21 +17,67 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
-
-//go:embed sql
-var sqlFiles embed.FS
-
-func main() {
+// Main is the process's entry point: it runs the command os.Args names,
+// stops it on SIGINT or SIGTERM, and returns the exit code. files holds
+// the sql directory (schema/ and reports/).
+func Main(files fs.FS, version string) int {
 	// Everything this program creates holds people's data or their key:
 	// private, whatever the umask (DuckDB creates its WAL and Parquet
 	// files itself, so only the umask reaches those).
 	privfile.Umask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(reportExit(err, os.Stderr))
+	defer stop()
+	app := App{SQL: files, Version: version, Name: os.Args[0], LookupEnv: os.LookupEnv}
+	return app.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// App is the command line with what the binary gives it.
+type App struct {
+	SQL     fs.FS  // the sql directory: schema/ and reports/
+	Version string // printed by version, recorded in etl_runs
+	// Name is the program as invoked (os.Args[0]), so that the hints it
+	// prints can be pasted; "" is "smartlead-etl".
+	Name string
+	// LookupEnv reads the environment (nil: nothing is set).
+	LookupEnv func(string) (string, bool)
+	// HTTPClient carries the API requests (nil: one sized to
+	// --concurrency); tests serve the simulated API through it.
+	HTTPClient *http.Client
+}
+
+// Run runs one command with args, printing its error (once) to stderr,
+// and returns the exit code.
+func (a App) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{App: a, stdout: stdout, stderr: stderr}
+	if e.Name == "" {
+		e.Name = program
+	}
+	if e.LookupEnv == nil {
+		e.LookupEnv = func(string) (string, bool) { return "", false }
+	}
+	return e.exit(e.dispatch(ctx, args))
+}
+
+// program is the command's name in help and messages.
+const program = "smartlead-etl"
+
+// env is one invocation: where it writes, the environment it reads, and
+// the secrets its output must never show.
+type env struct {
+	App
+	stdout, stderr io.Writer
+	secrets        secrets
+}
+
+func (e *env) schema() fs.FS  { return e.sub("sql/schema") }
+func (e *env) reports() fs.FS { return e.sub("sql/reports") }
+
+func (e *env) sub(dir string) fs.FS {
+	sub, err := fs.Sub(e.SQL, dir)
+	if err != nil {
+		panic(err) // fs.Sub fails only on an invalid path, and these are constants
+	}
+	return sub
 }
 
 const usage = `smartlead-etl: SmartLead analytics into a DuckDB warehouse.
@@ -53,63 +97,67 @@ Usage:
 
 Run "smartlead-etl help COMMAND" (or COMMAND --help) for a command's flags.
 The API key is read from a file named by --api-key-file (or
-SMARTLEAD_API_KEY_FILE) or from SMARTLEAD_API_KEY, never from a flag; when
+` + apiKeyFileEnv + `) or from ` + apiKeyEnv + `, never from a flag; when
 both are set, the file wins. The webhook secret is read from
-SMARTLEAD_WEBHOOK_SECRET or --webhook-secret-file.
+` + webhookSecretEnv + ` or --webhook-secret-file.
 `
 
 // commands are the sub-commands, for help and "did you mean".
 var commands = []string{"run", "plan", "demo", "fake-api", "report", "query", "export", "dashboard", "listen", "webhooks", "version", "help"}
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (e *env) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(e.stderr, usage)
 		return usageErrorf("no command given")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return cmdRun(ctx, rest, stdout, stderr)
+		return e.cmdRun(ctx, rest)
 	case "plan":
-		return cmdPlan(ctx, rest, stdout, stderr)
+		return e.cmdPlan(ctx, rest)
 	case "demo":
-		return cmdDemo(ctx, rest, stdout, stderr)
+		return e.cmdDemo(ctx, rest)
 	case "fake-api":
-		return cmdFakeAPI(ctx, rest, stdout, stderr)
+		return e.cmdFakeAPI(ctx, rest)
 	case "report":
-		return cmdReport(ctx, rest, stdout, stderr)
+		return e.cmdReport(ctx, rest)
 	case "query":
-		return cmdQuery(ctx, rest, stdout, stderr)
+		return e.cmdQuery(ctx, rest)
 	case "export":
-		return cmdExport(ctx, rest, stdout, stderr)
+		return e.cmdExport(ctx, rest)
 	case "dashboard":
-		return cmdDashboard(ctx, rest, stdout, stderr)
+		return e.cmdDashboard(ctx, rest)
 	case "listen":
-		return cmdListen(ctx, rest, stdout, stderr)
+		return e.cmdListen(ctx, rest)
 	case "webhooks":
-		return cmdWebhooks(ctx, rest, stdout, stderr)
+		return e.cmdWebhooks(ctx, rest)
 	case "version", "--version":
-		if len(rest) > 0 {
-			if rest[0] == "--help" || rest[0] == "-h" {
-				fmt.Fprint(stdout, "Usage: smartlead-etl version\n\nPrint the version.\n")
-				return nil
-			}
-			return usageErrorf("version takes no arguments")
-		}
-		fmt.Fprintf(stdout, "smartlead-etl %s\n", version)
-		return nil
+		return e.cmdVersion(rest)
 	case "help", "-h", "--help":
 		// "help CMD" is "CMD --help": that command's flags, on stdout.
 		if len(rest) == 0 || rest[0] == "help" {
-			fmt.Fprint(stdout, usage)
+			fmt.Fprint(e.stdout, usage)
 			return nil
 		}
 		if !slices.Contains(commands, rest[0]) {
 			return unknownCommand(rest[0])
 		}
-		return dispatch(ctx, []string{rest[0], "--help"}, stdout, stderr)
+		return e.dispatch(ctx, []string{rest[0], "--help"})
 	}
 	return unknownCommand(cmd)
+}
+
+func (e *env) cmdVersion(args []string) error {
+	if len(args) > 0 {
+		if args[0] == "--help" || args[0] == "-h" {
+			fmt.Fprint(e.stdout, "Usage: smartlead-etl version\n\nPrint the version.\n")
+			return nil
+		}
+		return usageErrorf("version takes no arguments")
+	}
+	fmt.Fprintf(e.stdout, "smartlead-etl %s\n", e.Version)
+	return nil
 }
 
 // unknownCommand is one line naming the nearest command, not the whole
@@ -161,13 +209,13 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// reportExit prints a failed run's error once and returns its exit code.
-func reportExit(err error, stderr io.Writer) int {
+// exit prints a failed command's error once and returns its exit code.
+func (e *env) exit(err error) int {
 	code := exitCode(err)
 	if err != nil && !errors.Is(err, errPartial) && !errors.Is(err, errHelp) {
-		fmt.Fprintf(stderr, "smartlead-etl: %s\n", scrub(err.Error()))
+		fmt.Fprintf(e.stderr, "smartlead-etl: %s\n", e.scrub(err.Error()))
 		if errors.Is(err, extract.ErrUnauthorized) {
-			fmt.Fprintln(stderr, "smartlead-etl: the API rejected the key: check SMARTLEAD_API_KEY or the file given to --api-key-file")
+			fmt.Fprintln(e.stderr, "smartlead-etl: the API rejected the key: check "+apiKeyEnv+" or the file given to --api-key-file")
 		}
 	}
 	return code

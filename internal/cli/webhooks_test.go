@@ -1,16 +1,9 @@
-package main
+package cli
 
 import (
-	"bufio"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,20 +19,20 @@ func TestWebhooksCommands(t *testing.T) {
 		return append(a, "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h")
 	}
 
-	r := runBinary(t, args("webhooks", "register", "--url", "http://hooks.example.com/webhooks/smartlead"), key)
+	r := runCLI(t, args("webhooks", "register", "--url", "http://hooks.example.com/webhooks/smartlead"), key)
 	assert.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, r.stderr, "use https")
-	r = runBinary(t, args("webhooks", "register", "--url", "https://hooks.example.com/w", "--campaign", "1", "--client", "2"), key)
+	r = runCLI(t, args("webhooks", "register", "--url", "https://hooks.example.com/w", "--campaign", "1", "--client", "2"), key)
 	assert.Equal(t, 2, r.code, r.all())
-	r = runBinary(t, args("webhooks", "register", "--url", "https://hooks.example.com/w", "--events", "EMAIL_SENT,EMAIL_SNET"), key)
+	r = runCLI(t, args("webhooks", "register", "--url", "https://hooks.example.com/w", "--events", "EMAIL_SENT,EMAIL_SNET"), key)
 	assert.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, r.stderr, `unknown event type "EMAIL_SNET"`)
-	r = runBinary(t, args("webhooks", "register", "--url", "https://hooks.example.com/w"))
+	r = runCLI(t, args("webhooks", "register", "--url", "https://hooks.example.com/w"))
 	assert.Equal(t, 2, r.code, "no API key")
 	assert.Empty(t, fake.Registrations())
 
 	// Plain http is fine to a loopback receiver.
-	r = runBinary(t, args("webhooks", "register", "--url", "http://127.0.0.1:8788/webhooks/smartlead", "--events", "EMAIL_REPLIED,EMAIL_SENT"), key)
+	r = runCLI(t, args("webhooks", "register", "--url", "http://127.0.0.1:8788/webhooks/smartlead", "--events", "EMAIL_REPLIED,EMAIL_SENT"), key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stdout, "registered webhook 901 (user-level)")
 	regs := fake.Registrations()
@@ -47,23 +40,23 @@ func TestWebhooksCommands(t *testing.T) {
 	assert.Equal(t, []string{"EMAIL_REPLY", "EMAIL_SENT"}, regs[0].EventTypes, "spellings normalised")
 
 	campaign := fake.Truth().Campaigns[0].ID
-	r = runBinary(t, args("webhooks", "register", "--url", "https://hooks.example.com/w", "--campaign", itoa(campaign)), key)
+	r = runCLI(t, args("webhooks", "register", "--url", "https://hooks.example.com/w", "--campaign", itoa(campaign)), key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stdout, "registered webhook 902 (campaign-level)")
 
-	r = runBinary(t, args("webhooks", "list", "--campaign", itoa(campaign)), key)
+	r = runCLI(t, args("webhooks", "list", "--campaign", itoa(campaign)), key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Regexp(t, `901\s+user\s+active`, r.stdout)
 	assert.Regexp(t, `902\s+c\d+\s+active`, r.stdout)
 	assert.Contains(t, r.stdout, `"association_type":"campaign"`)
 
-	r = runBinary(t, args("webhooks", "delete", "901"), key)
+	r = runCLI(t, args("webhooks", "delete", "901"), key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stdout, "deleted webhook 901")
-	r = runBinary(t, args("webhooks", "delete", "901"), key)
+	r = runCLI(t, args("webhooks", "delete", "901"), key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stdout, "does not exist")
-	r = runBinary(t, args("webhooks", "list"), key)
+	r = runCLI(t, args("webhooks", "list"), key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.NotContains(t, r.stdout, "901")
 	assert.NotContains(t, r.all(), testKey)
@@ -92,74 +85,4 @@ func TestWebhooksCommands(t *testing.T) {
 	assert.Empty(t, st.Orphans())
 }
 
-// listen runs in the foreground, logs JSON without a terminal, refuses a
-// wrong secret, and on SIGTERM answers what it has, merges and exits 0.
-func TestListenCommand(t *testing.T) {
-	const secret = "whsec-cli-test-91b2"
-	db := filepath.Join(t.TempDir(), "w.duckdb")
-	cmd := command(t, []string{"listen", "--addr", "127.0.0.1:0", "--db", db}, "SMARTLEAD_WEBHOOK_SECRET="+secret)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	require.True(t, sc.Scan(), stderr.String())
-	line := sc.Text()
-	require.Contains(t, line, "receiving SmartLead webhooks at http://")
-	url := strings.Fields(strings.TrimPrefix(line, "receiving SmartLead webhooks at "))[0]
-	base := strings.TrimSuffix(url, "/webhooks/smartlead")
-
-	post := func(body string) int {
-		resp, err := http.Post(url, "application/json", strings.NewReader(body))
-		require.NoError(t, err)
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	assert.Equal(t, 200, post(`{"event_type":"EMAIL_REPLY","event_timestamp":"2026-11-27T10:00:00Z","campaign_id":1,"secret_key":"`+secret+`"}`))
-	assert.Equal(t, 401, post(`{"event_type":"EMAIL_REPLY","event_timestamp":"2026-11-27T10:00:00Z","campaign_id":2,"secret_key":"nope"}`))
-	assert.Equal(t, 400, post(`{"secret_key":"`+secret+`", broken`))
-	resp, err := http.Get(base + "/healthz")
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, 200, resp.StatusCode)
-
-	start := time.Now()
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, cmd.Wait(), stderr.String())
-	// Idle keep-alive connections do not hold the stop for the 25 s
-	// shutdown grace (loose bound: CI machines are slow).
-	assert.Less(t, time.Since(start), 20*time.Second)
-	logs := stderr.String()
-	assert.Contains(t, logs, `"msg":"webhook receiver stopped"`)
-	assert.Contains(t, logs, `"msg":"webhook: delivery refused"`)
-	assert.NotContains(t, logs, secret)
-
-	conn := openDB(t, db)
-	assert.EqualValues(t, 1, scalar[int64](t, conn, `SELECT count(*) FROM email_events WHERE event_type = 'EMAIL_REPLY'`))
-	assert.EqualValues(t, 1, scalar[int64](t, conn, `SELECT count(*) FROM webhook_rejects`))
-	assert.Zero(t, scalar[int64](t, conn, `SELECT count(*) FROM webhook_rejects WHERE body_excerpt LIKE '%`+secret+`%'`))
-}
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// lockedBuffer is a strings.Builder a child process writes to while the
-// test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
