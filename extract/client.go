@@ -97,8 +97,8 @@ func WithHTTPClient(hc *http.Client) Option {
 	}
 }
 
-// WithLimiter shares a limiter (one per API key). The default is the
-// standard tier scaled by DefaultHeadroom.
+// WithLimiter shares a limiter (one per API key). The default is
+// ratelimit.DefaultTier scaled by DefaultHeadroom.
 func WithLimiter(l *ratelimit.Limiter) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -260,7 +260,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		cfg.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	if cfg.lim == nil {
-		raw, _ := ratelimit.Preset("standard")
+		raw := ratelimit.MustPreset(ratelimit.DefaultTier)
 		scaled, _ := ratelimit.Scale(raw, DefaultHeadroom)
 		// The limiter gets its own source: a rand.Rand is not safe to share.
 		lr := rand.New(rand.NewPCG(cfg.rnd.Uint64(), cfg.rnd.Uint64()))

@@ -29,6 +29,13 @@ type endpoint struct {
 	secrets   bool   // records carry passwords to strip
 }
 
+// route is the method and path of a request to ep, its template's {id}
+// (if any) being id: the template is the one source of both.
+func (ep endpoint) route(id int64) (method, path string) {
+	method, path = splitTemplate(ep.template)
+	return method, strings.Replace(path, "{id}", strconv.FormatInt(id, 10), 1)
+}
+
 // MaxListLimit is the page size of the leads and email-account routes,
 // their documented maximum limit; statistics documents 1000 and the client
 // asks for WithStatsPageSize.
@@ -79,7 +86,7 @@ func (c *Client) request(it Item) (endpoint, string, url.Values, error) {
 	if it.Offset < 0 || (!ep.paged && it.Offset != 0) {
 		return ep, "", nil, fmt.Errorf("smartlead: %s item (campaign %d): offset %d not valid for this stream", it.Stream, it.CampaignID, it.Offset)
 	}
-	path := strings.Replace(ep.template, "{id}", strconv.FormatInt(it.CampaignID, 10), 1)
+	_, path := ep.route(it.CampaignID)
 	q := url.Values{}
 	if ep.paged {
 		q.Set("offset", strconv.Itoa(it.Offset))

@@ -119,10 +119,7 @@ type RedirectError struct {
 
 func (e *RedirectError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "smartlead: GET %s", e.Endpoint)
-	if e.CampaignID != 0 {
-		fmt.Fprintf(&b, " (campaign %d)", e.CampaignID)
-	}
+	b.WriteString(requestName(e.Endpoint, e.CampaignID, 0))
 	fmt.Fprintf(&b, ": the API answered %d %s", e.Status, http.StatusText(e.Status))
 	if e.Host != "" {
 		fmt.Fprintf(&b, " redirecting to host %s", e.Host)
@@ -265,12 +262,19 @@ func drain(body io.ReadCloser) {
 	_ = body.Close()
 }
 
-// requestLine is how an error names a request: a plain template is a GET
-// (every stream is); the webhook calls' templates carry their method
-// ("POST /webhook/create").
+// requestLine is how an error names a request: "GET /campaigns/{id}/leads",
+// "POST /webhook/create" (see splitTemplate).
 func requestLine(template string) string {
-	if m, _, ok := strings.Cut(template, " "); ok && m != "" && strings.ToUpper(m) == m {
-		return template
+	method, path := splitTemplate(template)
+	return method + " " + path
+}
+
+// splitTemplate reads an endpoint template: a plain path is a GET (every
+// stream is); the webhook calls' templates carry their method
+// ("POST /webhook/create").
+func splitTemplate(template string) (method, path string) {
+	if m, p, ok := strings.Cut(template, " "); ok && m != "" && strings.ToUpper(m) == m {
+		return m, p
 	}
-	return "GET " + template
+	return http.MethodGet, template
 }

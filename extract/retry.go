@@ -30,6 +30,7 @@ type response struct {
 	header    http.Header
 	body      []byte
 	truncated bool // a 2xx body longer than maxPageBody
+	attempts  int  // HTTP attempts the answer took, retries included
 }
 
 // verdict is what the retry loop does after an attempt.
@@ -41,9 +42,9 @@ const (
 	retryPause                  // 429: pause the whole limiter, then try again
 )
 
-// shouldRetry is the retry policy, in one place. Every call this client
-// makes is a GET, which is idempotent, so transport errors and 5xx are
-// safe to repeat.
+// shouldRetry is the retry policy, in one place. It assumes an idempotent
+// request, for which transport errors and 5xx are safe to repeat: call
+// stops instead of backing off for a method that is not (a POST).
 func shouldRetry(ctx context.Context, resp *response, err error) verdict {
 	if ctx.Err() != nil {
 		return stop // never retry a job that was cancelled or ran out of time
@@ -171,6 +172,7 @@ func (c *Client) call(ctx context.Context, method string, body []byte, ep endpoi
 			if err := c.checkResponse(resp.status, resp.body, ep, it, attempt); err != nil {
 				return nil, err
 			}
+			resp.attempts = attempt
 			return resp, nil
 
 		case retryPause:

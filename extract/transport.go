@@ -88,8 +88,10 @@ func safeURL(u *url.URL) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-// IsLoopback reports whether host (no port) is localhost or a loopback
-// address.
+// IsLoopback reports whether host (no port, no brackets: url.Hostname)
+// is localhost, in any case, or a loopback address (IPv4-mapped ones
+// included): the one check of where plain http may go, for the API's base
+// URL and a webhook's receiver alike.
 func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true

@@ -249,3 +249,15 @@ func TestCheckBaseURL(t *testing.T) {
 		require.NotContains(t, err.Error(), "SECRET")
 	}
 }
+
+// IsLoopback is the one loopback check (base URL, webhook receiver):
+// host names compare in any case, as DNS does.
+func TestIsLoopback(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"localhost", "LOCALHOST", "LocalHost", "127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1"} {
+		require.True(t, extract.IsLoopback(h), h)
+	}
+	for _, h := range []string{"", "example.com", "localhost.evil.example", "10.0.0.1", "0.0.0.0", "::", "::ffff:8.8.8.8", "[::1]"} {
+		require.False(t, extract.IsLoopback(h), h)
+	}
+}

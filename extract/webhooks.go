@@ -16,7 +16,8 @@ import (
 const StreamWebhooks Stream = "webhooks"
 
 // The webhook calls, templated as the ledger records them (method
-// included: they are not GETs).
+// included: they are not all GETs). The template is the one source of a
+// call's method and path (see endpoint.route).
 var (
 	epWebhookCreate    = endpoint{template: "POST /webhook/create", shape: shapeObject}
 	epWebhookGet       = endpoint{template: "GET /webhook/{id}", shape: shapeObject}
@@ -78,8 +79,7 @@ func (c *Client) CreateWebhook(ctx context.Context, spec WebhookSpec) (int64, js
 	if err != nil {
 		return 0, nil, err
 	}
-	it := Item{Stream: StreamWebhooks}
-	resp, err := c.call(ctx, http.MethodPost, body, epWebhookCreate, it, "/webhook/create", url.Values{})
+	resp, err := c.webhookCall(ctx, epWebhookCreate, 0, body, Item{Stream: StreamWebhooks})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -94,13 +94,12 @@ func (c *Client) CreateWebhook(ctx context.Context, spec WebhookSpec) (int64, js
 // GetWebhook returns one webhook as the API describes it; a webhook that
 // does not exist is an error matching ErrNotFound.
 func (c *Client) GetWebhook(ctx context.Context, id int64) (json.RawMessage, error) {
-	it := Item{Stream: StreamWebhooks}
-	resp, err := c.call(ctx, http.MethodGet, nil, epWebhookGet, it, "/webhook/"+strconv.FormatInt(id, 10), url.Values{})
+	resp, err := c.webhookCall(ctx, epWebhookGet, id, nil, Item{Stream: StreamWebhooks})
 	if err != nil {
 		return nil, err
 	}
 	if b := bytes.TrimSpace(resp.body); len(b) == 0 || string(b) == "{}" || string(b) == "null" {
-		return nil, &APIError{Status: http.StatusNotFound, Endpoint: epWebhookGet.template, Attempts: 1, Body: "no such webhook"}
+		return nil, &APIError{Status: http.StatusNotFound, Endpoint: epWebhookGet.template, Attempts: resp.attempts, Body: "no such webhook"}
 	}
 	return resp.body, nil
 }
@@ -108,9 +107,7 @@ func (c *Client) GetWebhook(ctx context.Context, id int64) (json.RawMessage, err
 // CampaignWebhooks lists the webhooks of one campaign (the older
 // per-campaign interface; the API documents no list of user-level ones).
 func (c *Client) CampaignWebhooks(ctx context.Context, campaignID int64) ([]json.RawMessage, error) {
-	it := Item{Stream: StreamWebhooks, CampaignID: campaignID}
-	path := "/campaigns/" + strconv.FormatInt(campaignID, 10) + "/webhooks"
-	resp, err := c.call(ctx, http.MethodGet, nil, epCampaignWebhooks, it, path, url.Values{})
+	resp, err := c.webhookCall(ctx, epCampaignWebhooks, campaignID, nil, Item{Stream: StreamWebhooks, CampaignID: campaignID})
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +123,15 @@ func (c *Client) CampaignWebhooks(ctx context.Context, campaignID int64) ([]json
 // DeleteWebhook deletes a webhook (DELETE /webhook/delete {"id": N}).
 func (c *Client) DeleteWebhook(ctx context.Context, id int64) error {
 	body, _ := json.Marshal(map[string]int64{"id": id})
-	_, err := c.call(ctx, http.MethodDelete, body, epWebhookDelete, Item{Stream: StreamWebhooks}, "/webhook/delete", url.Values{})
+	_, err := c.webhookCall(ctx, epWebhookDelete, 0, body, Item{Stream: StreamWebhooks})
 	return err
+}
+
+// webhookCall sends one webhook call with the method and path ep's
+// template names, {id} being id.
+func (c *Client) webhookCall(ctx context.Context, ep endpoint, id int64, body []byte, it Item) (*response, error) {
+	method, path := ep.route(id)
+	return c.call(ctx, method, body, ep, it, path, url.Values{})
 }
 
 // webhookID finds the new webhook's id in a create answer: {"id": N},

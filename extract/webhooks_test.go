@@ -204,3 +204,79 @@ func TestFakeDeliversWebhooks(t *testing.T) {
 	// Nothing is left to deliver.
 	assert.Zero(t, fake.DeliverWebhooks(context.Background(), fakeapi.DeliveryOptions{}).Events)
 }
+
+// An error on a webhook call names the call's own method: a redirect
+// answered to the POST is "POST /webhook/create", not "GET POST ...".
+func TestWebhookErrorNamesMethod(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.Redirect(w, r, "https://elsewhere.example/webhook/create", http.StatusFound)
+	}))
+	defer srv.Close()
+	c := webhookClient(t, srv.URL, nil)
+	_, _, err := c.CreateWebhook(context.Background(), extract.WebhookSpec{URL: "https://x.example/h", EventTypes: []string{"EMAIL_SENT"}})
+	var re *extract.RedirectError
+	require.ErrorAs(t, err, &re)
+	assert.True(t, strings.HasPrefix(err.Error(), "smartlead: POST /webhook/create: the API answered 302"), err.Error())
+	assert.NotContains(t, err.Error(), "GET")
+}
+
+// A webhook the API answers with an empty object is not found, and the
+// error counts the attempts the answer took, retries included.
+func TestGetWebhookNotFoundCountsAttempts(t *testing.T) {
+	var gets atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gets.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	_, err := webhookClient(t, srv.URL, nil).GetWebhook(context.Background(), 7)
+	require.ErrorIs(t, err, extract.ErrNotFound)
+	var apiErr *extract.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 3, apiErr.Attempts)
+	assert.Contains(t, err.Error(), "GET /webhook/{id}: 404 Not Found after 3 attempts")
+}
+
+// Each webhook call goes to the method and path its ledger template
+// names, ids in place of {id}: the template is the one source of both.
+func TestWebhookCallsFollowTheirTemplates(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, "/webhooks") {
+			_, _ = io.WriteString(w, `[]`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"id": 5}`)
+	}))
+	defer srv.Close()
+	var endpoints []string
+	c := webhookClient(t, srv.URL, func(a extract.Attempt) {
+		mu.Lock()
+		endpoints = append(endpoints, a.Endpoint)
+		mu.Unlock()
+	})
+	ctx := context.Background()
+	_, _, err := c.CreateWebhook(ctx, extract.WebhookSpec{URL: "https://x.example/h", EventTypes: []string{"EMAIL_SENT"}})
+	require.NoError(t, err)
+	_, err = c.GetWebhook(ctx, 5)
+	require.NoError(t, err)
+	_, err = c.CampaignWebhooks(ctx, 7)
+	require.NoError(t, err)
+	require.NoError(t, c.DeleteWebhook(ctx, 5))
+
+	ids := []string{"", "5", "7", ""}
+	require.Len(t, endpoints, len(ids))
+	for i, tmpl := range endpoints {
+		assert.Equal(t, strings.Replace(tmpl, "{id}", ids[i], 1), got[i])
+	}
+	assert.Equal(t, []string{"POST /webhook/create", "GET /webhook/5", "GET /campaigns/7/webhooks", "DELETE /webhook/delete"}, got)
+}

@@ -17,7 +17,7 @@ import (
 // ctx, since it is how a cancelled run gets recorded; when the warehouse
 // cannot be written within ctx's deadline the run stays 'running' there,
 // and the next run records it.
-func (r *Run) Abort(ctx context.Context, status string, cause error, c Counters) error {
+func (r *Run) Abort(ctx context.Context, status Status, cause error, c Counters) error {
 	switch status {
 	case StatusFailed, StatusCancelled, StatusIncomplete:
 	default:

@@ -18,13 +18,16 @@ type Carry struct {
 	// Mode is CarryAll (copy every row of that campaign and stream from
 	// FromRun) or CarryMerge (copy those whose key, e.g.
 	// campaign_lead_map_id or stats_id, this run did not stage).
-	Mode string
+	Mode CarryMode
 }
+
+// CarryMode is how a carry copies rows, as stored in run_carry.mode.
+type CarryMode string
 
 // Carry modes.
 const (
-	CarryAll   = "all"
-	CarryMerge = "merge"
+	CarryAll   CarryMode = "all"
+	CarryMerge CarryMode = "merge"
 )
 
 // carriedBatch is the batch of rows copied by a carry: no page uses it
@@ -73,7 +76,7 @@ func (r *Run) checkCarries(ctx context.Context, cs []Carry) ([]Carry, error) {
 		from[c.FromRun] = true
 	}
 	for id := range from {
-		var status string
+		var status Status
 		err := r.s.db.QueryRowContext(ctx, r.s.sq(`SELECT status FROM @w.etl_runs WHERE run_id = ?`), id).Scan(&status)
 		if err == sql.ErrNoRows {
 			return nil, fmt.Errorf("load: carry from run %s: no such run", id)

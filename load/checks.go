@@ -39,7 +39,7 @@ type finding struct{ subject, detail string }
 // collect runs q (returning subject, detail, and the total number of
 // findings) and turns its rows into checks of the given severity, or one
 // 'ok' check with okSubject/okDetail when there are none.
-func collect(ctx context.Context, db *Store, name, severity, okSubject, okDetail, q string, args ...any) ([]Check, error) {
+func collect(ctx context.Context, db *Store, name string, severity Severity, okSubject, okDetail, q string, args ...any) ([]Check, error) {
 	rows, err := db.db.QueryContext(ctx, db.sq(q)+fmt.Sprintf(" LIMIT %d", maxFindings), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

@@ -34,7 +34,7 @@ func TestCrashMidLoad(t *testing.T) {
 	require.Equal(t, before, contents(t, s.DB()), "views and history are exactly the previous snapshot")
 	crashed := rowMaps(t, s.DB(), `SELECT run_id, status FROM etl_runs WHERE run_id <> (SELECT run_id FROM latest_run)`)
 	require.Len(t, crashed, 1)
-	assert.Equal(t, StatusRunning, crashed[0]["status"])
+	assert.Equal(t, string(StatusRunning), crashed[0]["status"])
 	staged := count(t, s.DB(), `SELECT count(*) FROM stage.leads_staged WHERE run_id = ?`, crashed[0]["run_id"])
 	assert.GreaterOrEqual(t, staged, int64(flushEvery), "the kill came after rows were staged")
 	assert.Less(t, staged, int64(leads), "the kill came before the load finished")
@@ -64,8 +64,8 @@ func TestCrashAtCommit(t *testing.T) {
 	s := openAt(t, path, Options{})
 	runs := rowMaps(t, s.DB(), `SELECT run_id, status FROM etl_runs WHERE snapshot_date = ?`, day(2))
 	require.Len(t, runs, 1)
-	assert.Equal(t, StatusSucceeded, runs[0]["status"], "Open published the prepared snapshot")
-	switch runs[0]["status"] {
+	assert.Equal(t, string(StatusSucceeded), runs[0]["status"], "Open published the prepared snapshot")
+	switch Status(runs[0]["status"]) {
 	case StatusRunning:
 		require.Equal(t, before, contents(t, s.DB()))
 	case StatusSucceeded:
@@ -98,8 +98,8 @@ func assertNextRunSucceeds(t *testing.T, s *Store, crashed string) {
 	r, sum := loadRun(t, s, day(3), fullBatch(3))
 	assert.Equal(t, StatusSucceeded, sum.Status)
 	assert.Equal(t, int64(3), count(t, s.DB(), "SELECT count(*) FROM leads WHERE run_id = ?", r.ID()))
-	status := count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = '"+crashed+"'")
-	assert.Contains(t, []string{StatusFailed, StatusSucceeded}, status)
+	status := Status(count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = '"+crashed+"'"))
+	assert.Contains(t, []Status{StatusFailed, StatusSucceeded}, status)
 	if status == StatusFailed {
 		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", crashed), "a dead run's rows are deleted")
 	}
@@ -159,7 +159,7 @@ func TestKilledQueueResumes(t *testing.T) {
 	require.Error(t, h.cmd.Wait())
 
 	s := openAt(t, path, Options{})
-	require.Equal(t, StatusRunning, count2str(t, s, "SELECT status FROM etl_runs"))
+	require.Equal(t, string(StatusRunning), count2str(t, s, "SELECT status FROM etl_runs"))
 	require.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE batch = ?", killSeq),
 		"the killed page's rows and its done-mark are one commit, which never happened")
 	r, err := s.Resume(t.Context(), t0)

@@ -12,7 +12,7 @@ import (
 
 // finishRun records the end of run id in etl_runs, with the mode and plan
 // the side file kept for it.
-func (s *Store) finishRun(ctx context.Context, tx *sql.Tx, id, status string, at time.Time, c Counters, sum *Summary, msg string) error {
+func (s *Store) finishRun(ctx context.Context, tx *sql.Tx, id string, status Status, at time.Time, c Counters, sum *Summary, msg string) error {
 	var set strings.Builder
 	args := []any{status, at, c.Requests, c.Throttled, c.Retries, c.Waited.Seconds(), sum.Rejected, sum.Warnings, nullEmpty(redact(msg))}
 	for _, t := range tables {
@@ -120,7 +120,10 @@ func (s *Store) settle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load: read the side file: %w", err)
 	}
-	type ready struct{ id, doc, status string }
+	type ready struct {
+		id, doc string
+		status  Status
+	}
 	var rs []ready
 	for rows.Next() {
 		var x ready

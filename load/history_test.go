@@ -18,7 +18,7 @@ import (
 // how it carries the previous snapshot's leads per campaign.
 type night struct {
 	staged []transform.Lead
-	carry  map[int64]string // campaign -> CarryAll or CarryMerge; absent: not carried
+	carry  map[int64]CarryMode // campaign -> CarryAll or CarryMerge; absent: not carried
 }
 
 // TestHistoryMatchesCopies runs six nights (full refreshes, merges, a
@@ -37,12 +37,12 @@ func TestHistoryMatchesCopies(t *testing.T) {
 	nights := []night{
 		{staged: base},
 		{staged: []transform.Lead{changed(c101[0], "COMPLETED"), synthLeads(101, 5, 1)[0]},
-			carry: map[int64]string{101: CarryMerge, 102: CarryAll}},
+			carry: map[int64]CarryMode{101: CarryMerge, 102: CarryAll}},
 		{staged: append([]transform.Lead{c101[1]}, c102[:3]...), // c101[1] fetched again unchanged; c102[3] deleted
-			carry: map[int64]string{101: CarryMerge}},
+			carry: map[int64]CarryMode{101: CarryMerge}},
 		{staged: append(append([]transform.Lead{}, base...), synthLeads(101, 5, 1)...)}, // full: c101[0] back to its first data
-		{staged: []transform.Lead{changed(c102[2], "PAUSED")}, carry: map[int64]string{101: CarryAll, 102: CarryMerge}},
-		{carry: map[int64]string{101: CarryAll, 102: CarryAll}},
+		{staged: []transform.Lead{changed(c102[2], "PAUSED")}, carry: map[int64]CarryMode{101: CarryAll, 102: CarryMerge}},
+		{carry: map[int64]CarryMode{101: CarryAll, 102: CarryAll}},
 	}
 
 	type version struct {

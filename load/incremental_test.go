@@ -138,7 +138,7 @@ func TestMigrationFromWarehouseV1(t *testing.T) {
 	r, err := s.Resume(t.Context(), time.Time{})
 	require.NoError(t, err)
 	assert.Nil(t, r, "an incomplete run without a queue is not resumable")
-	assert.Equal(t, StatusFailed, count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = 'old-stopped'"))
+	assert.Equal(t, string(StatusFailed), count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = 'old-stopped'"))
 	run, sum := loadRun(t, s, day(2), fullBatch(2))
 	assert.Equal(t, StatusSucceeded, sum.Status)
 	latest, err := s.LatestSucceeded(t.Context())

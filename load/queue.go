@@ -209,7 +209,7 @@ func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, 
 // queue in order) and the rows to carry forward. A run resumed after
 // SetPlan is Planned and continues its queue; one that died before plans
 // again from a clean slate (see [Store.Resume]).
-func (r *Run) SetPlan(ctx context.Context, mode string, items []extract.Item, carries []Carry) error {
+func (r *Run) SetPlan(ctx context.Context, mode Mode, items []extract.Item, carries []Carry) error {
 	if err := r.usable(); err != nil {
 		return err
 	}

@@ -196,7 +196,7 @@ func TestQueue(t *testing.T) {
 
 	_, err = r.Commit(ctx, Counters{})
 	require.ErrorContains(t, err, "3 work items are still pending")
-	assert.Equal(t, StatusFailed, count2str(t, s, "SELECT status FROM etl_runs"))
+	assert.Equal(t, string(StatusFailed), count2str(t, s, "SELECT status FROM etl_runs"))
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.work_items"), "a failed run's queue is deleted")
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged"))
 }
@@ -300,7 +300,7 @@ func TestAbortIncompleteAfterStagedPage(t *testing.T) {
 	require.ErrorContains(t, err, "cannot continue after an earlier error", "the run can only be stopped")
 	testHookItemFlushed = nil
 	require.NoError(t, r.Abort(t.Context(), StatusIncomplete, errors.New("deadline"), Counters{}))
-	assert.Equal(t, StatusIncomplete, count2str(t, s, "SELECT status FROM etl_runs"))
+	assert.Equal(t, string(StatusIncomplete), count2str(t, s, "SELECT status FROM etl_runs"))
 	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM stage.work_items WHERE status = 'pending'"))
 
 	r2, err := s.Resume(t.Context(), t0)
@@ -325,7 +325,7 @@ func TestResumeIncomplete(t *testing.T) {
 	done := 0
 	qDrain(t, r, func(WorkItem) bool { done++; return done > 3 })
 	require.NoError(t, r.Abort(ctx, StatusIncomplete, errors.New("request budget of 3 reached"), Counters{Requests: 3}))
-	assert.Equal(t, StatusIncomplete, count2str(t, s, "SELECT status FROM etl_runs"))
+	assert.Equal(t, string(StatusIncomplete), count2str(t, s, "SELECT status FROM etl_runs"))
 
 	r2, err := s.Resume(ctx, t0)
 	require.NoError(t, err, "notBefore equal to the start is resumable")
@@ -384,7 +384,7 @@ func TestResumeChoosesAndCleansUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, none, "started before notBefore")
 	got := rowMaps(t, db, "SELECT status, error FROM etl_runs WHERE run_id = ?", old.ID())[0]
-	assert.Equal(t, StatusFailed, got["status"])
+	assert.Equal(t, string(StatusFailed), got["status"])
 	assert.Contains(t, got["error"], "too old to resume (started before 2026-11-27T03:00:00Z)")
 	for _, tb := range stagedTables() {
 		assert.Zero(t, count(t, db, "SELECT count(*) FROM stage."+tb+" WHERE run_id = ?", old.ID()), tb)
@@ -399,7 +399,7 @@ func TestResumeChoosesAndCleansUp(t *testing.T) {
 	none, err = s.Resume(ctx, t0)
 	require.NoError(t, err)
 	require.Nil(t, none)
-	assert.Equal(t, StatusFailed, count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = '"+plain.ID()+"'"))
+	assert.Equal(t, string(StatusFailed), count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = '"+plain.ID()+"'"))
 	assert.Zero(t, count(t, db, "SELECT count(*) FROM stage.leads_staged"))
 
 	// After a nil Resume, BeginRun starts clean and the run succeeds.
@@ -427,7 +427,7 @@ func TestResumePicksNewest(t *testing.T) {
 	require.NotNil(t, r)
 	assert.Equal(t, b.ID(), r.ID())
 	got := rowMaps(t, s.DB(), "SELECT status, error FROM etl_runs WHERE run_id = ?", a.ID())[0]
-	assert.Equal(t, map[string]string{"status": StatusFailed, "error": "run " + b.ID() + " was resumed instead"}, got)
+	assert.Equal(t, map[string]string{"status": string(StatusFailed), "error": "run " + b.ID() + " was resumed instead"}, got)
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.work_items WHERE run_id = ?", a.ID()))
 	_, err = s.Resume(ctx, t0)
 	require.ErrorIs(t, err, ErrRunActive)
@@ -479,7 +479,7 @@ func TestBeginRunKeepsResumableRun(t *testing.T) {
 
 	r := qBegin(t, s, t0.Add(time.Hour))
 	got := rowMaps(t, s.DB(), "SELECT status, error FROM etl_runs WHERE run_id = ?", dead.ID())[0]
-	assert.Equal(t, StatusIncomplete, got["status"])
+	assert.Equal(t, string(StatusIncomplete), got["status"])
 	assert.Contains(t, got["error"], "its queue is kept for a resume")
 	assert.Equal(t, int64(qPageSize), count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", dead.ID()))
 
@@ -487,7 +487,7 @@ func TestBeginRunKeepsResumableRun(t *testing.T) {
 	_, err := r.Commit(ctx, Counters{})
 	require.NoError(t, err)
 	got = rowMaps(t, s.DB(), "SELECT status, error FROM etl_runs WHERE run_id = ?", dead.ID())[0]
-	assert.Equal(t, StatusFailed, got["status"])
+	assert.Equal(t, string(StatusFailed), got["status"])
 	assert.Contains(t, got["error"], "abandoned: run "+r.ID()+", started later, succeeded")
 	for _, tb := range stagedTables() {
 		assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage."+tb+" WHERE run_id = ?", dead.ID()), tb)

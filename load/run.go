@@ -12,13 +12,17 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// Run statuses, as stored in etl_runs.status.
+// Status is a run's state, as stored in etl_runs.status (whose CHECK
+// constraint lists the same values: TestStatusesMatchSchema).
+type Status string
+
+// Run statuses.
 const (
-	StatusRunning    = "running"
-	StatusSucceeded  = "succeeded"
-	StatusIncomplete = "incomplete"
-	StatusFailed     = "failed"
-	StatusCancelled  = "cancelled"
+	StatusRunning    Status = "running"
+	StatusSucceeded  Status = "succeeded"
+	StatusIncomplete Status = "incomplete"
+	StatusFailed     Status = "failed"
+	StatusCancelled  Status = "cancelled"
 )
 
 // ErrCheckFailed is matched by the error Commit returns when a data check
@@ -39,16 +43,19 @@ type RunStart struct {
 	Config any
 	// Mode is ModeFull (the default when empty) or ModeIncremental, kept
 	// in etl_runs.mode; SetPlan may change it once the run knows.
-	Mode string
+	Mode Mode
 }
 
-// Run modes, as stored in etl_runs.mode.
+// Mode is how a run fetches, as stored in etl_runs.mode.
+type Mode string
+
+// Run modes.
 const (
-	ModeFull        = "full"
-	ModeIncremental = "incremental"
+	ModeFull        Mode = "full"        // everything, ignoring the previous snapshot
+	ModeIncremental Mode = "incremental" // what changed, carrying the rest forward
 )
 
-func checkMode(m string) (string, error) {
+func checkMode(m Mode) (Mode, error) {
 	switch m {
 	case "":
 		return ModeFull, nil
@@ -69,20 +76,24 @@ type Check struct {
 	Name     string // e.g. "unique_key", "counter_drop"
 	Subject  string // what it is about, e.g. "leads campaign_lead_map_id=12"
 	Detail   string
-	Severity string // SeverityOK, SeverityWarning or SeverityError
+	Severity Severity
 }
+
+// Severity is how much a check's finding matters, as stored in
+// data_checks.severity.
+type Severity string
 
 // Check severities.
 const (
-	SeverityOK      = "ok"
-	SeverityWarning = "warning"
-	SeverityError   = "error" // fails the run
+	SeverityOK      Severity = "ok"
+	SeverityWarning Severity = "warning"
+	SeverityError   Severity = "error" // fails the run
 )
 
 // Summary is the outcome of a committed run.
 type Summary struct {
 	RunID    string
-	Status   string
+	Status   Status
 	Rows     map[string]int64 // rows in the snapshot per table (view name), carried rows included
 	Carried  map[string]int64 // of those, rows copied from the previous snapshot (see Run.SetCarry)
 	Rejected int64            // records that could not be converted, kept in rejected_records

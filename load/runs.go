@@ -11,7 +11,7 @@ import (
 // RunInfo is one etl_runs row.
 type RunInfo struct {
 	RunID        string
-	Status       string
+	Status       Status
 	SnapshotDate time.Time
 	StartedAt    time.Time
 	FinishedAt   time.Time // zero while running
@@ -20,8 +20,8 @@ type RunInfo struct {
 	Warnings     int64
 	Rows         map[string]int64 // per table (view name)
 	Error        string
-	Mode         string // ModeFull or ModeIncremental
-	Resumed      int    // times the run was resumed after an interruption
+	Mode         Mode
+	Resumed      int // times the run was resumed after an interruption
 }
 
 // LatestRun returns the most recently started run, or nil when there is
@@ -47,7 +47,7 @@ func (s *Store) LatestSucceeded(ctx context.Context) (*RunInfo, error) {
 // LatestSucceededMode returns the most recent succeeded run of mode
 // (ModeFull or ModeIncremental), or nil when there is none: e.g. when the
 // last full refresh was, for a weekly one.
-func (s *Store) LatestSucceededMode(ctx context.Context, mode string) (*RunInfo, error) {
+func (s *Store) LatestSucceededMode(ctx context.Context, mode Mode) (*RunInfo, error) {
 	rs, err := s.queryRuns(ctx, `WHERE status = 'succeeded' AND coalesce(mode, 'full') = ?`, 1, mode)
 	if err != nil || len(rs) == 0 {
 		return nil, err

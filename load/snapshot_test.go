@@ -141,8 +141,8 @@ func TestSecondRunMovesViews(t *testing.T) {
 // rows and leaves every table and view exactly as before; an incomplete one
 // keeps its staged rows for a later run but the views do not move.
 func TestAbortLeavesWarehouseUnchanged(t *testing.T) {
-	for _, status := range []string{StatusFailed, StatusCancelled, StatusIncomplete} {
-		t.Run(status, func(t *testing.T) {
+	for _, status := range []Status{StatusFailed, StatusCancelled, StatusIncomplete} {
+		t.Run(string(status), func(t *testing.T) {
 			s, _ := openTest(t, Options{})
 			loadRun(t, s, day(1), fullBatch(1))
 			before := contents(t, s.DB())
@@ -207,7 +207,7 @@ func TestCrashedRunMarkedFailed(t *testing.T) {
 	require.NoError(t, err)
 	rows := rowMaps(t, s.DB(), "SELECT status, error, finished_at IS NOT NULL AS finished FROM etl_runs WHERE run_id = ?", r.ID())
 	require.Len(t, rows, 1)
-	assert.Equal(t, StatusFailed, rows[0]["status"])
+	assert.Equal(t, string(StatusFailed), rows[0]["status"])
 	assert.Equal(t, "true", rows[0]["finished"])
 	assert.Contains(t, rows[0]["error"], "stopped before finishing")
 	assert.Contains(t, rows[0]["error"], r2.ID())

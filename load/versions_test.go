@@ -83,7 +83,7 @@ func TestUpgradeKeepsEveryView(t *testing.T) {
 	require.Equal(t, before, contents(t, s.DB()), "every view returns the same rows after the upgrade")
 	assert.Equal(t, int64(9), count(t, s.DB(), "SELECT count(*) FROM leads_rows"),
 		"versions of leads 1-5: 1, 2 (fetched again), 2 (changed), 2 (changed), 2 (a gap): 9 for 11 snapshot rows")
-	assert.Equal(t, StatusFailed, count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = 'I'"), "a run interrupted before the upgrade cannot continue")
+	assert.Equal(t, string(StatusFailed), count2str(t, s, "SELECT status FROM etl_runs WHERE run_id = 'I'"), "a run interrupted before the upgrade cannot continue")
 	assert.Equal(t, []string{
 		"campaign_lead_map_id=1|run_id=A|old_status=NULL|new_status=STARTED|old_lead_category_id=NULL|new_lead_category_id=NULL",
 		"campaign_lead_map_id=2|run_id=A|old_status=NULL|new_status=STARTED|old_lead_category_id=NULL|new_lead_category_id=NULL",
@@ -170,11 +170,11 @@ func TestReaderAtCommit(t *testing.T) {
 	ro, err := OpenReadOnly(ctx, path, Options{})
 	require.NoError(t, err)
 	require.Equal(t, before, contents(t, ro.DB()), "nothing published yet")
-	assert.Equal(t, StatusRunning, count2str(t, ro, "SELECT status FROM etl_runs WHERE run_id = '"+r.ID()+"'"))
+	assert.Equal(t, string(StatusRunning), count2str(t, ro, "SELECT status FROM etl_runs WHERE run_id = '"+r.ID()+"'"))
 	require.NoError(t, ro.Close())
 
 	s2 := openAt(t, path, Options{})
-	assert.Equal(t, StatusSucceeded, count2str(t, s2, "SELECT status FROM etl_runs WHERE run_id = '"+r.ID()+"'"))
+	assert.Equal(t, string(StatusSucceeded), count2str(t, s2, "SELECT status FROM etl_runs WHERE run_id = '"+r.ID()+"'"))
 	assert.Equal(t, int64(7), count(t, s2.DB(), "SELECT requests FROM etl_runs WHERE run_id = ?", r.ID()))
 	assert.Equal(t, r.ID(), count2str(t, s2, "SELECT max(run_id) FROM latest_run"))
 	assert.Equal(t, int64(3), count(t, s2.DB(), "SELECT count(*) FROM leads"))
@@ -231,6 +231,6 @@ func TestCancelWhileReaderHolds(t *testing.T) {
 	s2 := openAt(t, path, Options{})
 	_, err = s2.BeginRun(t.Context(), RunStart{SnapshotDate: day(3)})
 	require.NoError(t, err)
-	assert.Equal(t, StatusFailed, count2str(t, s2, "SELECT status FROM etl_runs WHERE run_id = '"+r.ID()+"'"))
+	assert.Equal(t, string(StatusFailed), count2str(t, s2, "SELECT status FROM etl_runs WHERE run_id = '"+r.ID()+"'"))
 	assert.Zero(t, count(t, s2.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
 }

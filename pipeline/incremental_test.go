@@ -162,7 +162,7 @@ func TestBuildPlanIncremental(t *testing.T) {
 	carried := map[string]string{}
 	for _, c := range p.Carries {
 		require.Equal(t, "r1", c.FromRun)
-		carried[fmt.Sprintf("%s/%d", c.Stream, c.CampaignID)] = c.Mode
+		carried[fmt.Sprintf("%s/%d", c.Stream, c.CampaignID)] = string(c.Mode)
 	}
 	require.Equal(t, map[string]string{
 		"campaign_analytics/2": "all", "sequences/2": "all", "leads/2": "all", "lead_email_stats/2": "all",

@@ -27,7 +27,7 @@ const (
 // WorkPlan is what a run will request after the campaign list, and which
 // rows it carries over unchanged from the previous snapshot.
 type WorkPlan struct {
-	Mode    string
+	Mode    load.Mode
 	Items   []extract.Item // first pages, in priority order
 	Carries []load.Carry
 	Frozen  int // campaigns carried whole (final status, nothing moved)
@@ -62,7 +62,7 @@ type PlanInput struct {
 	// PrevRequests counts the previous run's requests per endpoint
 	// template and campaign, to estimate how many pages changes take.
 	PrevRequests map[string]map[int64]int64
-	PrevMode     string
+	PrevMode     load.Mode
 
 	Overlap       time.Duration
 	StatsLookback time.Duration
@@ -109,7 +109,7 @@ func BuildPlan(in PlanInput) WorkPlan {
 		byStream[it.Stream] = append(byStream[it.Stream], it)
 		p.Estimate[it.Stream] += max(pages, 1)
 	}
-	carry := func(s extract.Stream, id int64, mode string) {
+	carry := func(s extract.Stream, id int64, mode load.CarryMode) {
 		p.Carries = append(p.Carries, load.Carry{Stream: string(s), CampaignID: id, FromRun: prevRun, Mode: mode})
 	}
 	// Pages a changed-rows request took last time, when the last run was

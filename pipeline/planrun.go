@@ -18,7 +18,7 @@ import (
 // next run will make, per stream, and when it can finish at the earliest
 // under the configured windows, given what the last hour already spent.
 type Forecast struct {
-	Mode          string // full, incremental, or resume
+	Mode          load.Mode // load.ModeFull, load.ModeIncremental, or ModeResume
 	Campaigns     int
 	Frozen        int
 	PerStream     map[extract.Stream]int
@@ -31,6 +31,10 @@ type Forecast struct {
 	CampaignsFrom string    // "API", or the last snapshot when the quota is spent
 	First         bool      // no snapshot yet: sized from each campaign's analytics (see planFirst)
 }
+
+// ModeResume is the Forecast.Mode of a run that continues an interrupted
+// one (which keeps its own mode in etl_runs).
+const ModeResume load.Mode = "resume"
 
 // planWaitMax is how long plan waits for a rate-limit slot to read the
 // campaign list before it plans from the last snapshot's list instead.
@@ -86,7 +90,7 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 			return nil, err
 		}
 		if n > 0 {
-			f.Mode, f.Requests = "resume", int(n)
+			f.Mode, f.Requests = ModeResume, int(n)
 			f.Finish = finish(cfg.Windows, past, now, f.Requests, latency)
 			return f, nil
 		}

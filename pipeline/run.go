@@ -223,7 +223,7 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		j.summary(status, counters, nil, started)
+		j.summary(string(status), counters, nil, started)
 		return nil, err
 	}
 
@@ -233,7 +233,7 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	if err != nil {
-		j.summary(load.StatusFailed, counters, sum, started)
+		j.summary(string(load.StatusFailed), counters, sum, started)
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -242,7 +242,7 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 		}
 	}
 	track.Finish()
-	j.summary(sum.Status, counters, sum, started)
+	j.summary(string(sum.Status), counters, sum, started)
 	if sum.Rejected > 0 || sum.Warnings > 0 {
 		return sum, ErrPartial
 	}
@@ -300,7 +300,9 @@ type Ended interface {
 	Ended(succeeded bool)
 }
 
-// summary writes the run's one summary line. Its counters and its
+// summary writes the run's one summary line. status is the run's
+// load.Status, or "staged" for a snapshot that waits to be published. Its
+// counters and its
 // duration cover every invocation of the run: duration runs from the
 // run's first start, as etl_runs has it (so waited, the wall-clock time
 // the rate limit held requests back, never exceeds it); invocation is
@@ -309,7 +311,7 @@ type Ended interface {
 // when several workers wait at once.
 func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked time.Time) {
 	if e, ok := j.prog.(Ended); ok {
-		e.Ended(status == load.StatusSucceeded)
+		e.Ended(status == string(load.StatusSucceeded))
 	}
 	now := time.Now()
 	attrs := []any{
@@ -325,7 +327,7 @@ func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked
 		attrs = append(attrs, "rejected", sum.Rejected, "warnings", sum.Warnings, "rows", FormatRows(sum.Rows))
 	}
 	level := slog.LevelInfo
-	if status != load.StatusSucceeded {
+	if status != string(load.StatusSucceeded) {
 		level = slog.LevelError
 	}
 	j.log.Log(context.Background(), level, "run summary", attrs...)

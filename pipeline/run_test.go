@@ -16,6 +16,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/load"
 )
 
 const testKey = "sk-pipeline-test-1234"
@@ -46,7 +47,7 @@ func TestRunLoadsTheWholeAccount(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "w.duckdb")
 	sum, err := Run(context.Background(), testConfig(t, fake, dbPath))
 	require.NoError(t, err)
-	require.Equal(t, "succeeded", sum.Status)
+	require.Equal(t, load.StatusSucceeded, sum.Status)
 
 	truth := fake.Truth()
 	db, err := sql.Open("duckdb", dbPath)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/load"
 	"github.com/smartlead-etl/smartlead-etl/pipeline"
 )
 
@@ -79,7 +80,7 @@ func TestRunCommitsWhileReceiving(t *testing.T) {
 	ackedAtRunEnd := nAcked.Load()
 	close(runDone)
 	require.NoError(t, err)
-	require.Equal(t, "succeeded", sum.Status)
+	require.Equal(t, load.StatusSucceeded, sum.Status)
 	mergedByRun := queryInt(t, db, `SELECT count(*) FROM email_events`)
 	wg.Wait()
 	rp.stop(t)

@@ -518,7 +518,7 @@ func rateHeaders(limit, remaining int, reset time.Time, date time.Time) http.Hea
 	return h
 }
 
-var standard = Tiers["standard"]
+var standard = MustPreset(TierStandard)
 
 func TestObserveClockSkew(t *testing.T) {
 	for _, c := range []struct {

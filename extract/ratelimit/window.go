@@ -17,19 +17,92 @@ type Window struct {
 
 func (w Window) String() string { return fmt.Sprintf("%d/%s", w.Max, fmtDur(w.Len)) }
 
-// Tiers are the vendor's documented per-key limits, before headroom.
-var Tiers = map[string][]Window{
-	"standard": {{time.Second, 10}, {time.Minute, 60}, {time.Hour, 1000}},
-	"pro":      {{time.Second, 20}, {time.Minute, 120}, {time.Hour, 3000}},
+// The vendor's plan tiers.
+const (
+	TierStandard = "standard"
+	TierPro      = "pro"
+	// DefaultTier is the tier assumed unless told otherwise.
+	DefaultTier = TierStandard
+)
+
+// tiers are the vendor's documented per-key limits, before headroom: the
+// one source of these numbers (help texts, the demo and the client's
+// default limiter derive from it through Preset and DescribeTiers).
+var tiers = []struct {
+	name    string
+	windows []Window
+}{
+	{TierStandard, []Window{{time.Second, 10}, {time.Minute, 60}, {time.Hour, 1000}}},
+	{TierPro, []Window{{time.Second, 20}, {time.Minute, 120}, {time.Hour, 3000}}},
 }
 
-// Preset returns a copy of a named tier's windows.
-func Preset(tier string) ([]Window, error) {
-	ws, ok := Tiers[strings.ToLower(strings.TrimSpace(tier))]
-	if !ok {
-		return nil, fmt.Errorf("unknown tier %q (want standard or pro)", tier)
+// TierNames lists the tiers Preset knows, smallest first.
+func TierNames() []string {
+	out := make([]string, len(tiers))
+	for i, t := range tiers {
+		out[i] = t.name
 	}
-	return append([]Window(nil), ws...), nil
+	return out
+}
+
+// Preset returns a copy of a named tier's windows (case and surrounding
+// space ignored).
+func Preset(tier string) ([]Window, error) {
+	name := strings.ToLower(strings.TrimSpace(tier))
+	for _, t := range tiers {
+		if t.name == name {
+			return append([]Window(nil), t.windows...), nil
+		}
+	}
+	return nil, fmt.Errorf("unknown tier %q (want %s)", tier, strings.Join(TierNames(), " or "))
+}
+
+// MustPreset is Preset of a tier known to exist, such as DefaultTier.
+func MustPreset(tier string) []Window {
+	ws, err := Preset(tier)
+	if err != nil {
+		panic(err)
+	}
+	return ws
+}
+
+// DescribeTiers renders every tier for help text:
+// "standard (10/s, 60/min, 1000/h) or pro (20/s, 120/min, 3000/h)".
+func DescribeTiers() string {
+	parts := make([]string, len(tiers))
+	for i, t := range tiers {
+		parts[i] = t.name + " (" + Describe(t.windows) + ")"
+	}
+	return strings.Join(parts, " or ")
+}
+
+// Describe renders windows for people: "10/s, 60/min, 1000/h" (Format
+// renders them for Parse).
+func Describe(ws []Window) string {
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		switch w.Len {
+		case time.Second:
+			parts[i] = fmt.Sprintf("%d/s", w.Max)
+		case time.Minute:
+			parts[i] = fmt.Sprintf("%d/min", w.Max)
+		case time.Hour:
+			parts[i] = fmt.Sprintf("%d/h", w.Max)
+		default:
+			parts[i] = w.String()
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Multiply returns ws with every cap n times as high (n >= 1): a faster
+// copy of a tier, such as the demo's.
+func Multiply(ws []Window, n int) []Window {
+	out := make([]Window, len(ws))
+	for i, w := range ws {
+		out[i] = Window{Len: w.Len, Max: w.Max * max(n, 1)}
+	}
+	return out
 }
 
 // Parse reads a window list such as "10/1s,60/1m,1000/1h".

@@ -18,7 +18,7 @@ const demoKey = "demo-key-0000"
 
 // demoLimits speed the standard tier up tenfold so the demo finishes in
 // seconds while still being rate limited (the server enforces them too).
-const demoLimits = "100/1s,600/1m,10000/1h"
+var demoLimits = ratelimit.Format(ratelimit.Multiply(ratelimit.MustPreset(ratelimit.DefaultTier), 10))
 
 func (e *env) cmdDemo(ctx context.Context, args []string) error {
 	// The demo takes a few of run's flags and reads no environment: a

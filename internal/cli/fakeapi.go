@@ -23,7 +23,7 @@ func (e *env) cmdFakeAPI(ctx context.Context, args []string) error {
 	campaigns := fs.Int("campaigns", 20, "campaigns in the simulated account")
 	leads := fs.Int("leads", 150, "average leads per campaign")
 	seed := fs.Int64("seed", 1, "seed of the simulated account")
-	limits := fs.String("limits", "10/1s,60/1m,1000/1h", "server-side rate-limit windows")
+	limits := fs.String("limits", ratelimit.Format(ratelimit.MustPreset(ratelimit.DefaultTier)), "server-side rate-limit windows")
 	errRate := fs.Float64("error-rate", 0, "share of requests answered with a 5xx")
 	foreign := fs.Int("foreign-per-minute", 0, "requests per minute another program spends on the same key")
 	activity := fs.Duration("activity-every", 0, "simulate activity this often and deliver it to registered webhooks (0 = never)")

@@ -63,8 +63,8 @@ type apiFlags struct {
 }
 
 func (c *apiFlags) register(fs *flagSet) {
-	fs.StringVar(&c.tier, "tier", "standard", "SmartLead plan tier: "+tierHelp())
-	fs.StringVar(&c.limits, "limits", "", "explicit rate-limit windows, e.g. 10/1s,60/1m,1000/1h (overrides --tier)")
+	fs.StringVar(&c.tier, "tier", ratelimit.DefaultTier, "SmartLead plan tier: "+ratelimit.DescribeTiers())
+	fs.StringVar(&c.limits, "limits", "", "explicit rate-limit windows, e.g. "+ratelimit.Format(ratelimit.MustPreset(ratelimit.DefaultTier))+" (overrides --tier)")
 	fs.Float64Var(&c.headroom, "headroom", extract.DefaultHeadroom, "share of every window the client may use (the vendor advises 0.8)")
 	fs.StringVar(&c.baseURL, "base-url", extract.DefaultBaseURL, "SmartLead API base URL")
 	fs.StringVar(&c.apiKeyFile, "api-key-file", "", "file holding the API key; wins over "+apiKeyEnv+" when both are set")
@@ -73,19 +73,6 @@ func (c *apiFlags) register(fs *flagSet) {
 	fs.DurationVar(&c.retryBase, "retry-base", extract.DefaultRetryBase, "first backoff step; doubles per retry, with full jitter")
 	fs.DurationVar(&c.retryCap, "retry-cap", extract.DefaultRetryCap, "longest backoff step")
 	fs.DurationVar(&c.maxRetryAfter, "max-retry-after", extract.DefaultMaxRetryAfter, "fail instead of waiting when the API asks to wait longer than this")
-}
-
-// tierHelp lists the presets with their windows, from ratelimit.
-func tierHelp() string {
-	var parts []string
-	for _, name := range []string{"standard", "pro"} {
-		ws, err := ratelimit.Preset(name)
-		if err != nil {
-			continue
-		}
-		parts = append(parts, name+" ("+ratelimit.Format(ws)+")")
-	}
-	return strings.Join(parts, " or ")
 }
 
 // windows returns the documented (unscaled) windows and the client's

@@ -47,10 +47,10 @@ func (e *env) printPlan(ctx context.Context, cfg runConfig, log *slog.Logger) er
 	switch {
 	case f.First:
 		fmt.Fprintf(w, "campaigns:   %d from the %s (first run: no snapshot yet)\n", f.Campaigns, f.CampaignsFrom)
-	case f.Mode != "resume":
+	case f.Mode != pipeline.ModeResume:
 		fmt.Fprintf(w, "campaigns:   %d from the %s; %d unchanged and final: carried over, no requests\n", f.Campaigns, f.CampaignsFrom, f.Frozen)
 	}
-	if f.Mode != "resume" {
+	if f.Mode != pipeline.ModeResume {
 		for _, s := range extract.AllStreams {
 			if n, ok := f.PerStream[s]; ok {
 				fmt.Fprintf(w, "  %-22s %6d requests\n", s, n)

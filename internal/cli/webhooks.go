@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -120,7 +119,7 @@ func webhookSpec(rawURL string, events []string, name string, campaign, client i
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return spec, usageErrorf("--url %q: want an absolute https URL", rawURL)
 	}
-	if u.Scheme != "https" && !loopbackHost(u.Hostname()) {
+	if u.Scheme != "https" && !extract.IsLoopback(u.Hostname()) {
 		return spec, usageErrorf("--url %q: SmartLead would send events over the Internet in clear; use https (plain http only to a loopback address)", rawURL)
 	}
 	if campaign < 0 || client < 0 || (campaign != 0 && client != 0) {
@@ -140,14 +139,6 @@ func webhookSpec(rawURL string, events []string, name string, campaign, client i
 		return spec, usageErrorf("--events: give at least one event type")
 	}
 	return extract.WebhookSpec{Name: name, URL: rawURL, EventTypes: types, CampaignID: campaign, ClientID: client}, nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // apiSession is an API session for one command (see pipeline.Session).

@@ -86,3 +86,16 @@ func TestWebhooksCommands(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Plain http goes only to a loopback receiver, named in any case: the
+// same check (extract.IsLoopback) as the API's base URL.
+func TestWebhookSpecLoopback(t *testing.T) {
+	for _, u := range []string{"http://LOCALHOST:8788/webhooks/smartlead", "http://localhost/w", "http://[::1]:8788/w", "https://hooks.example.com/w"} {
+		_, err := webhookSpec(u, []string{"EMAIL_SENT"}, "", 0, 0)
+		require.NoError(t, err, u)
+	}
+	for _, u := range []string{"http://hooks.example.com/w", "http://localhost.evil.example/w"} {
+		_, err := webhookSpec(u, []string{"EMAIL_SENT"}, "", 0, 0)
+		require.ErrorContains(t, err, "use https", u)
+	}
+}
