@@ -324,4 +324,10 @@ func TestFirstRunPlanWithinTenPercent(t *testing.T) {
 	actual := scalar[int64](t, conn, "SELECT requests FROM etl_runs WHERE status = 'succeeded'")
 	t.Logf("first-run plan %d requests (spent %d planning); the run made %d", planned, spent, actual)
 	require.InEpsilon(t, actual, planned, 0.10)
+
+	// The run's own plan line, once its analytics have sized the
+	// campaigns, says what plan said.
+	sized := regexp.MustCompile(`"msg":"plan sized from the campaigns' analytics".*"requests_estimated":(\d+)`).FindStringSubmatch(r.stderr)
+	require.NotNil(t, sized, r.stderr)
+	assert.Equal(t, strconv.Itoa(planned), sized[1], "the run's plan line agrees with plan")
 }
