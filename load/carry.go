@@ -6,19 +6,24 @@ import (
 	"fmt"
 	"slices"
 
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
 	"github.com/smartlead-etl/smartlead-etl/extract"
 )
 
-// Carry says which rows of a previous snapshot an incremental run copies
-// into its own at commit, so that every snapshot stays complete.
-type Carry struct {
-	Stream     string // "campaign_analytics", "sequences", "leads" or "lead_email_stats"
-	CampaignID int64
-	FromRun    string // the succeeded run whose rows are copied
-	// Mode is CarryAll (copy every row of that campaign and stream from
+// CarrySet says which rows of a previous snapshot an incremental run
+// copies into its own at commit, for a set of campaigns, so that every
+// snapshot stays complete. A plan records one set per stream, mode and
+// run carried from, whatever the number of campaigns: carries are kept
+// and applied as set operations, never one statement per campaign.
+type CarrySet struct {
+	Stream  string // "campaign_analytics", "sequences", "leads" or "lead_email_stats"
+	FromRun string // the succeeded run whose rows are copied
+	// Mode is CarryAll (copy every row of each campaign and stream from
 	// FromRun) or CarryMerge (copy those whose key, e.g.
 	// campaign_lead_map_id or stats_id, this run did not stage).
-	Mode CarryMode
+	Mode      CarryMode
+	Campaigns []int64
 }
 
 // CarryMode is how a carry copies rows, as stored in run_carry.mode.
@@ -52,26 +57,36 @@ func carryTable(stream string) (*table, error) {
 	return nil, fmt.Errorf("unknown stream %q (want campaign_analytics, sequences, leads or lead_email_stats)", stream)
 }
 
-// checkCarries validates cs and returns them with one entry per (stream,
-// campaign), the last one winning, as the upsert would.
-func (r *Run) checkCarries(ctx context.Context, cs []Carry) ([]Carry, error) {
+// checkCarries validates sets and returns them normalised: one set per
+// stream, mode and run, each campaign of a stream in one set only (the
+// last set naming it wins, as an upsert would), campaigns ascending.
+func (r *Run) checkCarries(ctx context.Context, sets []CarrySet) ([]CarrySet, error) {
 	from := map[string]bool{}
-	for i, c := range cs {
+	type key struct {
+		stream string
+		id     int64
+	}
+	owner := map[key]int{} // the set that carries each stream and campaign
+	for i, c := range sets {
 		bad := func(field, why string) error {
-			return fmt.Errorf("load: carry %d (%s campaign %d): field %s: %s", i, c.Stream, c.CampaignID, field, why)
+			return fmt.Errorf("load: carry set %d (%s, %s from run %s): field %s: %s", i, c.Stream, c.Mode, c.FromRun, field, why)
 		}
 		if _, err := carryTable(c.Stream); err != nil {
 			return nil, bad("Stream", err.Error())
 		}
 		switch {
-		case c.CampaignID <= 0:
-			return nil, bad("CampaignID", "must be positive")
 		case c.Mode != CarryAll && c.Mode != CarryMerge:
 			return nil, bad("Mode", fmt.Sprintf("%q is not %q or %q", c.Mode, CarryAll, CarryMerge))
 		case c.FromRun == "":
 			return nil, bad("FromRun", "required")
 		case c.FromRun == r.id:
 			return nil, bad("FromRun", "a run cannot carry its own rows")
+		}
+		for _, id := range c.Campaigns {
+			if id <= 0 {
+				return nil, bad("Campaigns", fmt.Sprintf("campaign %d: must be positive", id))
+			}
+			owner[key{c.Stream, id}] = i
 		}
 		from[c.FromRun] = true
 	}
@@ -88,144 +103,193 @@ func (r *Run) checkCarries(ctx context.Context, cs []Carry) ([]Carry, error) {
 			return nil, fmt.Errorf("load: carry from run %s: it is %s, not a snapshot", id, status)
 		}
 	}
-	type key struct {
+	type group struct {
 		stream string
-		id     int64
+		mode   CarryMode
+		from   string
 	}
-	last := map[key]int{}
-	for i, c := range cs {
-		last[key{c.Stream, c.CampaignID}] = i
-	}
-	out := make([]Carry, 0, len(last))
-	for i, c := range cs {
-		if last[key{c.Stream, c.CampaignID}] == i {
-			out = append(out, c)
+	at := map[group]int{}
+	var out []CarrySet
+	for i, c := range sets {
+		g := group{c.Stream, c.Mode, c.FromRun}
+		for _, id := range c.Campaigns {
+			k := key{c.Stream, id}
+			if owner[k] != i {
+				continue
+			}
+			delete(owner, k) // a campaign listed twice in one set
+			j, ok := at[g]
+			if !ok {
+				j = len(out)
+				at[g] = j
+				out = append(out, CarrySet{Stream: c.Stream, FromRun: c.FromRun, Mode: c.Mode})
+			}
+			out[j].Campaigns = append(out[j].Campaigns, id)
 		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Campaigns)
 	}
 	return out, nil
 }
 
-func (s *Store) upsertCarries(ctx context.Context, tx *sql.Tx, id string, cs []Carry) error {
-	if len(cs) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, s.sq(`INSERT INTO @s.run_carry (run_id, stream, campaign_id, from_run, mode) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (run_id, stream, campaign_id) DO UPDATE SET from_run = excluded.from_run, mode = excluded.mode`))
-	if err != nil {
-		return fmt.Errorf("record carries: %w", err)
-	}
-	defer stmt.Close()
-	for _, c := range cs {
-		if _, err := stmt.ExecContext(ctx, id, c.Stream, c.CampaignID, c.FromRun, c.Mode); err != nil {
-			return fmt.Errorf("record carry %s campaign %d: %w", c.Stream, c.CampaignID, err)
+// upsertCarries records normalised sets (see checkCarries), replacing the
+// carries of the same streams and campaigns: one statement per set, each
+// taking its campaigns as one list. (One INSERT ... ON CONFLICT per
+// campaign costs DuckDB about 150 KiB of transaction memory each: a plan
+// of 300 campaigns ran out of the default memory limit.)
+func (s *Store) upsertCarries(ctx context.Context, tx *sql.Tx, id string, sets []CarrySet) error {
+	for _, c := range sets {
+		if _, err := tx.ExecContext(ctx, s.sq(`INSERT INTO @s.run_carry (run_id, stream, campaign_id, from_run, mode)
+			SELECT $1, $2, unnest($3::BIGINT[]), $4, $5
+			ON CONFLICT (run_id, stream, campaign_id) DO UPDATE SET from_run = excluded.from_run, mode = excluded.mode`),
+			id, c.Stream, c.Campaigns, c.FromRun, string(c.Mode)); err != nil {
+			return fmt.Errorf("record the %s carries of %d campaigns (%s from run %s): %w", c.Stream, len(c.Campaigns), c.Mode, c.FromRun, err)
 		}
 	}
 	return nil
 }
 
-// SetCarry records rows to carry forward at commit, replacing an earlier
-// carry of the same stream and campaign. Carries are kept in run_carry,
-// so they survive a resume.
-func (r *Run) SetCarry(ctx context.Context, cs []Carry) error {
+// SetCarries records rows to carry forward at commit, replacing earlier
+// carries of the same streams and campaigns; within one call, the last
+// set naming a stream and campaign wins. Carries are kept in run_carry,
+// so they survive a resume. Its cost does not grow with the number of
+// sets' campaigns beyond the list itself.
+func (r *Run) SetCarries(ctx context.Context, sets []CarrySet) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	cs, err := r.checkCarries(ctx, cs)
+	sets, err := r.checkCarries(ctx, sets)
 	if err != nil {
 		return err
 	}
-	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return r.s.upsertCarries(ctx, tx, r.id, cs) }); err != nil {
+	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return r.s.upsertCarries(ctx, tx, r.id, sets) }); err != nil {
 		return fmt.Errorf("load: run %s: %w", r.id, err)
 	}
 	return nil
 }
 
-// DropCarry removes the carry of one stream and campaign, if any.
-func (r *Run) DropCarry(ctx context.Context, stream string, campaignID int64) error {
-	if err := r.usable(); err != nil {
-		return err
-	}
-	if _, err := carryTable(stream); err != nil {
-		return fmt.Errorf("load: DropCarry campaign %d: %w", campaignID, err)
-	}
-	if _, err := r.s.db.ExecContext(ctx, r.s.sq(`DELETE FROM @s.run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`),
-		r.id, stream, campaignID); err != nil {
-		return fmt.Errorf("load: DropCarry %s campaign %d: %w", stream, campaignID, err)
+// campaignList checks a list of campaign ids.
+func campaignList(ids []int64) error {
+	for _, id := range ids {
+		if id <= 0 {
+			return fmt.Errorf("campaign %d: must be positive", id)
+		}
 	}
 	return nil
 }
 
-// Carries returns the run's carries, by stream and campaign.
-func (r *Run) Carries(ctx context.Context) ([]Carry, error) {
-	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT stream, campaign_id, from_run, mode FROM @s.run_carry
-		WHERE run_id = ? ORDER BY stream, campaign_id`), r.id)
+// dropCarries deletes the carries of stream for the campaigns ids.
+func (s *Store) dropCarries(ctx context.Context, ex execer, id, stream string, ids []int64) error {
+	_, err := ex.ExecContext(ctx, s.sq(`DELETE FROM @s.run_carry WHERE run_id = $1 AND stream = $2
+		AND campaign_id IN (SELECT unnest($3::BIGINT[]))`), id, stream, ids)
+	return err
+}
+
+// DropCarries removes the carries of one stream for a set of campaigns
+// (those without one are skipped).
+func (r *Run) DropCarries(ctx context.Context, stream string, campaigns []int64) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	if _, err := carryTable(stream); err != nil {
+		return fmt.Errorf("load: DropCarries: %w", err)
+	}
+	if err := campaignList(campaigns); err != nil {
+		return fmt.Errorf("load: DropCarries %s: %w", stream, err)
+	}
+	if err := r.s.dropCarries(ctx, r.s.db, r.id, stream, campaigns); err != nil {
+		return fmt.Errorf("load: DropCarries %s of %d campaigns: %w", stream, len(campaigns), err)
+	}
+	return nil
+}
+
+// Carries returns the run's carries as sets: one per stream, mode and run
+// carried from, in that order, campaigns ascending.
+func (r *Run) Carries(ctx context.Context) ([]CarrySet, error) {
+	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT stream, mode, from_run, list(campaign_id ORDER BY campaign_id)
+		FROM @s.run_carry WHERE run_id = ? GROUP BY ALL ORDER BY stream, mode, from_run`), r.id)
 	if err != nil {
 		return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
 	}
 	defer rows.Close()
-	var out []Carry
+	var out []CarrySet
 	for rows.Next() {
-		var c Carry
-		if err := rows.Scan(&c.Stream, &c.CampaignID, &c.FromRun, &c.Mode); err != nil {
+		var c CarrySet
+		var ids duckdb.Composite[[]int64]
+		if err := rows.Scan(&c.Stream, &c.Mode, &c.FromRun, &ids); err != nil {
 			return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
 		}
+		c.Campaigns = ids.Get()
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-// MergeCarries returns the run's CarryMerge carries of stream, by
-// campaign: the campaigns whose rows are the previous snapshot's plus what
-// changed.
-func (r *Run) MergeCarries(ctx context.Context, stream string) (map[int64]Carry, error) {
-	cs, err := r.Carries(ctx)
+// CarriedCampaigns returns, ascending, the campaigns whose rows of stream
+// the run carries in mode (CarryAll or CarryMerge; "" for either).
+func (r *Run) CarriedCampaigns(ctx context.Context, stream string, mode CarryMode) ([]int64, error) {
+	if _, err := carryTable(stream); err != nil {
+		return nil, fmt.Errorf("load: CarriedCampaigns: %w", err)
+	}
+	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT campaign_id FROM @s.run_carry
+		WHERE run_id = $1 AND stream = $2 AND ($3 = '' OR mode = $3) ORDER BY campaign_id`), r.id, stream, string(mode))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
 	}
-	out := map[int64]Carry{}
-	for _, c := range cs {
-		if c.Stream == stream && c.Mode == CarryMerge {
-			out[c.CampaignID] = c
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("load: read carries of %s: %w", r.id, err)
 		}
+		out = append(out, id)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
-// DiscardCampaign deletes the rows this run staged for one campaign and
-// stream (with the totals the API reported for them and the records its
-// pages rejected), before a full refresh of it. Like Write, it must be
-// called from the goroutine that stages rows. To switch a campaign to a
-// full re-read, prefer Refetch, which also drops the carry and enqueues
-// the re-read in the same transaction.
-func (r *Run) DiscardCampaign(ctx context.Context, stream string, campaignID int64) error {
+// DiscardCampaigns deletes the rows this run staged for a set of campaigns
+// of one stream (with the totals the API reported for them and the
+// records their pages rejected), before a full refresh of them. Like
+// Write, it must be called from the goroutine that stages rows. To switch
+// campaigns to a full re-read, prefer Refetch, which also drops their
+// carries and enqueues the re-read in the same transaction.
+func (r *Run) DiscardCampaigns(ctx context.Context, stream string, campaigns []int64) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
 	if campaignTables[stream] == nil {
-		return fmt.Errorf("load: DiscardCampaign campaign %d: stream %q is not one of a campaign's", campaignID, stream)
+		return fmt.Errorf("load: DiscardCampaigns: stream %q is not one of a campaign's", stream)
+	}
+	if err := campaignList(campaigns); err != nil {
+		return fmt.Errorf("load: DiscardCampaigns %s: %w", stream, err)
 	}
 	if err := r.flushPending(ctx); err != nil {
 		return err
 	}
-	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return r.discardCampaign(ctx, tx, stream, campaignID) }); err != nil {
-		return fmt.Errorf("load: DiscardCampaign %s campaign %d of run %s: %w", stream, campaignID, r.id, err)
+	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return r.discardCampaigns(ctx, tx, stream, campaigns) }); err != nil {
+		return fmt.Errorf("load: DiscardCampaigns %s of %d campaigns of run %s: %w", stream, len(campaigns), r.id, err)
 	}
 	return nil
 }
 
-// Refetch switches one campaign's streams to a full re-read, in one
+// Refetch switches a set of campaigns' streams to a full re-read, in one
 // transaction: it drops their carries, deletes what the run staged of
-// them (as DiscardCampaign) and enqueues items, returning their seqs. Done
-// as three calls, a crash between them could leave the campaign with
+// them (as DiscardCampaigns) and enqueues items, returning their seqs.
+// Done as three calls, a crash between them could leave a campaign with
 // neither carried rows nor queued pages, which no check would notice.
 // Like Write, it must be called from the goroutine that stages rows.
-func (r *Run) Refetch(ctx context.Context, campaignID int64, streams []string, items []extract.Item) ([]int64, error) {
+func (r *Run) Refetch(ctx context.Context, campaigns []int64, streams []string, items []extract.Item) ([]int64, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
+	if err := campaignList(campaigns); err != nil {
+		return nil, fmt.Errorf("load: Refetch: %w", err)
+	}
 	for _, st := range streams {
 		if campaignTables[st] == nil {
-			return nil, fmt.Errorf("load: Refetch campaign %d: stream %q is not one of a campaign's", campaignID, st)
+			return nil, fmt.Errorf("load: Refetch: stream %q is not one of a campaign's", st)
 		}
 	}
 	for i, it := range items {
@@ -239,18 +303,19 @@ func (r *Run) Refetch(ctx context.Context, campaignID int64, streams []string, i
 	first := r.batch + 1
 	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
 		for _, st := range streams {
-			if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.run_carry WHERE run_id = ? AND stream = ? AND campaign_id = ?`),
-				r.id, st, campaignID); err != nil {
-				return err
+			if carryTables[st] != nil {
+				if err := r.s.dropCarries(ctx, tx, r.id, st, campaigns); err != nil {
+					return err
+				}
 			}
-			if err := r.discardCampaign(ctx, tx, st, campaignID); err != nil {
+			if err := r.discardCampaigns(ctx, tx, st, campaigns); err != nil {
 				return err
 			}
 		}
 		return r.s.insertItems(ctx, tx, r.id, first, items)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load: Refetch campaign %d of run %s: %w", campaignID, r.id, err)
+		return nil, fmt.Errorf("load: Refetch %d campaigns of run %s: %w", len(campaigns), r.id, err)
 	}
 	r.batch += int64(len(items))
 	return seqs(first, len(items)), nil
@@ -265,21 +330,21 @@ func (r *Run) flushPending(ctx context.Context) error {
 	return r.Flush(ctx)
 }
 
-func (r *Run) discardCampaign(ctx context.Context, tx *sql.Tx, stream string, campaignID int64) error {
+func (r *Run) discardCampaigns(ctx context.Context, tx *sql.Tx, stream string, ids []int64) error {
 	// Rejected records hold no campaign: the pages that produced them are
-	// the items of this stream and campaign.
+	// the items of this stream and these campaigns.
 	if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+stRejected+` WHERE run_id = $1 AND batch IN
-		(SELECT seq FROM @s.work_items WHERE run_id = $1 AND stream = $2 AND campaign_id = $3)`),
-		r.id, stream, campaignID); err != nil {
+		(SELECT seq FROM @s.work_items WHERE run_id = $1 AND stream = $2 AND campaign_id IN (SELECT unnest($3::BIGINT[])))`),
+		r.id, stream, ids); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+campaignTables[stream].staged+` WHERE run_id = ? AND campaign_id = ?`),
-		r.id, campaignID); err != nil {
+	if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+campaignTables[stream].staged+` WHERE run_id = $1
+		AND campaign_id IN (SELECT unnest($2::BIGINT[]))`), r.id, ids); err != nil {
 		return err
 	}
 	if totalTables[stream] != nil {
-		if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+stTotals+` WHERE run_id = ? AND stream = ? AND campaign_id = ?`),
-			r.id, stream, campaignID); err != nil {
+		if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+stTotals+` WHERE run_id = $1 AND stream = $2
+			AND campaign_id IN (SELECT unnest($3::BIGINT[]))`), r.id, stream, ids); err != nil {
 			return err
 		}
 	}
@@ -288,18 +353,25 @@ func (r *Run) discardCampaign(ctx context.Context, tx *sql.Tx, stream string, ca
 
 // carrySQL copies into run $1's staging (snapshot date $2) the rows of t
 // its carries name, as the snapshot of the run they come from held them:
-// all of a campaign's, or those whose key the run did not stage.
+// all of a campaign's, or those whose key the run did not stage. One
+// statement per stream: the carried campaigns are joined as a set, and
+// the staged keys are an anti-join, never a statement per campaign.
 func carrySQL(t *table) string {
-	k := t.key[0]
 	return `INSERT INTO @s.` + t.staged + `
 		SELECT $1, ` + carriedBatch + `, $2::DATE, f.* EXCLUDE (valid_from, valid_to)
-		FROM @w.` + t.physical + ` f
-		JOIN @s.run_carry c ON c.campaign_id = f.campaign_id
-		JOIN @w.etl_runs e ON e.run_id = c.from_run
-		WHERE c.run_id = $1 AND c.stream = '` + t.name + `'
-		AND f.valid_from <= e.commit_seq AND e.commit_seq < f.valid_to
-		AND (c.mode = 'all' OR f.` + k + ` NOT IN (SELECT ` + k + ` FROM @s.` + t.staged + `
-			WHERE run_id = $1 AND batch <> ` + carriedBatch + `))`
+		FROM ` + carriedSQL(t) + ` f`
+}
+
+// carriedSQL is a subquery of the versions of t that run $1's carries
+// copy (see carrySQL), with valid_from and valid_to.
+func carriedSQL(t *table) string {
+	k := t.key[0]
+	return `(SELECT f.* FROM @w.` + t.physical + ` f
+		JOIN (SELECT c.campaign_id, c.mode, e.commit_seq FROM @s.run_carry c JOIN @w.etl_runs e ON e.run_id = c.from_run
+			WHERE c.run_id = $1 AND c.stream = '` + t.name + `') c
+		ON c.campaign_id = f.campaign_id AND f.valid_from <= c.commit_seq AND c.commit_seq < f.valid_to
+		WHERE c.mode = 'all' OR NOT EXISTS (SELECT 1 FROM @s.` + t.staged + ` s
+			WHERE s.run_id = $1 AND s.batch <> ` + carriedBatch + ` AND s.` + k + ` = f.` + k + `))`
 }
 
 // applyCarry copies the carried rows into the run's staging, in one

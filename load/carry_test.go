@@ -110,10 +110,11 @@ var snapshotTables = []string{"campaigns", "campaign_analytics", "sequences", "l
 func assertSameSnapshot(t *testing.T, s *Store, a, b string) {
 	t.Helper()
 	for _, tb := range snapshotTables {
-		q := `SELECT * EXCLUDE (run_id, snapshot_date, extracted_at) FROM ` + tb + `_history WHERE run_id = `
-		diff := count(t, s.DB(), `SELECT count(*) FROM ((`+q+`$1 EXCEPT ALL `+q+`$2) UNION ALL (`+q+`$2 EXCEPT ALL `+q+`$1))`, a, b)
+		// @w.: the store may be released (the side file is its default).
+		q := `SELECT * EXCLUDE (run_id, snapshot_date, extracted_at) FROM @w.` + tb + `_history WHERE run_id = `
+		diff := count(t, s.DB(), s.sq(`SELECT count(*) FROM ((`+q+`$1 EXCEPT ALL `+q+`$2) UNION ALL (`+q+`$2 EXCEPT ALL `+q+`$1))`), a, b)
 		assert.Zero(t, diff, "%s: rows in one snapshot but not the other", tb)
-		assert.NotZero(t, count(t, s.DB(), `SELECT count(*) FROM `+tb+`_history WHERE run_id = ?`, a), tb)
+		assert.NotZero(t, count(t, s.DB(), s.sq(`SELECT count(*) FROM @w.`+tb+`_history WHERE run_id = ?`), a), tb)
 	}
 }
 
@@ -139,14 +140,13 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
 	require.NoError(t, err)
 	since := t0.Add(-time.Hour)
-	var carries []Carry
-	for _, st := range []string{"campaign_analytics", "sequences", "leads", "lead_email_stats"} {
-		carries = append(carries, Carry{Stream: st, CampaignID: 1, FromRun: prev.ID(), Mode: CarryAll})
-	}
-	for _, c := range []int64{2, 3} {
-		carries = append(carries, Carry{Stream: "sequences", CampaignID: c, FromRun: prev.ID(), Mode: CarryAll},
-			Carry{Stream: "leads", CampaignID: c, FromRun: prev.ID(), Mode: CarryMerge},
-			Carry{Stream: "lead_email_stats", CampaignID: c, FromRun: prev.ID(), Mode: CarryMerge})
+	carries := []CarrySet{
+		{Stream: "campaign_analytics", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{1}},
+		{Stream: "sequences", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{1, 2, 3}},
+		{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{1}},
+		{Stream: "leads", FromRun: prev.ID(), Mode: CarryMerge, Campaigns: []int64{3, 2}},
+		{Stream: "lead_email_stats", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{1}},
+		{Stream: "lead_email_stats", FromRun: prev.ID(), Mode: CarryMerge, Campaigns: []int64{2, 3}},
 	}
 	items := []extract.Item{{Stream: extract.StreamCampaigns}}
 	for _, c := range []int64{2, 3} {
@@ -183,27 +183,30 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 	totals, err := r.StagedLeadsTotals(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, map[int64]int64{2: 7, 3: 3}, totals)
-	mc, err := r.MergeCarries(ctx, "leads")
+	mc, err := r.CarriedCampaigns(ctx, "leads", CarryMerge)
 	require.NoError(t, err)
-	assert.Equal(t, map[int64]Carry{2: {"leads", 2, prev.ID(), CarryMerge}, 3: {"leads", 3, prev.ID(), CarryMerge}}, mc)
+	assert.Equal(t, []int64{2, 3}, mc)
+	all, err := r.CarriedCampaigns(ctx, "leads", "")
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 2, 3}, all)
 
 	// Campaign 3 does not add up: re-read its leads and statistics in full.
 	reread := []extract.Item{{Stream: extract.StreamLeads, CampaignID: 3}, {Stream: extract.StreamLeadEmailStats, CampaignID: 3}}
 	var seq []int64
 	if refetch {
-		seq, err = r.Refetch(ctx, 3, []string{"leads", "lead_email_stats"}, reread)
+		seq, err = r.Refetch(ctx, []int64{3}, []string{"leads", "lead_email_stats"}, reread)
 		require.NoError(t, err)
 	} else {
 		for _, st := range []string{"leads", "lead_email_stats"} {
-			require.NoError(t, r.DropCarry(ctx, st, 3))
-			require.NoError(t, r.DiscardCampaign(ctx, st, 3))
+			require.NoError(t, r.DropCarries(ctx, st, []int64{3}))
+			require.NoError(t, r.DiscardCampaigns(ctx, st, []int64{3}))
 		}
 		seq, err = r.Enqueue(ctx, reread)
 		require.NoError(t, err)
 	}
-	mc, err = r.MergeCarries(ctx, "leads")
+	mc, err = r.CarriedCampaigns(ctx, "leads", CarryMerge)
 	require.NoError(t, err)
-	assert.Equal(t, []int64{2}, sortedKeys(mc), "campaign 3 is no longer merged")
+	assert.Equal(t, []int64{2}, mc, "campaign 3 is no longer merged")
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ? AND campaign_id = 3", r.ID()))
 	c3 := v2.campaign(3)
 	_, err = r.CompleteItem(ctx, seq[0], transform.Batch{Leads: c3.Leads, Totals: c3.Totals[:1]}, nil)
@@ -246,43 +249,52 @@ func TestCarryErrors(t *testing.T) {
 	prev, _ := loadRun(t, s, day(1), v1.full())
 	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
 	require.NoError(t, err)
-	ok := Carry{Stream: "leads", CampaignID: 2, FromRun: prev.ID(), Mode: CarryMerge}
+	ok := CarrySet{Stream: "leads", FromRun: prev.ID(), Mode: CarryMerge, Campaigns: []int64{2}}
 	for _, c := range []struct {
-		c    Carry
+		c    CarrySet
 		want string
 	}{
-		{Carry{Stream: "clients", CampaignID: 2, FromRun: prev.ID(), Mode: CarryAll}, `carry 1 (clients campaign 2): field Stream: unknown stream "clients"`},
-		{Carry{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll}, "carry 1 (leads campaign 0): field CampaignID: must be positive"},
-		{Carry{Stream: "leads", CampaignID: 2, FromRun: prev.ID(), Mode: "some"}, `field Mode: "some" is not "all" or "merge"`},
-		{Carry{Stream: "leads", CampaignID: 2, Mode: CarryAll}, "field FromRun: required"},
-		{Carry{Stream: "leads", CampaignID: 2, FromRun: r.ID(), Mode: CarryAll}, "field FromRun: a run cannot carry its own rows"},
-		{Carry{Stream: "leads", CampaignID: 2, FromRun: "nope", Mode: CarryAll}, "carry from run nope: no such run"},
+		{CarrySet{Stream: "clients", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{2}}, `carry set 1 (clients, all from run ` + prev.ID() + `): field Stream: unknown stream "clients"`},
+		{CarrySet{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{2, 0}}, "carry set 1 (leads, all from run " + prev.ID() + "): field Campaigns: campaign 0: must be positive"},
+		{CarrySet{Stream: "leads", FromRun: prev.ID(), Mode: "some"}, `field Mode: "some" is not "all" or "merge"`},
+		{CarrySet{Stream: "leads", Mode: CarryAll}, "field FromRun: required"},
+		{CarrySet{Stream: "leads", FromRun: r.ID(), Mode: CarryAll}, "field FromRun: a run cannot carry its own rows"},
+		{CarrySet{Stream: "leads", FromRun: "nope", Mode: CarryAll, Campaigns: []int64{2}}, "carry from run nope: no such run"},
 	} {
-		require.ErrorContains(t, r.SetCarry(ctx, []Carry{ok, c.c}), c.want)
+		require.ErrorContains(t, r.SetCarries(ctx, []CarrySet{ok, c.c}), c.want)
 	}
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.run_carry"), "a refused SetCarry records nothing")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.run_carry"), "a refused SetCarries records nothing")
 
-	// Upsert: the later carry of a stream and campaign wins.
-	require.NoError(t, r.SetCarry(ctx, []Carry{ok, {Stream: "leads", CampaignID: 2, FromRun: prev.ID(), Mode: CarryAll}}))
-	require.NoError(t, r.SetCarry(ctx, []Carry{{Stream: "sequences", CampaignID: 2, FromRun: prev.ID(), Mode: CarryAll}}))
+	// Upsert: the later carry of a stream and campaign wins, within a call
+	// and across calls; a set with no campaigns is nothing.
+	require.NoError(t, r.SetCarries(ctx, []CarrySet{
+		{Stream: "leads", FromRun: prev.ID(), Mode: CarryMerge, Campaigns: []int64{2, 3, 2}},
+		{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{2}},
+		{Stream: "sequences", FromRun: prev.ID(), Mode: CarryAll},
+	}))
+	require.NoError(t, r.SetCarries(ctx, []CarrySet{{Stream: "sequences", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{3, 2}},
+		{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{3}}}))
 	cs, err := r.Carries(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []Carry{{"leads", 2, prev.ID(), CarryAll}, {"sequences", 2, prev.ID(), CarryAll}}, cs)
-	require.NoError(t, r.DropCarry(ctx, "sequences", 2))
-	require.NoError(t, r.DropCarry(ctx, "sequences", 99), "dropping no carry is fine")
-	require.ErrorContains(t, r.DropCarry(ctx, "clients", 2), `unknown stream "clients"`)
+	assert.Equal(t, []CarrySet{{"leads", prev.ID(), CarryAll, []int64{2, 3}}, {"sequences", prev.ID(), CarryAll, []int64{2, 3}}}, cs)
+	require.NoError(t, r.DropCarries(ctx, "sequences", []int64{2, 99}), "dropping no carry is fine")
+	require.NoError(t, r.DropCarries(ctx, "leads", []int64{3}))
+	require.NoError(t, r.DropCarries(ctx, "leads", nil))
+	require.ErrorContains(t, r.DropCarries(ctx, "clients", []int64{2}), `unknown stream "clients"`)
+	require.ErrorContains(t, r.DropCarries(ctx, "leads", []int64{-1}), `campaign -1: must be positive`)
 	cs, err = r.Carries(ctx)
 	require.NoError(t, err)
-	assert.Len(t, cs, 1)
+	assert.Equal(t, []CarrySet{{"leads", prev.ID(), CarryAll, []int64{2}}, {"sequences", prev.ID(), CarryAll, []int64{3}}}, cs)
+	require.NoError(t, r.DropCarries(ctx, "sequences", []int64{3}))
 
-	// DiscardCampaign removes one campaign's staged rows of one stream and
+	// DiscardCampaigns removes the campaigns' staged rows of one stream and
 	// the totals reported for them, nothing else.
 	require.NoError(t, r.Write(ctx, v1.campaign(3)))
-	require.NoError(t, r.DiscardCampaign(ctx, "leads", 3))
+	require.NoError(t, r.DiscardCampaigns(ctx, "leads", []int64{3}))
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
 	assert.Equal(t, []string{"stream=lead_email_stats"}, dumpRows(t, s.DB(), "SELECT stream FROM stage.reported_totals_staged WHERE run_id = ?", r.ID()))
 	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM stage.lead_email_stats_staged WHERE run_id = ?", r.ID()))
-	require.ErrorContains(t, r.DiscardCampaign(ctx, "clients", 3), `stream "clients" is not one of a campaign's`)
+	require.ErrorContains(t, r.DiscardCampaigns(ctx, "clients", []int64{3}), `stream "clients" is not one of a campaign's`)
 
 	// CarryAll of campaign 2's leads while leads of it are staged: the
 	// snapshot would hold them twice, which the unique_key check refuses.
@@ -296,7 +308,7 @@ func TestCarryErrors(t *testing.T) {
 	// A carry from a run that stopped being a snapshot is refused at commit.
 	r2, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
 	require.NoError(t, err)
-	require.NoError(t, r2.SetCarry(ctx, []Carry{ok}))
+	require.NoError(t, r2.SetCarries(ctx, []CarrySet{ok}))
 	_, err = s.DB().ExecContext(ctx, "UPDATE etl_runs SET status = 'failed' WHERE run_id = ?", prev.ID())
 	require.NoError(t, err)
 	_, err = r2.Commit(ctx, Counters{})
@@ -314,11 +326,13 @@ func TestCarryRetention(t *testing.T) {
 	for n := 2; n <= 3; n++ {
 		r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(n), Mode: ModeIncremental})
 		require.NoError(t, err)
-		var cs []Carry
-		for _, c := range v1.campaigns {
-			for _, st := range []string{"campaign_analytics", "sequences", "leads", "lead_email_stats"} {
-				cs = append(cs, Carry{Stream: st, CampaignID: c.CampaignID, FromRun: from, Mode: CarryAll})
+		var cs []CarrySet
+		for _, st := range []string{"campaign_analytics", "sequences", "leads", "lead_email_stats"} {
+			set := CarrySet{Stream: st, FromRun: from, Mode: CarryAll}
+			for _, c := range v1.campaigns {
+				set.Campaigns = append(set.Campaigns, c.CampaignID)
 			}
+			cs = append(cs, set)
 		}
 		require.NoError(t, r.SetPlan(ctx, ModeIncremental, nil, cs))
 		require.NoError(t, r.Write(ctx, transform.Batch{Campaigns: v1.campaigns}))

@@ -89,12 +89,16 @@
 //
 // # Carry-forward
 //
-// An incremental run stages only what changed and records, per stream and
-// campaign, which rows of the previous snapshot to carry ([Carry]): all
-// of them, or those whose key it did not stage. Commit copies them from
-// the versions valid at that snapshot into the staging, so the checks see
-// the complete snapshot; rows that did not change match their open
-// version and add nothing to the warehouse.
+// An incremental run stages only what changed and records, per stream,
+// sets of campaigns whose rows of the previous snapshot to carry
+// ([CarrySet]): all of them, or those whose key it did not stage. Commit
+// copies them from the versions valid at that snapshot into the staging,
+// so the checks see the complete snapshot; rows that did not change match
+// their open version and add nothing to the warehouse. Carries are set
+// operations: recorded with one statement per set (run_carry keeps a row
+// per stream and campaign), applied with one INSERT ... SELECT per stream
+// that joins the set and anti-joins the staged keys, so that neither
+// grows a statement, nor DuckDB memory, per campaign.
 //
 // # Concurrency
 //

@@ -63,12 +63,12 @@ func TestHistoryMatchesCopies(t *testing.T) {
 		if len(n.staged) > 0 {
 			require.NoError(t, r.WriteAt(ctx, transform.Batch{Leads: n.staged}, at))
 		}
-		var cs []Carry
+		var cs []CarrySet
 		for _, c := range slices.Sorted(maps.Keys(n.carry)) {
-			cs = append(cs, Carry{Stream: "leads", CampaignID: c, FromRun: prevRun, Mode: n.carry[c]})
+			cs = append(cs, CarrySet{Stream: "leads", FromRun: prevRun, Mode: n.carry[c], Campaigns: []int64{c}})
 		}
 		if len(cs) > 0 {
-			require.NoError(t, r.SetCarry(ctx, cs))
+			require.NoError(t, r.SetCarries(ctx, cs))
 		}
 		_, err = r.Commit(ctx, Counters{})
 		require.NoError(t, err, "night %d", i+1)

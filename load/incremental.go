@@ -158,18 +158,12 @@ func (r *Run) MergedCounts(ctx context.Context, stream string) (map[int64]int64,
 	if err := r.flushPending(ctx); err != nil {
 		return nil, err
 	}
-	k := t.key[0]
 	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`WITH
 		staged AS (SELECT campaign_id, count(*) AS n FROM @s.`+t.staged+`
 			WHERE run_id = $1 AND batch <> `+carriedBatch+` GROUP BY ALL),
-		carried AS (SELECT f.campaign_id, count(*) AS n FROM @w.`+t.physical+` f
-			JOIN @s.run_carry c ON c.campaign_id = f.campaign_id
-			JOIN @w.etl_runs e ON e.run_id = c.from_run
-			WHERE c.run_id = $1 AND c.stream = $2 AND f.valid_from <= e.commit_seq AND e.commit_seq < f.valid_to
-			AND (c.mode = 'all' OR f.`+k+` NOT IN (SELECT `+k+` FROM @s.`+t.staged+` WHERE run_id = $1 AND batch <> `+carriedBatch+`))
-			GROUP BY ALL)
+		carried AS (SELECT campaign_id, count(*) AS n FROM `+carriedSQL(t)+` GROUP BY ALL)
 		SELECT campaign_id, coalesce(s.n, 0) + coalesce(c.n, 0) FROM staged s FULL JOIN carried c USING (campaign_id)`),
-		r.id, stream)
+		r.id)
 	if err != nil {
 		return nil, fmt.Errorf("load: merged counts of %s: %w", stream, err)
 	}

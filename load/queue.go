@@ -52,35 +52,44 @@ func checkItem(i int, it extract.Item) error {
 	return nil
 }
 
-// insertItems adds items to run id's queue as pending, numbered from first.
-// preparer is a *sql.Tx or a *sql.Conn inside a transaction.
-type preparer interface {
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+// execer is a *sql.DB, a *sql.Tx, or a *sql.Conn inside a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func (s *Store) insertItems(ctx context.Context, tx preparer, id string, first int64, items []extract.Item) error {
+// insertItems adds items to run id's queue as pending, numbered from
+// first, in one statement whatever their number (a statement per item
+// took 11 s for the 18,000 first pages of a 3,000-campaign account).
+// Absent values travel as zero values and are stored as NULL.
+func (s *Store) insertItems(ctx context.Context, ex execer, id string, first int64, items []extract.Item) error {
 	if len(items) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, s.sq(`INSERT INTO @s.work_items
-		(run_id, seq, status, stream, campaign_id, day, "offset", since, item) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)`))
-	if err != nil {
-		return fmt.Errorf("enqueue: %w", err)
-	}
-	defer stmt.Close()
+	n := len(items)
+	var (
+		stream = make([]string, n)
+		cid    = make([]int64, n)
+		day    = make([]string, n)
+		offset = make([]int64, n)
+		since  = make([]time.Time, n)
+		docs   = make([]string, n)
+	)
 	for i, it := range items {
 		doc, err := json.Marshal(it)
 		if err != nil {
 			return fmt.Errorf("enqueue item %d: %w", i, err)
 		}
-		var since any
-		if !it.Since.IsZero() {
-			since = it.Since
-		}
-		if _, err := stmt.ExecContext(ctx, id, first+int64(i), string(it.Stream), nullZero(it.CampaignID),
-			nullEmpty(it.Day), int32(it.Offset), since, string(doc)); err != nil {
-			return fmt.Errorf("enqueue item %d (%s campaign %d): %w", i, it.Stream, it.CampaignID, err)
-		}
+		stream[i], cid[i], day[i], offset[i], since[i], docs[i] = string(it.Stream), it.CampaignID, it.Day, int64(it.Offset), it.Since, string(doc)
+	}
+	_, err := ex.ExecContext(ctx, s.sq(`INSERT INTO @s.work_items (run_id, seq, status, stream, campaign_id, day, "offset", since, item)
+		SELECT $1, $2 + i - 1, 'pending', stream, nullif(cid, 0), nullif(day, ''), "offset",
+			CASE WHEN since <> $9::TIMESTAMPTZ THEN since END, doc::JSON
+		FROM (SELECT unnest(generate_series(1, len($3::VARCHAR[]))) AS i, unnest($3::VARCHAR[]) AS stream,
+			unnest($4::BIGINT[]) AS cid, unnest($5::VARCHAR[]) AS day, unnest($6::BIGINT[]) AS "offset",
+			unnest($7::TIMESTAMPTZ[]) AS since, unnest($8::VARCHAR[]) AS doc)`),
+		id, first, stream, cid, day, offset, since, docs, time.Time{})
+	if err != nil {
+		return fmt.Errorf("enqueue %d items: %w", n, err)
 	}
 	return nil
 }
@@ -206,10 +215,12 @@ func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, 
 
 // SetPlan records the run's work plan in one transaction: its mode
 // (ModeFull or ModeIncremental), the items to fetch (appended to the
-// queue in order) and the rows to carry forward. A run resumed after
+// queue in order) and the rows to carry forward (see [Run.SetCarries]):
+// its cost follows the number of items and sets, not one statement per
+// campaign carried. A run resumed after
 // SetPlan is Planned and continues its queue; one that died before plans
 // again from a clean slate (see [Store.Resume]).
-func (r *Run) SetPlan(ctx context.Context, mode Mode, items []extract.Item, carries []Carry) error {
+func (r *Run) SetPlan(ctx context.Context, mode Mode, items []extract.Item, carries []CarrySet) error {
 	if err := r.usable(); err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func TestUpgradeKeepsEveryView(t *testing.T) {
 	next := contents(t, s.DB())["leads"]
 	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(4)})
 	require.NoError(t, err)
-	require.NoError(t, r.SetCarry(ctx, []Carry{{Stream: "leads", CampaignID: 101, FromRun: "C", Mode: CarryAll}}))
+	require.NoError(t, r.SetCarries(ctx, []CarrySet{{Stream: "leads", FromRun: "C", Mode: CarryAll, Campaigns: []int64{101}}}))
 	_, err = r.Commit(ctx, Counters{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(9), count(t, s.DB(), "SELECT count(*) FROM leads_rows"), "a night where nothing changed adds no version")

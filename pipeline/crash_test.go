@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if db := os.Getenv("PIPELINE_READER_CHILD"); db != "" {
 		os.Exit(readerChild(db))
 	}
+	if db := os.Getenv("PIPELINE_NIGHT_CHILD"); db != "" {
+		os.Exit(nightChild(db, os.Getenv("PIPELINE_NIGHT_URL")))
+	}
 	os.Exit(m.Run())
 }
 

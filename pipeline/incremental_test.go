@@ -160,10 +160,17 @@ func TestBuildPlanIncremental(t *testing.T) {
 		}
 	}
 	carried := map[string]string{}
+	sets := map[string]bool{}
 	for _, c := range p.Carries {
 		require.Equal(t, "r1", c.FromRun)
-		carried[fmt.Sprintf("%s/%d", c.Stream, c.CampaignID)] = string(c.Mode)
+		k := c.Stream + "/" + string(c.Mode)
+		require.False(t, sets[k], "one set per stream and mode")
+		sets[k] = true
+		for _, id := range c.Campaigns {
+			carried[fmt.Sprintf("%s/%d", c.Stream, id)] = string(c.Mode)
+		}
 	}
+	require.Equal(t, 12, p.Carried())
 	require.Equal(t, map[string]string{
 		"campaign_analytics/2": "all", "sequences/2": "all", "leads/2": "all", "lead_email_stats/2": "all",
 		"sequences/1": "all", "leads/1": "merge", "lead_email_stats/1": "merge",

@@ -109,7 +109,7 @@ func (j *job) plan(ctx context.Context) error {
 	j.unsized = unsizedCampaigns(in)
 	// requests_estimated counts the campaign list, as `plan` does.
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
-		"requests_estimated", wp.Requests()+1, "unsized_campaigns", len(j.unsized), "carried", len(wp.Carries))
+		"requests_estimated", wp.Requests()+1, "unsized_campaigns", len(j.unsized), "carried", wp.Carried())
 	return nil
 }
 
@@ -208,31 +208,37 @@ func (j *job) refreshMismatches(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	carried, err := j.run.MergeCarries(ctx, string(extract.StreamLeads))
+	carried, err := j.run.CarriedCampaigns(ctx, string(extract.StreamLeads), load.CarryMerge)
 	if err != nil {
 		return 0, err
 	}
-	queued := 0
-	for _, id := range sortedIDs(carried) {
+	var ids []int64
+	for _, id := range carried {
 		want, ok := totals[id]
 		if !ok || merged[id] == want {
 			continue
 		}
 		j.log.Info("leads do not add up; re-reading the campaign in full", "campaign_id", id, "merged", merged[id], "leads_total", want)
-		// Statistics of deleted leads go with them, so both are re-read.
-		streams := []string{string(extract.StreamLeads), string(extract.StreamLeadEmailStats)}
-		var items []extract.Item
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// Statistics of deleted leads go with them, so both are re-read, for
+	// every such campaign in one transaction.
+	streams := []string{string(extract.StreamLeads), string(extract.StreamLeadEmailStats)}
+	var items []extract.Item
+	for _, id := range ids {
 		for _, s := range streams {
 			if j.wants(extract.Stream(s)) {
 				items = append(items, extract.Item{Stream: extract.Stream(s), CampaignID: id})
 			}
 		}
-		if _, err := j.run.Refetch(ctx, id, streams, items); err != nil {
-			return 0, err
-		}
-		queued++
 	}
-	return queued, nil
+	if _, err := j.run.Refetch(ctx, ids, streams, items); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
 }
 
 // admit keeps the run inside its request budget and deadline: the client

@@ -28,13 +28,22 @@ const (
 // rows it carries over unchanged from the previous snapshot.
 type WorkPlan struct {
 	Mode    load.Mode
-	Items   []extract.Item // first pages, in priority order
-	Carries []load.Carry
-	Frozen  int // campaigns carried whole (final status, nothing moved)
+	Items   []extract.Item  // first pages, in priority order
+	Carries []load.CarrySet // one set per stream and mode
+	Frozen  int             // campaigns carried whole (final status, nothing moved)
 
 	// Estimate is the predicted number of requests per stream, following
 	// pages included; the campaign list (already fetched) is not in it.
 	Estimate map[extract.Stream]int
+}
+
+// Carried is the number of (stream, campaign) carries of the plan.
+func (p WorkPlan) Carried() int {
+	n := 0
+	for _, c := range p.Carries {
+		n += len(c.Campaigns)
+	}
+	return n
 }
 
 // Requests is the plan's estimated request total.
@@ -109,8 +118,17 @@ func BuildPlan(in PlanInput) WorkPlan {
 		byStream[it.Stream] = append(byStream[it.Stream], it)
 		p.Estimate[it.Stream] += max(pages, 1)
 	}
+	// Carries are sets: one per stream and mode, however many campaigns.
+	setOf := map[[2]string]int{}
 	carry := func(s extract.Stream, id int64, mode load.CarryMode) {
-		p.Carries = append(p.Carries, load.Carry{Stream: string(s), CampaignID: id, FromRun: prevRun, Mode: mode})
+		k := [2]string{string(s), string(mode)}
+		i, ok := setOf[k]
+		if !ok {
+			i = len(p.Carries)
+			setOf[k] = i
+			p.Carries = append(p.Carries, load.CarrySet{Stream: string(s), FromRun: prevRun, Mode: mode})
+		}
+		p.Carries[i].Campaigns = append(p.Carries[i].Campaigns, id)
 	}
 	// Pages a changed-rows request took last time, when the last run was
 	// incremental too; one page otherwise.
