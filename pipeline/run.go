@@ -56,7 +56,7 @@ type Config struct {
 	MaxRequests   int           // stop cleanly (status incomplete) before spending more
 	Deadline      time.Time     // stop cleanly before a request would be sent after it
 	BackfillDays  int           // fill daily stats this many days back, once
-	ResumeWithin  time.Duration // continue an interrupted run started this recently (0: 24h; <0: never)
+	ResumeWithin  time.Duration // continue an interrupted run started this recently (0: never, as --resume-within 0; the CLI's default is DefaultResumeWithin)
 	Overlap       time.Duration // safety overlap of incremental filters (0: DefaultOverlap)
 	StatsLookback time.Duration // statistics re-read behind the previous run (0: DefaultStatsLookback)
 
@@ -66,21 +66,18 @@ type Config struct {
 }
 
 // DefaultResumeWithin is how old an interrupted run may be and still be
-// continued rather than started over.
+// continued rather than started over, unless configured otherwise (the
+// default of --resume-within).
 const DefaultResumeWithin = 24 * time.Hour
 
 // resumeFrom is the earliest start of an interrupted run that the next
-// run continues; false: it starts over (ResumeWithin < 0, or a full
+// run continues; false: it starts over (ResumeWithin 0, or a full
 // refresh).
 func (c Config) resumeFrom(now time.Time) (time.Time, bool) {
-	within := c.ResumeWithin
-	if within == 0 {
-		within = DefaultResumeWithin
-	}
-	if within < 0 || c.FullRefresh {
+	if c.ResumeWithin <= 0 || c.FullRefresh {
 		return time.Time{}, false
 	}
-	return now.Add(-within), true
+	return now.Add(-c.ResumeWithin), true
 }
 
 // ErrIncomplete marks a run that stopped at its request budget or

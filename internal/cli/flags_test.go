@@ -208,3 +208,22 @@ func TestDemoHintsArePasteable(t *testing.T) {
 	requirePage(t, page, "demo.duckdb")
 	assert.True(t, slices.Contains(strings.Fields(out), "./smartlead-etl"))
 }
+
+// TestResumeWithinZeroNeverResumes: --resume-within 0 means never, in the
+// flag and in the configuration it becomes; the default continues.
+func TestResumeWithinZeroNeverResumes(t *testing.T) {
+	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	key := "SMARTLEAD_API_KEY=" + testKey
+	r := runCLI(t, runArgs(db, base, "--max-requests", "3"), key)
+	require.Equal(t, 5, r.code, r.all())
+	r = runCLI(t, runArgs(db, base, "--max-requests", "3"), key)
+	require.Equal(t, 5, r.code, r.all())
+	assert.Contains(t, r.stderr, "resuming an interrupted run", "the default continues")
+	r = runCLI(t, runArgs(db, base, "--resume-within", "0"), key)
+	require.Equal(t, 0, r.code, r.all())
+	assert.NotContains(t, r.stderr, "resuming an interrupted run")
+	conn := openDB(t, db)
+	assert.EqualValues(t, 2, scalar[int64](t, conn, "SELECT count(*) FROM etl_runs"), "a new run, not the interrupted one")
+	assert.EqualValues(t, 1, scalar[int64](t, conn, "SELECT count(*) FROM etl_runs WHERE status = 'succeeded' AND resumed = 0"))
+}

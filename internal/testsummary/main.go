@@ -50,7 +50,9 @@ func summarize(r io.Reader, w io.Writer) (failed bool, skips []skip, err error) 
 		switch e.Action {
 		case "output":
 			if e.Test == "" {
-				fmt.Fprint(w, e.Output)
+				if e.Output != "PASS\n" { // go test prints it only with -v or -json
+					fmt.Fprint(w, e.Output)
+				}
 			} else {
 				held[k] = append(held[k], e.Output)
 			}

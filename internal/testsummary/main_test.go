@@ -15,6 +15,7 @@ func TestSummaryNamesSkippedBrowserTests(t *testing.T) {
 		`{"Action":"skip","Package":"m/dashboard","Test":"TestPage"}`,
 		`{"Action":"output","Package":"m/dashboard","Test":"TestOK","Output":"noise\n"}`,
 		`{"Action":"pass","Package":"m/dashboard","Test":"TestOK"}`,
+		`{"Action":"output","Package":"m/dashboard","Output":"PASS\n"}`,
 		`{"Action":"output","Package":"m/dashboard","Output":"ok  \tm/dashboard\t1.0s\n"}`,
 		`{"Action":"output","Package":"m/load","Test":"TestBad","Output":"    x_test.go:1: broken\n"}`,
 		`{"Action":"fail","Package":"m/load","Test":"TestBad"}`,
