@@ -7,15 +7,18 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/webhook"
 )
 
 // Variables the commands read besides their flags'. The API key and the
 // webhook secret are never flags: a command line is visible in ps.
 const (
 	envPrefix        = "SMARTLEAD_"
-	apiKeyEnv        = envPrefix + "API_KEY"
+	apiKeyEnv        = extract.APIKeyEnv
 	apiKeyFileEnv    = envPrefix + "API_KEY_FILE" // --api-key-file's variable
-	webhookSecretEnv = envPrefix + "WEBHOOK_SECRET"
+	webhookSecretEnv = webhook.SecretEnv
 )
 
 // flagSet is one command's flags. Each flag can also be set by a variable,
