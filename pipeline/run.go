@@ -16,6 +16,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
@@ -102,7 +103,10 @@ var ErrPartial = errors.New("finished with rejected records or failed data check
 // any error the warehouse is as it was, except that the run log and the
 // request ledger record the attempt. A first run whose key the API
 // rejects leaves nothing behind: no warehouse, journal or side file.
-func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
+func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
+	// A full disk, wherever it struck (lock, journal, staging, commit), is
+	// one line naming the file.
+	defer func() { rerr = diskfull.Wrap("run", cfg.DB, "the warehouse keeps its last snapshot", rerr) }()
 	started := time.Now()
 	log := cfg.Logger
 	if log == nil {
