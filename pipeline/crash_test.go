@@ -60,6 +60,7 @@ func crashConfig(db, base string, hc *http.Client) Config {
 	return Config{
 		DB: db, Schema: os.DirFS("../sql/schema"), APIKey: testKey, BaseURL: base, HTTPClient: hc,
 		Windows: raw, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 	}
 }
 

@@ -110,8 +110,9 @@ func (j *job) plan(ctx context.Context) error {
 	}
 	j.track.Expect(wp.Requests())
 	j.unsized = unsizedCampaigns(in)
+	// requests_estimated counts the campaign list, as `plan` does.
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
-		"requests_estimated", wp.Requests(), "carried", wp.Carried())
+		"requests_estimated", wp.Requests()+1, "unsized_campaigns", len(j.unsized), "carried", wp.Carried())
 	return nil
 }
 

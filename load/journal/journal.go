@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -84,6 +85,16 @@ type Journal struct {
 	torn bool
 }
 
+// open holds the instances of the journals open in this process: a
+// request of this process whose journal was closed will never be marked
+// as in the ledger by it, so it is an orphan like a dead process's (plan
+// and the webhook commands close theirs on return; a long-lived process
+// such as a test runs them and then a run).
+var open = struct {
+	sync.Mutex
+	inst map[string]bool
+}{inst: map[string]bool{}}
+
 // Path returns the journal's file name for the warehouse at db.
 func Path(db string) string { return db + ".requests" }
 
@@ -97,6 +108,9 @@ func Open(path string) (*Journal, error) {
 	if err := j.reopen(); err != nil {
 		return nil, err
 	}
+	open.Lock()
+	open.inst[j.inst] = true
+	open.Unlock()
 	return j, nil
 }
 
@@ -258,6 +272,9 @@ func (j *Journal) Close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
+	open.Lock()
+	delete(open.inst, j.inst)
+	open.Unlock()
 	return err
 }
 
@@ -374,17 +391,31 @@ func (s *State) SentSince(from time.Time) []time.Time {
 }
 
 // Orphans returns the requests not yet in the warehouse's ledger that were
-// sent by processes no longer running: their rows must be written (an
-// unanswered one as sent, with no answer recorded) so that the ledger
-// counts every request.
+// sent by processes no longer running, or by a journal of this process
+// that is closed: their rows must be written (an unanswered one as sent,
+// with no answer recorded) so that the ledger counts every request.
 func (s *State) Orphans() []Entry {
 	var out []Entry
+	self := os.Getpid()
 	for _, e := range s.Entries {
-		if !e.Flushed && e.PID != os.Getpid() && !alive(e.PID) {
-			out = append(out, e)
+		if e.Flushed {
+			continue
 		}
+		if e.PID == self && !closedHere(e.ID) || e.PID != self && alive(e.PID) {
+			continue
+		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// closedHere reports whether the journal instance that recorded request
+// id in this process is closed.
+func closedHere(id string) bool {
+	inst, _, _ := strings.Cut(id, ".")
+	open.Lock()
+	defer open.Unlock()
+	return !open.inst[inst]
 }
 
 // NoAnswer is the error text of a ledger row for a request whose process

@@ -87,6 +87,13 @@ func TestRoundTrip(t *testing.T) {
 	require.Equal(t, -1, st.Entries[1].Attempt.RateRemaining)
 	require.Len(t, st.SentSince(t0.Add(time.Millisecond)), 1)
 	require.Empty(t, st.Orphans(), "this process is alive: its requests are not orphans")
+
+	// Closed, the journal will never mark its second request as in the
+	// ledger: an orphan, although this process lives on.
+	require.NoError(t, j.Close())
+	orphans := st.Orphans()
+	require.Len(t, orphans, 1)
+	require.Equal(t, id2, orphans[0].ID)
 }
 
 // TestKilledProcess: a process killed with SIGKILL after Sending returned
