@@ -63,7 +63,7 @@ type fakeOpts struct {
 func startFake(t *testing.T, o fakeOpts) (*fakeapi.Server, string) {
 	t.Helper()
 	if o.campaigns == 0 {
-		o.campaigns = 6
+		o.campaigns = 3
 	}
 	if o.leads == 0 {
 		o.leads = 120
@@ -251,8 +251,8 @@ func TestReaderAtCommit(t *testing.T) {
 // A run continued after a budget stop and after a SIGKILL counts the
 // requests of every invocation: etl_runs.requests equals the ledger.
 func TestResumedRunCountsEveryInvocation(t *testing.T) {
-	slowFake, slow := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
-	fake, base := startFake(t, fakeOpts{})
+	slowFake, slow := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
+	fake, base := startFake(t, fakeOpts{campaigns: 6})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey
 

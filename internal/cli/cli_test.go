@@ -295,12 +295,12 @@ func testWaitedIsWallClock(t *testing.T, dir string) {
 
 var planRequestsRe = regexp.MustCompile(`(?m)^requests:\s+(\d+) \(the last hour already spent (\d+); this plan spent (\d+)\)`)
 
-// On the simulated 200-campaign account, the first-run plan is within 10%
+// On a simulated 40-campaign account, the first-run plan is within 10%
 // of the requests the first run then makes, says what it spent (the
 // campaign list and one analytics request per campaign), and journals
 // those requests, which the run then writes to the ledger.
 func TestFirstRunPlanWithinTenPercent(t *testing.T) {
-	_, base := startFake(t, fakeOpts{campaigns: 200, leads: 60})
+	_, base := startFake(t, fakeOpts{campaigns: 40, leads: 60})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey
 	r := runCLI(t, []string{"plan", "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h", "--log-format", "json"}, key)
@@ -310,7 +310,7 @@ func TestFirstRunPlanWithinTenPercent(t *testing.T) {
 	require.NotNil(t, m, r.stdout)
 	planned, _ := strconv.Atoi(m[1])
 	spent, _ := strconv.Atoi(m[3])
-	require.Equal(t, 201, spent, r.stdout)
+	require.Equal(t, 41, spent, r.stdout)
 
 	_, err := os.Stat(db)
 	require.ErrorIs(t, err, os.ErrNotExist, "plan writes only the request journal")
@@ -319,7 +319,7 @@ func TestFirstRunPlanWithinTenPercent(t *testing.T) {
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stderr, "earlier runs' requests still count against the rate limit", "the run read the plan's requests")
 	conn := openDB(t, db)
-	require.EqualValues(t, 201, scalar[int64](t, conn, "SELECT count(*) FROM api_requests WHERE run_id LIKE 'plan-%'"),
+	require.EqualValues(t, 41, scalar[int64](t, conn, "SELECT count(*) FROM api_requests WHERE run_id LIKE 'plan-%'"),
 		"the run moved the plan's requests from the journal to the ledger")
 	actual := scalar[int64](t, conn, "SELECT requests FROM etl_runs WHERE status = 'succeeded'")
 	t.Logf("first-run plan %d requests (spent %d planning); the run made %d", planned, spent, actual)
