@@ -24,6 +24,7 @@ import (
 // variable it came from), before anything is opened: no warehouse, no
 // lock file, and on an existing warehouse no run row.
 func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
@@ -87,6 +88,7 @@ func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
 // given, even when SMARTLEAD_API_KEY is set too; with both set the file
 // wins and the log says so.
 func TestAPIKeySourceIsNamed(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
@@ -130,6 +132,7 @@ func TestAPIKeySourceIsNamed(t *testing.T) {
 // help CMD and CMD --help print that command's help on stdout and exit 0;
 // an unknown command is one line with the nearest command, exit 2.
 func TestHelpAndUnknownCommands(t *testing.T) {
+	t.Parallel()
 	helpRun := runCLI(t, []string{"help", "run"})
 	require.Equal(t, 0, helpRun.code, helpRun.all())
 	assert.Empty(t, helpRun.stderr)
@@ -174,6 +177,7 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 // hint shows the query command. A SQL mistake in query exits 2 with
 // DuckDB's message; a report on a warehouse without a snapshot says so.
 func TestDemoHelpQueryErrorsAndEmptyReports(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, []string{"demo", "--help"})
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stdout, "reads no SMARTLEAD_ variables")
@@ -235,6 +239,7 @@ func parseLogDuration(t *testing.T, s string) time.Duration {
 // summary line (it is not drawn again below it), and no log line is
 // glued onto it. In virtual time: the run waits seconds on the limiter.
 func TestWaitedIsWallClockAndTextLogsAreReadable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		testWaitedIsWallClock(t, dir)
@@ -300,6 +305,7 @@ var planRequestsRe = regexp.MustCompile(`(?m)^requests:\s+(\d+) \(the last hour 
 // campaign list and one analytics request per campaign), and journals
 // those requests, which the run then writes to the ledger.
 func TestFirstRunPlanWithinTenPercent(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 40, leads: 60})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey

@@ -39,6 +39,7 @@ var flagRe = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z0-9-]+)`)
 // flags the command uses, no others (webhooks register once offered
 // --dashboard and --commit-wait); every name is the public one.
 func TestHelpListsExactlyTheFlagsEachCommandHonours(t *testing.T) {
+	t.Parallel()
 	want := map[string][]string{
 		"run":               join(dbGroup, logGroup, apiGroup, fetchGroup, runGroup, outputGroup),
 		"plan":              join(dbGroup, logGroup, apiGroup, fetchGroup),
@@ -84,6 +85,7 @@ func TestHelpListsExactlyTheFlagsEachCommandHonours(t *testing.T) {
 // move it; fake-api has variables of its own. A variable of a flag a
 // command does not take is not read (an invalid value changes nothing).
 func TestCommandsReadOnlyTheirOwnVariables(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // fake-api serves until its context ends: at once here
 	r := runCtx(ctx, []string{"fake-api"}, "SMARTLEAD_LIMITS=1/1s", "SMARTLEAD_ADDR=256.0.0.1:1",
@@ -116,6 +118,7 @@ func TestCommandsReadOnlyTheirOwnVariables(t *testing.T) {
 // is created: no raw mkdir error, no temporary file's name. An export of a
 // warehouse with no snapshot creates no folder.
 func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, failing := startFake(t, fakeOpts{campaigns: 2, leads: 10, faults: fakeapi.Faults{ErrorRate: 1}})
 	db := filepath.Join(dir, "w.duckdb")
@@ -158,6 +161,7 @@ func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
 // TestWording: a headroom out of range says so once; a bad value names
 // the flag.
 func TestWording(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, []string{"run", "--headroom", "1.5"}, "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 2, r.code, r.all())
 	line := oneLine(t, r)
@@ -169,6 +173,7 @@ func TestWording(t *testing.T) {
 // string such as "5s" (a 429's pause too), never nanoseconds. In virtual
 // time.
 func TestJSONLogsGiveDurationsInOneForm(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		// The client is told the windows are ten times what the server
@@ -193,6 +198,7 @@ func TestJSONLogsGiveDurationsInOneForm(t *testing.T) {
 // TestDemoHintsArePasteable: the demo's "Next:" lines name the program
 // as it was invoked, so they work when pasted.
 func TestDemoHintsArePasteable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "demo.duckdb")
 	a := app()
@@ -212,6 +218,7 @@ func TestDemoHintsArePasteable(t *testing.T) {
 // TestResumeWithinZeroNeverResumes: --resume-within 0 means never, in the
 // flag and in the configuration it becomes; the default continues.
 func TestResumeWithinZeroNeverResumes(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey

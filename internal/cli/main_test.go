@@ -18,6 +18,7 @@ import (
 )
 
 func TestRunEndToEndTwoSnapshots(t *testing.T) {
+	t.Parallel()
 	fake, base := startFake(t, fakeOpts{})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 
@@ -47,6 +48,7 @@ func TestRunEndToEndTwoSnapshots(t *testing.T) {
 }
 
 func TestMissingAndRejectedKeyAreConfigurationErrors(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	r := runCLI(t, runArgs(db, base))
@@ -75,6 +77,7 @@ func TestMissingAndRejectedKeyAreConfigurationErrors(t *testing.T) {
 }
 
 func TestEnvironmentConfiguresFlags(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	db := filepath.Join(t.TempDir(), "env.duckdb")
 	keyFile := filepath.Join(t.TempDir(), "key")
@@ -94,6 +97,7 @@ func TestEnvironmentConfiguresFlags(t *testing.T) {
 }
 
 func TestAPIKeyNeverPrinted(t *testing.T) {
+	t.Parallel()
 	_, failing := startFake(t, fakeOpts{campaigns: 2, leads: 10, faults: fakeapi.Faults{ErrorRate: 1}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -123,6 +127,7 @@ func TestAPIKeyNeverPrinted(t *testing.T) {
 }
 
 func TestDemoAndReports(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "demo.duckdb")
 	r := runCLI(t, []string{"demo", "--db", db, "--campaigns", "5", "--leads", "40", "--log-format", "json"})
