@@ -12,8 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 )
 
 // End-to-end tests of the built binary for a new user's first hour: the
@@ -171,56 +169,6 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 	r = runCLI(t, []string{"run", "--nosuch"})
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), "unknown flag: --nosuch (see smartlead-etl run --help)")
-}
-
-// The demo reads no SMARTLEAD_ variables and its help says so; its closing
-// hint shows the query command. A SQL mistake in query exits 2 with
-// DuckDB's message; a report on a warehouse without a snapshot says so.
-func TestDemoHelpQueryErrorsAndEmptyReports(t *testing.T) {
-	t.Parallel()
-	r := runCLI(t, []string{"demo", "--help"})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stdout, "reads no SMARTLEAD_ variables")
-	assert.NotContains(t, r.stdout, "also read from")
-	for _, meaningless := range []string{"--api-key-file", "--base-url", "--max-requests", "--tier"} {
-		assert.NotContains(t, r.stdout, meaningless)
-	}
-
-	dir := t.TempDir()
-	db := filepath.Join(dir, "demo.duckdb")
-	elsewhere := filepath.Join(dir, "real.duckdb")
-	r = runCLI(t, []string{"demo", "--db", db, "--campaigns", "3", "--leads", "20", "--log-format", "json"},
-		"SMARTLEAD_DB="+elsewhere, "SMARTLEAD_API_KEY=real-key-should-not-matter", "SMARTLEAD_CONCURRENCY=0")
-	require.Equal(t, 0, r.code, r.all())
-	_, err := os.Stat(elsewhere)
-	require.ErrorIs(t, err, os.ErrNotExist, "the demo read SMARTLEAD_DB")
-	assert.Contains(t, r.stdout, "smartlead-etl query --db "+db)
-
-	// DuckDB's message is kept whole, with its LINE 1 / caret lines.
-	r = runCLI(t, []string{"query", "--db", db, "SELEC 1"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, r.stderr, `smartlead-etl: query: Parser Error: syntax error at or near "SELEC"`)
-	assert.Contains(t, r.stderr, "LINE 1: SELEC 1")
-	r = runCLI(t, []string{"query", "--db", db, "SELECT nosuch FROM campaigns"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, r.stderr, "Binder Error")
-	r = runCLI(t, []string{"query", "--db", filepath.Join(dir, "nosuch.duckdb"), "SELECT 1"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, oneLine(t, r), "--db")
-
-	// A warehouse with no snapshot yet: a failed first run leaves one.
-	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10, faults: fakeapi.Faults{ErrorRate: 1}})
-	empty := filepath.Join(dir, "empty.duckdb")
-	r = runCLI(t, []string{"run", "--db", empty, "--base-url", base, "--log-format", "json", "--retries", "0"}, "SMARTLEAD_API_KEY="+testKey)
-	require.Equal(t, 1, r.code, r.all())
-	r = runCLI(t, []string{"report", "campaign_performance", "--db", empty})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stdout, "(0 rows)")
-	assert.Contains(t, r.stderr, "no snapshot has been loaded into this warehouse yet")
-	assert.Contains(t, r.stderr, "smartlead-etl run")
-	r = runCLI(t, []string{"report", "campaign_performance", "--db", db})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Empty(t, r.stderr)
 }
 
 var durRe = regexp.MustCompile(`^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$`)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -115,8 +114,9 @@ func TestCommandsReadOnlyTheirOwnVariables(t *testing.T) {
 
 // TestUnusableOutExitsTwoNamingTheFlag: an --out (or --export) that
 // cannot be written is one line naming the flag, exit 2, before anything
-// is created: no raw mkdir error, no temporary file's name. An export of a
-// warehouse with no snapshot creates no folder.
+// is created: no raw mkdir error, no temporary file's name. On a
+// warehouse with no snapshot, an export creates no folder and a report
+// says why it is empty.
 func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -144,6 +144,13 @@ func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
 	r = runCLI(t, runArgs(db, failing, "--export", "/proc/nope"), "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), `--export "/proc/nope": /proc is on a pseudo file system`)
+
+	// A report on it says why it is empty.
+	r = runCLI(t, []string{"report", "campaign_performance", "--db", db})
+	require.Equal(t, 0, r.code, r.all())
+	assert.Contains(t, r.stdout, "(0 rows)")
+	assert.Contains(t, r.stderr, "no snapshot has been loaded into this warehouse yet")
+	assert.Contains(t, r.stderr, "smartlead-etl run")
 
 	lake := filepath.Join(dir, "lake")
 	r = runCLI(t, []string{"export", "--db", db, "--out", lake})
@@ -193,26 +200,6 @@ func TestJSONLogsGiveDurationsInOneForm(t *testing.T) {
 		}
 		require.Positive(t, pauses, "no pause was logged:\n%s", r.stderr)
 	})
-}
-
-// TestDemoHintsArePasteable: the demo's "Next:" lines name the program
-// as it was invoked, so they work when pasted.
-func TestDemoHintsArePasteable(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "demo.duckdb")
-	a := app()
-	a.Name = "./smartlead-etl"
-	var stdout, stderr lockedBuffer
-	code := a.Run(t.Context(), []string{"demo", "--db", db, "--campaigns", "3", "--leads", "20", "--log-format", "json"}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	out := stdout.String()
-	assert.Contains(t, out, "Next: ./smartlead-etl report --db "+db)
-	assert.Contains(t, out, "      ./smartlead-etl query --db "+db)
-	page := filepath.Join(dir, "demo.html")
-	assert.Contains(t, out, "Dashboard: "+page)
-	requirePage(t, page, "demo.duckdb")
-	assert.True(t, slices.Contains(strings.Fields(out), "./smartlead-etl"))
 }
 
 // TestResumeWithinZeroNeverResumes: --resume-within 0 means never, in the
