@@ -63,7 +63,7 @@ type fakeOpts struct {
 func startFake(t *testing.T, o fakeOpts) (*fakeapi.Server, string) {
 	t.Helper()
 	if o.campaigns == 0 {
-		o.campaigns = 6
+		o.campaigns = 3
 	}
 	if o.leads == 0 {
 		o.leads = 120
@@ -137,7 +137,8 @@ func waitForLock(t *testing.T, path string, pid int) {
 // TestSecondRunExitsFourWhileFirstRuns: the run lock keeps a second run
 // out (exit 4, naming the holder's PID) but not plan.
 func TestSecondRunExitsFourWhileFirstRuns(t *testing.T) {
-	_, base := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 100 * time.Millisecond}})
+	t.Parallel()
+	_, base := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 100 * time.Millisecond}})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	first := command(t, runArgs(db, base, "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
 	var out1 bytes.Buffer
@@ -162,6 +163,7 @@ func TestSecondRunExitsFourWhileFirstRuns(t *testing.T) {
 }
 
 func TestSIGTERMCancelsAndKeepsPreviousSnapshot(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	r := runBinary(t, runArgs(db, base), "SMARTLEAD_API_KEY="+testKey)
@@ -170,7 +172,7 @@ func TestSIGTERMCancelsAndKeepsPreviousSnapshot(t *testing.T) {
 	before := tableDigest(t, conn)
 	conn.Close()
 
-	slow, slowBase := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 150 * time.Millisecond}})
+	slow, slowBase := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 150 * time.Millisecond}})
 	cmd := command(t, runArgs(db, slowBase, "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -207,7 +209,8 @@ func tableDigest(t *testing.T, db *sql.DB) map[string]string {
 // does not fail the run: it waits --commit-wait, keeps the snapshot staged
 // and exits 6; the next run publishes it before fetching anything.
 func TestReaderAtCommit(t *testing.T) {
-	slow, base := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 100 * time.Millisecond}})
+	t.Parallel()
+	slow, base := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 100 * time.Millisecond}})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	cmd := command(t, runArgs(db, base, "--concurrency", "1", "--commit-wait", "1s"), "SMARTLEAD_API_KEY="+testKey)
 	var out bytes.Buffer
@@ -251,8 +254,9 @@ func TestReaderAtCommit(t *testing.T) {
 // A run continued after a budget stop and after a SIGKILL counts the
 // requests of every invocation: etl_runs.requests equals the ledger.
 func TestResumedRunCountsEveryInvocation(t *testing.T) {
-	slowFake, slow := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
-	fake, base := startFake(t, fakeOpts{})
+	t.Parallel()
+	slowFake, slow := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
+	fake, base := startFake(t, fakeOpts{campaigns: 6})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey
 
@@ -320,6 +324,7 @@ func TestResumedRunCountsEveryInvocation(t *testing.T) {
 // listen runs in the foreground, logs JSON without a terminal, refuses a
 // wrong secret, and on SIGTERM answers what it has, merges and exits 0.
 func TestListenCommand(t *testing.T) {
+	t.Parallel()
 	const secret = "whsec-cli-test-91b2"
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	cmd := command(t, []string{"listen", "--addr", "127.0.0.1:0", "--db", db}, "SMARTLEAD_WEBHOOK_SECRET="+secret)
@@ -395,7 +400,7 @@ func TestEverythingCreatedIsPrivate(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(r.stderr, "chmod 600"))
 
 	// The lock file and WAL exist while a run runs (and after a crash).
-	_, slow := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
+	_, slow := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
 	killed := filepath.Join(root, "killed", "w.duckdb")
 	cmd := command(t, runArgs(killed, slow, "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
 	require.NoError(t, cmd.Start())

@@ -12,8 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 )
 
 // End-to-end tests of the built binary for a new user's first hour: the
@@ -24,6 +22,7 @@ import (
 // variable it came from), before anything is opened: no warehouse, no
 // lock file, and on an existing warehouse no run row.
 func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
@@ -87,6 +86,7 @@ func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
 // given, even when SMARTLEAD_API_KEY is set too; with both set the file
 // wins and the log says so.
 func TestAPIKeySourceIsNamed(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
@@ -130,6 +130,7 @@ func TestAPIKeySourceIsNamed(t *testing.T) {
 // help CMD and CMD --help print that command's help on stdout and exit 0;
 // an unknown command is one line with the nearest command, exit 2.
 func TestHelpAndUnknownCommands(t *testing.T) {
+	t.Parallel()
 	helpRun := runCLI(t, []string{"help", "run"})
 	require.Equal(t, 0, helpRun.code, helpRun.all())
 	assert.Empty(t, helpRun.stderr)
@@ -170,55 +171,6 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 	assert.Contains(t, oneLine(t, r), "unknown flag: --nosuch (see smartlead-etl run --help)")
 }
 
-// The demo reads no SMARTLEAD_ variables and its help says so; its closing
-// hint shows the query command. A SQL mistake in query exits 2 with
-// DuckDB's message; a report on a warehouse without a snapshot says so.
-func TestDemoHelpQueryErrorsAndEmptyReports(t *testing.T) {
-	r := runCLI(t, []string{"demo", "--help"})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stdout, "reads no SMARTLEAD_ variables")
-	assert.NotContains(t, r.stdout, "also read from")
-	for _, meaningless := range []string{"--api-key-file", "--base-url", "--max-requests", "--tier"} {
-		assert.NotContains(t, r.stdout, meaningless)
-	}
-
-	dir := t.TempDir()
-	db := filepath.Join(dir, "demo.duckdb")
-	elsewhere := filepath.Join(dir, "real.duckdb")
-	r = runCLI(t, []string{"demo", "--db", db, "--campaigns", "3", "--leads", "20", "--log-format", "json"},
-		"SMARTLEAD_DB="+elsewhere, "SMARTLEAD_API_KEY=real-key-should-not-matter", "SMARTLEAD_CONCURRENCY=0")
-	require.Equal(t, 0, r.code, r.all())
-	_, err := os.Stat(elsewhere)
-	require.ErrorIs(t, err, os.ErrNotExist, "the demo read SMARTLEAD_DB")
-	assert.Contains(t, r.stdout, "smartlead-etl query --db "+db)
-
-	// DuckDB's message is kept whole, with its LINE 1 / caret lines.
-	r = runCLI(t, []string{"query", "--db", db, "SELEC 1"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, r.stderr, `smartlead-etl: query: Parser Error: syntax error at or near "SELEC"`)
-	assert.Contains(t, r.stderr, "LINE 1: SELEC 1")
-	r = runCLI(t, []string{"query", "--db", db, "SELECT nosuch FROM campaigns"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, r.stderr, "Binder Error")
-	r = runCLI(t, []string{"query", "--db", filepath.Join(dir, "nosuch.duckdb"), "SELECT 1"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, oneLine(t, r), "--db")
-
-	// A warehouse with no snapshot yet: a failed first run leaves one.
-	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10, faults: fakeapi.Faults{ErrorRate: 1}})
-	empty := filepath.Join(dir, "empty.duckdb")
-	r = runCLI(t, []string{"run", "--db", empty, "--base-url", base, "--log-format", "json", "--retries", "0"}, "SMARTLEAD_API_KEY="+testKey)
-	require.Equal(t, 1, r.code, r.all())
-	r = runCLI(t, []string{"report", "campaign_performance", "--db", empty})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stdout, "(0 rows)")
-	assert.Contains(t, r.stderr, "no snapshot has been loaded into this warehouse yet")
-	assert.Contains(t, r.stderr, "smartlead-etl run")
-	r = runCLI(t, []string{"report", "campaign_performance", "--db", db})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Empty(t, r.stderr)
-}
-
 var durRe = regexp.MustCompile(`^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$`)
 
 func parseLogDuration(t *testing.T, s string) time.Duration {
@@ -235,6 +187,7 @@ func parseLogDuration(t *testing.T, s string) time.Duration {
 // summary line (it is not drawn again below it), and no log line is
 // glued onto it. In virtual time: the run waits seconds on the limiter.
 func TestWaitedIsWallClockAndTextLogsAreReadable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		testWaitedIsWallClock(t, dir)
@@ -295,12 +248,13 @@ func testWaitedIsWallClock(t *testing.T, dir string) {
 
 var planRequestsRe = regexp.MustCompile(`(?m)^requests:\s+(\d+) \(the last hour already spent (\d+); this plan spent (\d+)\)`)
 
-// On the simulated 200-campaign account, the first-run plan is within 10%
+// On a simulated 40-campaign account, the first-run plan is within 10%
 // of the requests the first run then makes, says what it spent (the
 // campaign list and one analytics request per campaign), and journals
 // those requests, which the run then writes to the ledger.
 func TestFirstRunPlanWithinTenPercent(t *testing.T) {
-	_, base := startFake(t, fakeOpts{campaigns: 200, leads: 60})
+	t.Parallel()
+	_, base := startFake(t, fakeOpts{campaigns: 40, leads: 60})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey
 	r := runCLI(t, []string{"plan", "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h", "--log-format", "json"}, key)
@@ -310,7 +264,7 @@ func TestFirstRunPlanWithinTenPercent(t *testing.T) {
 	require.NotNil(t, m, r.stdout)
 	planned, _ := strconv.Atoi(m[1])
 	spent, _ := strconv.Atoi(m[3])
-	require.Equal(t, 201, spent, r.stdout)
+	require.Equal(t, 41, spent, r.stdout)
 
 	_, err := os.Stat(db)
 	require.ErrorIs(t, err, os.ErrNotExist, "plan writes only the request journal")
@@ -319,7 +273,7 @@ func TestFirstRunPlanWithinTenPercent(t *testing.T) {
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stderr, "earlier runs' requests still count against the rate limit", "the run read the plan's requests")
 	conn := openDB(t, db)
-	require.EqualValues(t, 201, scalar[int64](t, conn, "SELECT count(*) FROM api_requests WHERE run_id LIKE 'plan-%'"),
+	require.EqualValues(t, 41, scalar[int64](t, conn, "SELECT count(*) FROM api_requests WHERE run_id LIKE 'plan-%'"),
 		"the run moved the plan's requests from the journal to the ledger")
 	actual := scalar[int64](t, conn, "SELECT requests FROM etl_runs WHERE status = 'succeeded'")
 	t.Logf("first-run plan %d requests (spent %d planning); the run made %d", planned, spent, actual)

@@ -26,6 +26,7 @@ func requirePage(t *testing.T, path, warehouse string) string {
 }
 
 func TestDashboardAfterRunAndOnDemand(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 4, leads: 30})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "wh.duckdb")

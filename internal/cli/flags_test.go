@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -39,6 +38,7 @@ var flagRe = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z0-9-]+)`)
 // flags the command uses, no others (webhooks register once offered
 // --dashboard and --commit-wait); every name is the public one.
 func TestHelpListsExactlyTheFlagsEachCommandHonours(t *testing.T) {
+	t.Parallel()
 	want := map[string][]string{
 		"run":               join(dbGroup, logGroup, apiGroup, fetchGroup, runGroup, outputGroup),
 		"plan":              join(dbGroup, logGroup, apiGroup, fetchGroup),
@@ -84,6 +84,7 @@ func TestHelpListsExactlyTheFlagsEachCommandHonours(t *testing.T) {
 // move it; fake-api has variables of its own. A variable of a flag a
 // command does not take is not read (an invalid value changes nothing).
 func TestCommandsReadOnlyTheirOwnVariables(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // fake-api serves until its context ends: at once here
 	r := runCtx(ctx, []string{"fake-api"}, "SMARTLEAD_LIMITS=1/1s", "SMARTLEAD_ADDR=256.0.0.1:1",
@@ -113,9 +114,11 @@ func TestCommandsReadOnlyTheirOwnVariables(t *testing.T) {
 
 // TestUnusableOutExitsTwoNamingTheFlag: an --out (or --export) that
 // cannot be written is one line naming the flag, exit 2, before anything
-// is created: no raw mkdir error, no temporary file's name. An export of a
-// warehouse with no snapshot creates no folder.
+// is created: no raw mkdir error, no temporary file's name. On a
+// warehouse with no snapshot, an export creates no folder and a report
+// says why it is empty.
 func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, failing := startFake(t, fakeOpts{campaigns: 2, leads: 10, faults: fakeapi.Faults{ErrorRate: 1}})
 	db := filepath.Join(dir, "w.duckdb")
@@ -142,6 +145,13 @@ func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), `--export "/proc/nope": /proc is on a pseudo file system`)
 
+	// A report on it says why it is empty.
+	r = runCLI(t, []string{"report", "campaign_performance", "--db", db})
+	require.Equal(t, 0, r.code, r.all())
+	assert.Contains(t, r.stdout, "(0 rows)")
+	assert.Contains(t, r.stderr, "no snapshot has been loaded into this warehouse yet")
+	assert.Contains(t, r.stderr, "smartlead-etl run")
+
 	lake := filepath.Join(dir, "lake")
 	r = runCLI(t, []string{"export", "--db", db, "--out", lake})
 	require.Equal(t, 1, r.code, r.all())
@@ -158,6 +168,7 @@ func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
 // TestWording: a headroom out of range says so once; a bad value names
 // the flag.
 func TestWording(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, []string{"run", "--headroom", "1.5"}, "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 2, r.code, r.all())
 	line := oneLine(t, r)
@@ -169,6 +180,7 @@ func TestWording(t *testing.T) {
 // string such as "5s" (a 429's pause too), never nanoseconds. In virtual
 // time.
 func TestJSONLogsGiveDurationsInOneForm(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		// The client is told the windows are ten times what the server
@@ -190,28 +202,10 @@ func TestJSONLogsGiveDurationsInOneForm(t *testing.T) {
 	})
 }
 
-// TestDemoHintsArePasteable: the demo's "Next:" lines name the program
-// as it was invoked, so they work when pasted.
-func TestDemoHintsArePasteable(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "demo.duckdb")
-	a := app()
-	a.Name = "./smartlead-etl"
-	var stdout, stderr lockedBuffer
-	code := a.Run(t.Context(), []string{"demo", "--db", db, "--campaigns", "3", "--leads", "20", "--log-format", "json"}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	out := stdout.String()
-	assert.Contains(t, out, "Next: ./smartlead-etl report --db "+db)
-	assert.Contains(t, out, "      ./smartlead-etl query --db "+db)
-	page := filepath.Join(dir, "demo.html")
-	assert.Contains(t, out, "Dashboard: "+page)
-	requirePage(t, page, "demo.duckdb")
-	assert.True(t, slices.Contains(strings.Fields(out), "./smartlead-etl"))
-}
-
 // TestResumeWithinZeroNeverResumes: --resume-within 0 means never, in the
 // flag and in the configuration it becomes; the default continues.
 func TestResumeWithinZeroNeverResumes(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey

@@ -78,7 +78,7 @@ type fakeOpts struct {
 func startFake(t *testing.T, o fakeOpts) (*fakeapi.Server, string) {
 	t.Helper()
 	if o.campaigns == 0 {
-		o.campaigns = 6
+		o.campaigns = 3
 	}
 	if o.leads == 0 {
 		o.leads = 120

@@ -18,6 +18,7 @@ import (
 )
 
 func TestRunEndToEndTwoSnapshots(t *testing.T) {
+	t.Parallel()
 	fake, base := startFake(t, fakeOpts{})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 
@@ -47,6 +48,7 @@ func TestRunEndToEndTwoSnapshots(t *testing.T) {
 }
 
 func TestMissingAndRejectedKeyAreConfigurationErrors(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	r := runCLI(t, runArgs(db, base))
@@ -75,6 +77,7 @@ func TestMissingAndRejectedKeyAreConfigurationErrors(t *testing.T) {
 }
 
 func TestEnvironmentConfiguresFlags(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	db := filepath.Join(t.TempDir(), "env.duckdb")
 	keyFile := filepath.Join(t.TempDir(), "key")
@@ -94,6 +97,7 @@ func TestEnvironmentConfiguresFlags(t *testing.T) {
 }
 
 func TestAPIKeyNeverPrinted(t *testing.T) {
+	t.Parallel()
 	_, failing := startFake(t, fakeOpts{campaigns: 2, leads: 10, faults: fakeapi.Faults{ErrorRate: 1}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -122,31 +126,70 @@ func TestAPIKeyNeverPrinted(t *testing.T) {
 	}
 }
 
+// TestDemoAndReports: the demo reads no SMARTLEAD_ variables and its help
+// says so; its Next: lines name the program as invoked (pasteable); then
+// the read commands on what it loaded: reports, query (CSV lines end in
+// \n; a write is refused as such; DuckDB's SQL errors kept whole), export
+// and the dashboard page.
 func TestDemoAndReports(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, []string{"demo", "--help"})
+	require.Equal(t, 0, r.code, r.all())
+	assert.Contains(t, r.stdout, "reads no SMARTLEAD_ variables")
+	assert.NotContains(t, r.stdout, "also read from")
+	for _, meaningless := range []string{"--api-key-file", "--base-url", "--max-requests", "--tier"} {
+		assert.NotContains(t, r.stdout, meaningless)
+	}
+
 	dir := t.TempDir()
 	db := filepath.Join(dir, "demo.duckdb")
-	r := runCLI(t, []string{"demo", "--db", db, "--campaigns", "5", "--leads", "40", "--log-format", "json"})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stdout, "campaign_performance")
+	elsewhere := filepath.Join(dir, "real.duckdb")
+	a := app("SMARTLEAD_DB="+elsewhere, "SMARTLEAD_API_KEY=real-key-should-not-matter", "SMARTLEAD_CONCURRENCY=0")
+	a.Name = "./smartlead-etl"
+	var stdout, stderr lockedBuffer
+	code := a.Run(t.Context(), []string{"demo", "--db", db, "--campaigns", "5", "--leads", "40", "--log-format", "json"}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	out := stdout.String()
+	assert.Contains(t, out, "campaign_performance")
+	_, err := os.Stat(elsewhere)
+	require.ErrorIs(t, err, os.ErrNotExist, "the demo read SMARTLEAD_DB")
+	assert.Contains(t, out, "Next: ./smartlead-etl report --db "+db)
+	assert.Contains(t, out, "      ./smartlead-etl query --db "+db)
+	page := filepath.Join(dir, "demo.html")
+	assert.Contains(t, out, "Dashboard: "+page)
+	requirePage(t, page, "demo.duckdb")
 
 	r = runCLI(t, []string{"report", "--db", db})
 	require.Equal(t, 0, r.code, r.all())
 	for _, name := range []string{"campaign_performance", "daily_trend", "sequence_steps", "lead_status", "changes", "email_account_health", "run_history"} {
 		assert.Contains(t, r.stdout, name)
 	}
+	r = runCLI(t, []string{"report", "campaign_performance", "--db", db})
+	require.Equal(t, 0, r.code, r.all())
+	assert.Empty(t, r.stderr)
 	r = runCLI(t, []string{"query", "--db", db, "--format", "csv", "SELECT count(*) AS n FROM campaigns"})
 	require.Equal(t, 0, r.code, r.all())
 	require.Equal(t, "n\n5\n", r.stdout) // \n line ends, as the DuckDB CLI writes them
-	require.Equal(t, "5", strings.TrimSpace(r.stdout[strings.LastIndex(strings.TrimSpace(r.stdout), "\n")+1:]), "tail -1 is the value")
 	r = runCLI(t, []string{"query", "--db", db, "DELETE FROM leads_rows"})
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), "read-only")
 	assert.Contains(t, r.stderr, "not a DELETE statement")
 	assert.NotContains(t, r.stderr, "Binder")
+	// DuckDB's message is kept whole, with its LINE 1 / caret lines.
+	r = runCLI(t, []string{"query", "--db", db, "SELEC 1"})
+	require.Equal(t, 2, r.code, r.all())
+	assert.Contains(t, r.stderr, `smartlead-etl: query: Parser Error: syntax error at or near "SELEC"`)
+	assert.Contains(t, r.stderr, "LINE 1: SELEC 1")
+	r = runCLI(t, []string{"query", "--db", db, "SELECT nosuch FROM campaigns"})
+	require.Equal(t, 2, r.code, r.all())
+	assert.Contains(t, r.stderr, "Binder Error")
+	r = runCLI(t, []string{"query", "--db", filepath.Join(dir, "nosuch.duckdb"), "SELECT 1"})
+	require.Equal(t, 2, r.code, r.all())
+	assert.Contains(t, oneLine(t, r), "--db")
 
-	out := filepath.Join(dir, "parquet")
-	r = runCLI(t, []string{"export", "--db", db, "--out", out})
+	lake := filepath.Join(dir, "parquet")
+	r = runCLI(t, []string{"export", "--db", db, "--out", lake})
 	require.Equal(t, 0, r.code, r.all())
-	_, err := os.Stat(filepath.Join(out, "manifest.json"))
+	_, err = os.Stat(filepath.Join(lake, "manifest.json"))
 	require.NoError(t, err)
 }

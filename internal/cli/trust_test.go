@@ -50,6 +50,7 @@ func nonLoopbackIP(t *testing.T) string {
 // are configuration errors (exit 2): no request reaches the listener, no
 // warehouse is created, and the password is never echoed.
 func TestBaseURLRefusedBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
 	srv, hits := countingServer(t, "127.0.0.1:0")
 	host := strings.TrimPrefix(srv.URL, "http://")
 	bases := []string{"http://someuser:PASSWORD-9f8e@" + host + "/api/v1", "https://PASSWORD-9f8e@server.smartlead.ai/api/v1"}
@@ -86,6 +87,7 @@ func TestBaseURLRefusedBeforeAnyRequest(t *testing.T) {
 // the second listener receives nothing, so no header, URL or body of its
 // carries the key.
 func TestRedirectFailsTheRunAndLeaksNothing(t *testing.T) {
+	t.Parallel()
 	other, otherHits := countingServer(t, "127.0.0.1:0")
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/api/v1/campaigns/?token=QUERY-SECRET-1", http.StatusMovedPermanently)
@@ -106,6 +108,7 @@ func TestRedirectFailsTheRunAndLeaksNothing(t *testing.T) {
 // to api_requests, so after run, plan, run the ledger holds every request
 // the server saw.
 func TestPlanRequestsReachTheLedger(t *testing.T) {
+	t.Parallel()
 	fake, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	env := "SMARTLEAD_API_KEY=" + testKey

@@ -12,6 +12,7 @@ import (
 )
 
 func TestWebhooksCommands(t *testing.T) {
+	t.Parallel()
 	fake, base := startFake(t, fakeOpts{})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey
@@ -90,6 +91,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // Plain http goes only to a loopback receiver, named in any case: the
 // same check (extract.IsLoopback) as the API's base URL.
 func TestWebhookSpecLoopback(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"http://LOCALHOST:8788/webhooks/smartlead", "http://localhost/w", "http://[::1]:8788/w", "https://hooks.example.com/w"} {
 		_, err := webhookSpec(u, []string{"EMAIL_SENT"}, "", 0, 0)
 		require.NoError(t, err, u)
