@@ -31,6 +31,15 @@
 // refuses, it closes that connection so nothing is written. The earlier,
 // unanswered send gets its own ledger row (status 0).
 //
+// # Account-wide change signals
+//
+// StreamOverallStats and StreamLeadActivities read the two endpoints that
+// describe the whole account in a few pages (signals.go): every
+// campaign's counters over a date range, and every lead with activity in
+// a time window. They are inputs of change detection rather than tables.
+// OverallStatsItems asks the same grid of ranges night after night;
+// CrawlOverallStats cuts a range the endpoint refuses.
+//
 // NewHTTPClient builds the one *http.Client the commands use: idle
 // connections for every worker (the default Transport keeps 2 per host),
 // an idle timeout below common servers' keep-alive (so the close-while-

@@ -27,6 +27,10 @@ type endpoint struct {
 	pageSize  int    // limit asked for; 0 for statistics (client option)
 	dedupeKey string // record field that identifies a record within a chain
 	secrets   bool   // records carry passwords to strip
+	// records is the path of the record array inside an object body
+	// ("data.campaign_wise_performance"); "" for the usual shapes.
+	records string
+	hasMore bool // a "hasMore" flag, when sent, says whether a page follows
 }
 
 // route is the method and path of a request to ep, its template's {id}
@@ -61,6 +65,10 @@ var endpoints = map[Stream]endpoint{
 	StreamLeads:              {template: "/campaigns/{id}/leads", shape: shapeEnvelope, perCamp: true, paged: true, pageSize: MaxListLimit, dedupeKey: "campaign_lead_map_id"},
 	StreamLeadEmailStats:     {template: "/campaigns/{id}/statistics", shape: shapeEnvelope, perCamp: true, paged: true, dedupeKey: "stats_id"},
 	StreamSequences:          {template: "/campaigns/{id}/sequences", shape: shapeArray, perCamp: true},
+	StreamOverallStats: {template: "/analytics/campaign/overall-stats", shape: shapeEnvelope, paged: true,
+		pageSize: SignalPageSize, dedupeKey: "id", records: "data.campaign_wise_performance"},
+	StreamLeadActivities: {template: "/campaigns/all-leads-activities", shape: shapeEnvelope, paged: true,
+		pageSize: SignalPageSize, dedupeKey: "email_lead_map_id", hasMore: true},
 }
 
 // Time formats of the API's filters: ISO-8601 on leads, and the
@@ -117,9 +125,23 @@ func (c *Client) request(it Item) (endpoint, string, url.Values, error) {
 		if !it.Since.IsZero() {
 			q.Set("sent_time_start_date", it.Since.UTC().Format(statsMillis))
 		}
+	case StreamOverallStats:
+		if err := signalQuery(it, q); err != nil {
+			return ep, "", nil, err
+		}
+	case StreamLeadActivities:
+		if err := signalQuery(it, q); err != nil {
+			return ep, "", nil, err
+		}
 	}
-	if it.Day != "" && it.Stream != StreamCampaignDailyStats {
+	if it.Day != "" && it.Stream != StreamCampaignDailyStats && it.Stream != StreamOverallStats {
 		return ep, "", nil, fmt.Errorf("smartlead: %s item (campaign %d): day %q given for a stream without days", it.Stream, it.CampaignID, it.Day)
+	}
+	if it.EndDay != "" && it.Stream != StreamOverallStats {
+		return ep, "", nil, fmt.Errorf("smartlead: %s item (campaign %d): end day %q given for a stream without date ranges", it.Stream, it.CampaignID, it.EndDay)
+	}
+	if !it.Until.IsZero() && it.Stream != StreamLeadActivities {
+		return ep, "", nil, fmt.Errorf("smartlead: %s item (campaign %d): until given for a stream without an event window", it.Stream, it.CampaignID)
 	}
 	return ep, path, q, nil
 }

@@ -81,6 +81,7 @@ func (c *Client) decode(ep endpoint, it Item, body []byte) (Page, error) {
 	}
 	b := bytes.TrimSpace(body)
 	limit := 0 // echoed page size; 0 = not echoed
+	more := -1 // hasMore: 1 true, 0 false, -1 not sent
 	switch {
 	case len(b) == 0 || string(b) == "null":
 		c.missing(ep, it, "empty body")
@@ -108,12 +109,25 @@ func (c *Client) decode(ep endpoint, it Item, body []byte) (Page, error) {
 			c.missing(ep, it, "{}")
 			return p, nil
 		}
-		data, ok := env["data"]
-		if !ok {
-			return bad("data", errors.New("missing from the response object"))
+		if v, ok := env["ok"]; ok && string(bytes.TrimSpace(v)) == "false" {
+			return bad("ok", errors.New("the API answered ok: false"))
+		}
+		field, data, err := recordArray(env, ep.records)
+		if err != nil {
+			return bad(field, err)
 		}
 		if err := json.Unmarshal(data, &p.Records); err != nil { // null -> no records
-			return bad("data", fmt.Errorf("want an array of records: %w", err))
+			return bad(field, fmt.Errorf("want an array of records: %w", err))
+		}
+		if v, ok := env["hasMore"]; ok && ep.hasMore {
+			switch string(bytes.TrimSpace(v)) {
+			case "true":
+				more = 1
+			case "false":
+				more = 0
+			default:
+				return bad("hasMore", fmt.Errorf("%s is not a boolean", v))
+			}
 		}
 		for _, f := range []string{"total_leads", "total_stats", "total"} {
 			if v, ok := env[f]; ok {
@@ -152,14 +166,42 @@ func (c *Client) decode(ep endpoint, it Item, body []byte) (Page, error) {
 		if limit == 0 {
 			limit = c.pageSize(ep)
 		}
-		// A short page is the last one; the totals are not trusted.
-		if n := len(p.Records); n > 0 && n >= limit {
+		// A short page is the last one; the totals are not trusted. A
+		// hasMore flag, where the endpoint sends one, decides instead
+		// (but an empty page ends the chain whatever it says).
+		if n := len(p.Records); n > 0 && (more == 1 || (more < 0 && n >= limit)) {
 			next := it
 			next.Offset = it.Offset + n
 			p.Next = &next
 		}
 	}
 	return p, nil
+}
+
+// recordArray finds the record array of an envelope: "data", or the
+// endpoint's dotted path through nested objects. field names where it
+// went wrong.
+func recordArray(env map[string]json.RawMessage, path string) (field string, data json.RawMessage, err error) {
+	if path == "" {
+		path = "data"
+	}
+	parts := strings.Split(path, ".")
+	cur := env
+	for i, part := range parts {
+		field = strings.Join(parts[:i+1], ".")
+		v, ok := cur[part]
+		if !ok {
+			return field, nil, errors.New("missing from the response object")
+		}
+		if i == len(parts)-1 {
+			return field, v, nil
+		}
+		cur = nil
+		if err := json.Unmarshal(v, &cur); err != nil || cur == nil {
+			return field, nil, fmt.Errorf("want an object, got %.40q", excerpt(v))
+		}
+	}
+	return field, nil, errors.New("empty record path") // unreachable: Split returns at least one part
 }
 
 // missing logs and counts a response that stands for "no such object".

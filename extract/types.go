@@ -33,9 +33,11 @@ var AllStreams = []Stream{
 type Item struct {
 	Stream     Stream    `json:"stream"`
 	CampaignID int64     `json:"campaign_id,omitempty"` // 0 for account-level streams
-	Day        string    `json:"day,omitempty"`         // YYYY-MM-DD, daily stats only
+	Day        string    `json:"day,omitempty"`         // YYYY-MM-DD: daily stats' day, overall stats' first day
+	EndDay     string    `json:"end_day,omitempty"`     // YYYY-MM-DD: overall stats' last day (inclusive)
 	Offset     int       `json:"offset,omitempty"`      // paged streams
 	Since      time.Time `json:"since,omitzero"`        // incremental lower bound; zero = full
+	Until      time.Time `json:"until,omitzero"`        // lead activities' upper bound; zero = open
 }
 
 // Page is one response's worth of raw records, in API order.

@@ -49,11 +49,14 @@ type job struct {
 // itemKey identifies an item for the seq map: Item holds a time.Time, whose
 // == compares representation, not instant.
 func itemKey(it extract.Item) string {
-	since := ""
-	if !it.Since.IsZero() {
-		since = strconv.FormatInt(it.Since.UnixNano(), 10)
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return strconv.FormatInt(t.UnixNano(), 10)
 	}
-	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + strconv.Itoa(it.Offset) + "|" + since
+	return string(it.Stream) + "|" + strconv.FormatInt(it.CampaignID, 10) + "|" + it.Day + "|" + it.EndDay + "|" +
+		strconv.Itoa(it.Offset) + "|" + stamp(it.Since) + "|" + stamp(it.Until)
 }
 
 func (j *job) wants(s extract.Stream) bool { return s.Selected(j.cfg.Streams) }
@@ -107,8 +110,9 @@ func (j *job) plan(ctx context.Context) error {
 	}
 	j.track.Expect(wp.Requests())
 	j.unsized = unsizedCampaigns(in)
+	// requests_estimated counts the campaign list, as `plan` does.
 	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
-		"requests_estimated", wp.Requests(), "carried", wp.Carried())
+		"requests_estimated", wp.Requests()+1, "unsized_campaigns", len(j.unsized), "carried", wp.Carried())
 	return nil
 }
 
@@ -248,7 +252,12 @@ func (j *job) admit(it extract.Item) bool {
 		return false
 	}
 	if !j.cfg.Deadline.IsZero() {
-		if at := j.lim.NextSlot(); at.After(j.cfg.Deadline) {
+		// The wait is measured on the monotonic clock, the time left on
+		// the wall clock as it reads now (Round(0) drops any monotonic
+		// reading): a deadline is a time of day, and follows a clock
+		// that NTP stepped during the run.
+		now := time.Now()
+		if at := j.lim.NextSlot(); at.Sub(now) > j.cfg.Deadline.Round(0).Sub(now) {
 			j.stop(fmt.Sprintf("the next request could not be sent before the deadline %s (earliest %s)",
 				j.cfg.Deadline.Local().Format(time.TimeOnly), at.Local().Format(time.TimeOnly)))
 			return false

@@ -128,6 +128,7 @@ func runNightly(t *testing.T, dir string, sc nightScale) nightResult {
 		BaseURL:    "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 	}
 	res := nightResult{Scale: sc, IncrDB: cfg.DB, FullDB: filepath.Join(dir, "full.duckdb"), Windows: scaled}
 

@@ -297,3 +297,37 @@ func (d *decoder) enum(field string) (string, bool) {
 	}
 	return s, !null
 }
+
+// array opens an array-valued field: ok is false for null (no elements)
+// and for anything else but an array, which is an error. A loop over
+// elem must follow, then endNested.
+func (d *decoder) array(field string) (arrIter, bool) {
+	if c := d.s.peek(); c == '[' {
+		d.s.pos++
+		d.s.depth++
+		if d.s.depth > maxDepth {
+			d.fatal = d.s.errf("nesting deeper than %d", maxDepth)
+			return arrIter{}, false
+		}
+		return arrIter{}, true
+	}
+	v, ok := d.val()
+	if ok && v.kind != kindNull {
+		d.fail(field, "expected an array, got "+describe(v))
+	}
+	return arrIter{}, false
+}
+
+// elem reports whether another element of the array follows; the
+// caller then consumes exactly one value.
+func (d *decoder) elem(it *arrIter) bool {
+	if d.fatal != nil {
+		return false
+	}
+	ok, err := d.s.nextElem(it)
+	if err != nil {
+		d.fatal = err
+		return false
+	}
+	return ok
+}

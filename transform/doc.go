@@ -12,6 +12,12 @@
 // return a [*FieldError] naming the dotted field path ("lead.id",
 // "warmup_details.warmup_reputation") when they cannot.
 //
+// [SignalsFromPage] does the same for the account-wide change signals
+// (extract.SignalStreams), which feed change detection rather than a
+// table: [OverallStat] rows and [LeadActivity] rows with their emails.
+// An overall-stats row without its sent and replied counters is
+// rejected: reading zeros would call every campaign unchanged.
+//
 // # What the API sends and what a row holds
 //
 //   - Numbers: a number or a numeric string ("359"); any exact integer

@@ -329,3 +329,34 @@ func unquote(raw []byte) string {
 	}
 	return out
 }
+
+// arrIter walks the elements of one array: call nextElem, then consume
+// exactly one value, until nextElem reports false.
+type arrIter struct{ n int }
+
+// nextElem reports whether another element follows, consuming the
+// separator or the closing bracket.
+func (s *scanner) nextElem(it *arrIter) (ok bool, err *FieldError) {
+	c := s.peek()
+	if it.n == 0 {
+		if c == ']' {
+			s.pos++
+			return false, nil
+		}
+	} else {
+		switch c {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return false, nil
+		default:
+			return false, s.errf("expected ',' or ']'")
+		}
+	}
+	if s.pos >= len(s.data) {
+		return false, s.errf("unexpected end of input")
+	}
+	it.n++
+	return true, nil
+}

@@ -14,5 +14,18 @@
 // status and category changes) so that the leads filters created_at_gt,
 // last_sent_time_gt and event_time_gt and the statistics sent-time filters
 // behave as an incremental extractor expects. Night adds one night of
-// activity. Truth returns the data as Go values for comparison.
+// activity in the simple model the first incremental tests were built on
+// (only campaigns that still send change, only on yesterday's emails);
+// RealisticNight adds one as agency accounts live it (late opens and
+// replies on finished campaigns' old emails, updated_at moving only with
+// settings). AgencyConfig builds an agency account (StatusMix). Truth
+// returns the data as Go values for comparison.
+//
+// Besides the per-campaign routes it serves the account-wide change
+// signals from the same data: /analytics/campaign/overall-stats (each
+// campaign's counters over a date range on the send-date axis, ranges
+// longer than OverallStatsMaxDays refused) and
+// /campaigns/all-leads-activities (leads with an event in a window, with
+// their emails). SetEndpointFault makes a route answer 404, 400, 422,
+// garbage, or numbers that disagree with the per-campaign routes.
 package fakeapi

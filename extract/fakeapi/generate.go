@@ -265,21 +265,12 @@ func generate(cfg Config) (*Account, *generator) {
 	}
 
 	n := cfg.Campaigns
-	statuses := make([]string, n)
-	done := (n + 2) / 4 // about a quarter COMPLETED or STOPPED
-	k := 0
-	for j := range done {
-		statuses[k] = []string{"COMPLETED", "STOPPED"}[j%2]
-		k++
+	var statuses []string
+	if cfg.Mix != nil {
+		statuses = mixStatuses(r, *cfg.Mix, n)
+	} else {
+		statuses = defaultStatuses(r, n)
 	}
-	for range n / 10 {
-		statuses[k], statuses[k+1] = "DRAFTED", "PAUSED"
-		k += 2
-	}
-	for ; k < n; k++ {
-		statuses[k] = "ACTIVE"
-	}
-	r.Shuffle(n, func(i, j int) { statuses[i], statuses[j] = statuses[j], statuses[i] })
 	mult := make([]float64, n)
 	for i := range mult {
 		mult[i] = leadMult[i%len(leadMult)]
@@ -299,12 +290,36 @@ func generate(cfg Config) (*Account, *generator) {
 	return acc, g
 }
 
+// defaultStatuses is the default mix, shuffled: about a quarter
+// COMPLETED or STOPPED, a tenth each DRAFTED and PAUSED, the rest ACTIVE.
+func defaultStatuses(r *rand.Rand, n int) []string {
+	statuses := make([]string, n)
+	done := (n + 2) / 4
+	k := 0
+	for j := range done {
+		statuses[k] = []string{"COMPLETED", "STOPPED"}[j%2]
+		k++
+	}
+	for range n / 10 {
+		statuses[k], statuses[k+1] = "DRAFTED", "PAUSED"
+		k += 2
+	}
+	for ; k < n; k++ {
+		statuses[k] = "ACTIVE"
+	}
+	r.Shuffle(n, func(i, j int) { statuses[i], statuses[j] = statuses[j], statuses[i] })
+	return statuses
+}
+
 func (g *generator) campaign(r *rand.Rand, cfg Config, acc *Account, i int, status string, nLeads int) Campaign {
 	now := cfg.Now
 	n := cfg.Campaigns
 	id := int64(campaignIDBase + 1000 + i*50 + r.IntN(40))
 	// Creation times spread over the last year, in id order.
 	created := now.Add(-365 * day).Add(time.Duration(i) * (300 * day / time.Duration(max(n, 1)))).Add(between(r, 0, 12*time.Hour))
+	if cfg.Mix != nil {
+		created = mixCreated(r, now, i, n)
+	}
 	created = stamp(created, false)
 	c := Campaign{
 		ID: id, UserID: userIDBase + cfg.Seed%1000, Status: status, CreatedAt: created,
@@ -338,22 +353,13 @@ func (g *generator) campaign(r *rand.Rand, cfg Config, acc *Account, i int, stat
 	}
 
 	// stopAt: sends stop at a campaign's end, its pause, or now.
-	life := now.Sub(created)
-	stopAt := now
-	switch status {
-	case "COMPLETED", "STOPPED":
-		stopAt = created.Add(time.Duration(float64(life) * (0.6 + 0.3*r.Float64())))
-		stopAt = earliest(stopAt, now.Add(-day))
-		c.UpdatedAt = stamp(stopAt, false)
-	case "PAUSED":
-		stopAt = created.Add(time.Duration(float64(life) * (0.5 + 0.45*r.Float64())))
-		c.UpdatedAt = stamp(stopAt, false)
-	case "DRAFTED":
-		stopAt = created
-		c.UpdatedAt = stamp(created.Add(between(r, time.Minute, 3*day)), false)
-	default:
-		c.UpdatedAt = stamp(now.Add(-between(r, time.Hour, 20*day)), false)
+	var stopAt, updated time.Time
+	if cfg.Mix != nil {
+		stopAt, updated = mixStop(r, cfg.Mix, status, created, now)
+	} else {
+		stopAt, updated = defaultStop(r, status, created, now)
 	}
+	c.UpdatedAt = stamp(updated, false)
 	if c.UpdatedAt.Before(c.CreatedAt) {
 		c.UpdatedAt = c.CreatedAt
 	}
@@ -419,6 +425,28 @@ func (g *generator) campaign(r *rand.Rand, cfg Config, acc *Account, i int, stat
 	}
 	slices.SortFunc(c.Stats, compareRows)
 	return c
+}
+
+// defaultStop is when a campaign of the default mix stops sending, and
+// its settings time.
+func defaultStop(r *rand.Rand, status string, created, now time.Time) (stopAt, updated time.Time) {
+	life := now.Sub(created)
+	stopAt = now
+	switch status {
+	case "COMPLETED", "STOPPED":
+		stopAt = created.Add(time.Duration(float64(life) * (0.6 + 0.3*r.Float64())))
+		stopAt = earliest(stopAt, now.Add(-day))
+		updated = stopAt
+	case "PAUSED":
+		stopAt = created.Add(time.Duration(float64(life) * (0.5 + 0.45*r.Float64())))
+		updated = stopAt
+	case "DRAFTED":
+		stopAt = created
+		updated = created.Add(between(r, time.Minute, 3*day))
+	default:
+		updated = now.Add(-between(r, time.Hour, 20*day))
+	}
+	return stopAt, updated
 }
 
 func compareRows(a, b StatRow) int {

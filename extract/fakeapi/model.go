@@ -128,8 +128,9 @@ type Campaign struct {
 	Stats               []StatRow // ascending (SentTime, StatsID): the API's paging order
 }
 
-// Frozen reports whether the campaign can no longer change (Night never
-// touches COMPLETED or STOPPED campaigns).
+// Frozen reports whether the campaign is COMPLETED or STOPPED: it sends
+// nothing more. Night never touches it; RealisticNight still brings it
+// late opens, replies and category changes, as real accounts do.
 func (c *Campaign) Frozen() bool { return c.Status == "COMPLETED" || c.Status == "STOPPED" }
 
 // OpenTracking reports whether opens are tracked. When they are not, the

@@ -25,29 +25,31 @@ type NightChange struct {
 
 // NightReport says what a Night did.
 type NightReport struct {
-	At           time.Time // the stamp of every change
-	ChangedLeads int
+	At           time.Time // the stamp of every change (Night) or the latest (RealisticNight)
+	ChangedLeads int       // leads with a new event (RealisticNight: new leads included)
 	NewLeads     int
 	NewSends     int
 	DeletedLeads int
+
+	// RealisticNight only.
+	Events          int     // opens, clicks, replies, unsubscribes and category changes
+	Campaigns       []int64 // campaigns whose leads or emails changed, ascending
+	SettingsChanged []int64 // campaigns whose settings (updated_at) changed, ascending
 }
 
 // Night applies one night of activity, stamped at time.Now() (or 1 ms
 // after the account's previous change if the clock is behind it). Only
 // campaigns that are not COMPLETED or STOPPED change; new leads and new
-// sends go to ACTIVE campaigns only. Cumulative counters only grow,
-// except through deleted leads. The choice of leads is deterministic for
-// a given Seed and night number.
+// sends go to ACTIVE campaigns only. That is the simple model the
+// incremental tests were built on; RealisticNight is how agency accounts
+// really change. Cumulative counters only grow, except through deleted
+// leads. The choice of leads is deterministic for a given Seed and night
+// number.
 func (s *Server) Night(nc NightChange) NightReport {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	acc := s.acc
-	now := time.Now().UTC().Round(0).Truncate(time.Millisecond)
-	if !now.After(acc.Now) {
-		now = acc.Now.Add(time.Millisecond)
-	}
-	s.nights++
-	r := newRand(s.cfg.Seed, 1<<40+uint64(s.nights))
+	now, r := s.beginNight(1 << 40)
 	maxAge := nc.EngagementMaxAge
 	if maxAge <= 0 {
 		maxAge = 24 * time.Hour

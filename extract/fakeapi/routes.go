@@ -24,6 +24,10 @@ func parseRoute(path string) (tmpl, id string, ok bool) {
 		return "/email-accounts", "", true
 	case len(seg) == 1 && seg[0] == "client":
 		return "/client", "", true
+	case len(seg) == 3 && seg[0] == "analytics" && seg[1] == "campaign" && seg[2] == "overall-stats":
+		return PathOverallStats, "", true
+	case len(seg) == 2 && seg[0] == "campaigns" && seg[1] == "all-leads-activities":
+		return PathLeadActivities, "", true
 	case len(seg) == 2 && seg[0] == "campaigns":
 		return "/campaigns/{id}", seg[1], true
 	case len(seg) == 3 && seg[0] == "campaigns":
@@ -59,6 +63,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	fault := s.endpointFault(tmpl)
+	if writeFault(w, r.URL.Path, fault) {
+		return
+	}
 	s.dataMu.RLock()
 	defer s.dataMu.RUnlock()
 
@@ -73,6 +81,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		body, err = s.emailAccounts(q)
 	case "/client":
 		body = s.clients()
+	case PathOverallStats:
+		body, err = s.overallStats(q, fault == FaultDisagree)
+	case PathLeadActivities:
+		body, err = s.leadActivities(q, fault == FaultDisagree)
 	default:
 		id, perr := strconv.ParseInt(idText, 10, 64)
 		if perr != nil || id <= 0 {
@@ -142,6 +154,31 @@ func pageParams(q url.Values, defLimit, hardMax, clamp int) (offset, limit int, 
 	return offset, limit, nil
 }
 
+// dateRange reads the required start_date and end_date (inclusive UTC
+// days) of a range of at most maxDays days.
+func dateRange(q url.Values, maxDays int) (start, end time.Time, _ *apiError) {
+	var days [2]time.Time
+	for i, name := range []string{"start_date", "end_date"} {
+		v := q.Get(name)
+		if v == "" {
+			return start, end, badRequest("%s is required (YYYY-MM-DD)", name)
+		}
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return start, end, badRequest("%s must be a date as YYYY-MM-DD, got %q", name, v)
+		}
+		days[i] = t
+	}
+	start, end = days[0], days[1]
+	if end.Before(start) {
+		return start, end, badRequest("end_date %s is before start_date %s", end.Format(time.DateOnly), start.Format(time.DateOnly))
+	}
+	if n := int(end.Sub(start)/day) + 1; n > maxDays {
+		return start, end, badRequest("date range is %d days; the maximum is %d days", n, maxDays)
+	}
+	return start, end, nil
+}
+
 // timeLayouts are the timestamp forms the filters accept: ISO-8601 with
 // T or a space, with or without a zone (none means UTC), or a bare date.
 var timeLayouts = []string{
@@ -196,24 +233,9 @@ func (s *Server) listCampaigns(q url.Values) (any, *apiError) {
 }
 
 func (s *Server) analyticsByDate(c *Campaign, q url.Values) (any, *apiError) {
-	var days [2]time.Time
-	for i, name := range []string{"start_date", "end_date"} {
-		v := q.Get(name)
-		if v == "" {
-			return nil, badRequest("%s is required (YYYY-MM-DD)", name)
-		}
-		t, err := time.Parse(time.DateOnly, v)
-		if err != nil {
-			return nil, badRequest("%s must be a date as YYYY-MM-DD, got %q", name, v)
-		}
-		days[i] = t
-	}
-	start, end := days[0], days[1]
-	if end.Before(start) {
-		return nil, badRequest("end_date %s is before start_date %s", end.Format(time.DateOnly), start.Format(time.DateOnly))
-	}
-	if n := int(end.Sub(start)/day) + 1; n > 31 {
-		return nil, badRequest("date range is %d days; at most 31 days are allowed", n)
+	start, end, err := dateRange(q, 31)
+	if err != nil {
+		return nil, err
 	}
 	if c == nil {
 		return struct{}{}, nil

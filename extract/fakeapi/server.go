@@ -36,7 +36,14 @@ type Config struct {
 	// and no X-RateLimit headers.
 	Windows       []ratelimit.Window
 	StatsMaxLimit int // largest statistics page honoured, default 1000
-	Faults        Faults
+	// Mix sets the status mix and campaign lifetimes; nil is the default
+	// mix (see StatusMix, AgencyConfig).
+	Mix *StatusMix
+	// OverallStatsMaxDays is the longest date range, in days, that
+	// /analytics/campaign/overall-stats answers (default 30); a longer
+	// one is refused with a 400.
+	OverallStatsMaxDays int
+	Faults              Faults
 	// WebhookSecret is sent as secret_key in webhook payloads and signs
 	// them (X-Smartlead-Signature); "" sends neither.
 	WebhookSecret string
@@ -51,6 +58,9 @@ type Faults struct {
 	SlowDelay        time.Duration
 	ForeignPerMinute int           // another program on the same key, evenly spaced from New
 	ClockSkew        time.Duration // the server clock (Date, X-RateLimit-Reset) runs this far ahead
+	// Endpoints makes a route template misbehave on every request (see
+	// EndpointFault); SetEndpointFault changes it later.
+	Endpoints map[string]EndpointFault
 }
 
 // Stats counts what the server did.
@@ -70,10 +80,13 @@ type Stats struct {
 type Server struct {
 	cfg Config
 
-	mu     sync.Mutex // guards lim and stats
-	lim    *limiter
-	stats  Stats
-	served int // admission number of our requests, for fault decisions
+	mu  sync.Mutex // guards lim, stats and epFaults
+	lim *limiter
+	// epFaults starts as Config.Faults.Endpoints; SetEndpointFault
+	// changes it.
+	epFaults map[string]EndpointFault
+	stats    Stats
+	served   int // admission number of our requests, for fault decisions
 
 	dataMu sync.RWMutex // guards acc, gen, nights
 	acc    *Account
@@ -107,6 +120,10 @@ func New(cfg Config) *Server {
 	if cfg.StatsMaxLimit <= 0 {
 		cfg.StatsMaxLimit = 1000
 	}
+	if cfg.OverallStatsMaxDays <= 0 {
+		cfg.OverallStatsMaxDays = 30
+	}
+	cfg.Faults.Endpoints = maps.Clone(cfg.Faults.Endpoints)
 	start := time.Now()
 	if cfg.Now.IsZero() {
 		cfg.Now = start
@@ -117,7 +134,8 @@ func New(cfg Config) *Server {
 		cfg: cfg,
 		lim: newLimiter(cfg.Windows, cfg.Faults.ForeignPerMinute, start),
 		acc: acc, gen: gen,
-		stats: Stats{Paths: map[string]int{}},
+		stats:    Stats{Paths: map[string]int{}},
+		epFaults: maps.Clone(cfg.Faults.Endpoints),
 	}
 }
 
