@@ -327,7 +327,7 @@ func (r *Run) flushPending(ctx context.Context) error {
 	if r.pending == 0 && len(r.completed) == 0 {
 		return nil
 	}
-	return r.Flush(ctx)
+	return r.flush(ctx)
 }
 
 func (r *Run) discardCampaigns(ctx context.Context, tx *sql.Tx, stream string, ids []int64) error {

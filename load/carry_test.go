@@ -227,14 +227,14 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 	assert.Equal(t, int64(15), count(t, s.DB(), "SELECT count(*) FROM leads"))
 	// The checks ran on the complete snapshot: analytics_leads_total
 	// compared every campaign's leads, carried ones included.
-	checks, err := s.Checks(ctx, r.ID())
+	checks, err := s.checks(ctx, r.ID())
 	require.NoError(t, err)
 	assert.Contains(t, checks, Check{Name: "analytics_leads_total", Subject: "campaign_analytics",
 		Detail: "leads_total matches the leads loaded for every campaign whose leads were fetched", Severity: SeverityOK})
-	runs, err := s.Runs(ctx, 1)
+	runs, err := s.runs(ctx, 1)
 	require.NoError(t, err)
 	assert.Equal(t, ModeIncremental, runs[0].Mode)
-	inc, err := s.LatestSucceededMode(ctx, ModeFull)
+	inc, err := s.latestSucceededMode(ctx, ModeFull)
 	require.NoError(t, err)
 	assert.Equal(t, full.ID(), inc.RunID, "the last full refresh")
 }

@@ -98,14 +98,18 @@ type Summary struct {
 	Carried  map[string]int64 // of those, rows copied from the previous snapshot (see Run.SetCarry)
 	Rejected int64            // records that could not be converted, kept in rejected_records
 	Checks   []Check
-	Warnings int // checks of severity warning; Warnings > 0 or Rejected > 0 means exit code 3
+	Warnings int // checks of severity warning (see Partial)
 	// CommitWindow is how long the commit held the warehouse's write lock
 	// (real time, from the lock to its release).
 	CommitWindow time.Duration `json:"-"`
 }
 
+// Partial reports whether the published snapshot wants a look: records
+// were rejected (see rejected_records) or a check warned (data_checks).
+func (s *Summary) Partial() bool { return s.Rejected > 0 || s.Warnings > 0 }
+
 // Run is a run in progress. Its staging methods (Write, CompleteItem,
-// Flush, Enqueue, ...) must be called from one goroutine, which owns the
+// Enqueue, ...) must be called from one goroutine, which owns the
 // Appenders; LogAttempts from any. Commit or Abort ends it.
 type Run struct {
 	s        *Store
