@@ -39,6 +39,6 @@ func TestStatusesMatchSchema(t *testing.T) {
 	sorted := func(v []string) []string { slices.Sort(v); return v }
 	require.Equal(t, strs(StatusRunning, StatusSucceeded, StatusIncomplete, StatusFailed, StatusCancelled),
 		sorted(schemaValues(t, s, "etl_runs", "status")))
-	require.Equal(t, strs(SeverityOK, SeverityWarning, SeverityError),
+	require.Equal(t, strs(SeverityOK, SeverityInfo, SeverityWarning, SeverityError),
 		sorted(schemaValues(t, s, "data_checks", "severity")))
 }
