@@ -25,8 +25,12 @@ lint: ## gofmt check and go vet
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# go test -json through internal/testsummary: the usual package lines,
+# plus the browser tests skipped on a machine without Chromium (go test
+# alone hides a passing package's skips).
 test: deps lint ## gofmt, vet, and every test with the race detector
-	$(GO) test -race -timeout 15m ./...
+	@$(GO) build -o /dev/null ./internal/testsummary
+	set -o pipefail; $(GO) test -race -timeout 15m -json ./... | $(GO) run ./internal/testsummary
 
 FUZZTIME ?= 10s
 fuzz: ## run each decoder fuzz target briefly (FUZZTIME=10s each)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/dashboard"
 	"github.com/smartlead-etl/smartlead-etl/internal/fixture"
+	"github.com/smartlead-etl/smartlead-etl/internal/tmpfs"
 	"github.com/smartlead-etl/smartlead-etl/report"
 )
 
@@ -244,4 +246,35 @@ func TestDataCannotCloseItsScript(t *testing.T) {
 	assert.Contains(t, string(page), `\u003cscript\u003ealert(1)\u003c/script\u003e`)
 	assert.Contains(t, string(page), `Line one\nLine two\r\nLine three`)
 	assert.Contains(t, string(page), "🚀 Launch 🎯 naïve café")
+}
+
+// TestWriteFileOnFullDisk: a page that does not fit (a real tmpfs, full)
+// fails with one line naming the page and saying the previous one stays;
+// the previous page is byte-for-byte unchanged and no temporary file is
+// left; once there is space the same call succeeds.
+func TestWriteFileOnFullDisk(t *testing.T) {
+	dir := tmpfs.Mount(t, 1<<20)
+	f := fixture.New(t)
+	page, err := dashboard.Generate(t.Context(), f.Store, options("warehouse.duckdb"))
+	require.NoError(t, err)
+	path := filepath.Join(dir, "d.html")
+	old := []byte("<!DOCTYPE html><title>yesterday</title>")
+	require.NoError(t, dashboard.WriteFile(path, old))
+	filler := tmpfs.Fill(t, dir)
+
+	err = dashboard.WriteFile(path, page)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Equal(t, "dashboard: disk full: no space left on the device for "+path+"; the previous page is unchanged", err.Error())
+	got, rerr := os.ReadFile(path)
+	require.NoError(t, rerr)
+	assert.Equal(t, old, got, "the previous page stays")
+	entries, rerr := os.ReadDir(dir)
+	require.NoError(t, rerr)
+	assert.Len(t, entries, 2, "the page and the filler: no temporary file left")
+
+	require.NoError(t, os.Remove(filler))
+	require.NoError(t, dashboard.WriteFile(path, page))
+	got, rerr = os.ReadFile(path)
+	require.NoError(t, rerr)
+	assert.Equal(t, page, got)
 }

@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/report"
 )
@@ -93,7 +95,11 @@ func scriptHash(s string) string {
 // complete and synced, so a reader never sees half a page.
 func WriteFile(path string, page []byte) error {
 	if err := privfile.WriteFile(path, page); err != nil {
-		return fmt.Errorf("dashboard: write %s: %w", path, err)
+		kept := "no page was written"
+		if _, serr := os.Stat(path); serr == nil {
+			kept = "the previous page is unchanged"
+		}
+		return diskfull.Wrap("dashboard", path, kept, fmt.Errorf("dashboard: write %s: %w", path, err))
 	}
 	return nil
 }

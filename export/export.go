@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
@@ -145,10 +146,37 @@ const exportTmpPrefix = ".export-tmp-"
 // last, so a manifest always matches the files it lists. Files are
 // reproducible: the same snapshot exported twice gives identical bytes.
 //
+// A table with no rows still gets one file, with no rows and the table's
+// schema, in the partition of the snapshot date, so that every table the
+// manifest lists reads with the same glob (DIR/TABLE/*/*.parquet).
+//
 // An export holds dir/.export.lock, so two exports into one directory
 // cannot interleave. No column whose name suggests a credential is
 // written.
+//
+// On a full disk the export fails with a one-line error naming the file
+// it could not write. Everything that needs space (the Parquet files and
+// the new manifest) is written to the staging directory before the first
+// swap, so such a failure leaves dir, its previous manifest included,
+// exactly as it was.
 func Export(ctx context.Context, db *sql.DB, dir string, o Options) (*Manifest, error) {
+	var swapping bool
+	m, err := export(ctx, db, dir, o, &swapping)
+	if err != nil && diskfull.Is(err) {
+		kept := "the previous export is unchanged"
+		if _, serr := os.Stat(filepath.Join(dir, "manifest.json")); serr != nil && !swapping {
+			kept = "nothing was exported"
+		}
+		if swapping {
+			kept = "the export is incomplete and has no manifest.json until an export succeeds"
+		}
+		return nil, diskfull.Wrap("export", dir, kept, err)
+	}
+	return m, err
+}
+
+// export is Export; it sets *swapping once it starts changing dir.
+func export(ctx context.Context, db *sql.DB, dir string, o Options, swapping *bool) (*Manifest, error) {
 	if dir == "" {
 		return nil, errors.New("export: no output directory")
 	}
@@ -219,11 +247,23 @@ func Export(ctx context.Context, db *sql.DB, dir string, o Options) (*Manifest, 
 		m.Tables = append(m.Tables, *t)
 		parts = append(parts, ps...)
 	}
+	// The new manifest is staged too, and every table folder made, so
+	// that from the first swap on only renames and removals follow.
+	staged := filepath.Join(tmp, "manifest.json")
+	if err := writeManifest(staged, m); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	for _, p := range parts {
+		if err := privfile.MkdirAll(filepath.Dir(filepath.Join(abs, filepath.FromSlash(p.rel)))); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+	}
 	if err := privfile.SyncDir(tmp); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 
 	manifest := filepath.Join(abs, "manifest.json")
+	*swapping = true
 	if err := os.Remove(manifest); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("export: %w", err)
 	}
@@ -235,7 +275,10 @@ func Export(ctx context.Context, db *sql.DB, dir string, o Options) (*Manifest, 
 			return nil, fmt.Errorf("export: replace %s: %w", p.rel, err)
 		}
 	}
-	if err := writeManifest(manifest, m); err != nil {
+	if err := os.Rename(staged, manifest); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := privfile.SyncDir(abs); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	return m, nil
@@ -284,6 +327,16 @@ func stageTable(ctx context.Context, conn *sql.Conn, spec exportSpec, m *Manifes
 	files, err := exportFiles(ctx, conn, spec, m)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(files) == 0 {
+		// An empty table (no webhook events yet): one file with its
+		// schema and no rows, in the snapshot date's partition. The
+		// snapshot and run-log kinds always have the latest run's file.
+		f := exportFile{value: m.SnapshotDate, run: m.RunID}
+		if spec.kind == exportEvents {
+			f.run = eventsFile
+		}
+		files = append(files, f)
 	}
 	where := "run_id = $run"
 	switch spec.kind {

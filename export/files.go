@@ -93,8 +93,12 @@ func swapPartition(staged, dst, tmp string) error {
 	return os.RemoveAll(staged)
 }
 
-// writeManifest writes m as indented JSON to path, atomically.
-func writeManifest(path string, m *Manifest) error {
+// writeManifest is writeManifestFile; tests replace it to fail as a
+// full disk does.
+var writeManifest = writeManifestFile
+
+// writeManifestFile writes m as indented JSON to path, atomically.
+func writeManifestFile(path string, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err

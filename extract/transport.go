@@ -54,6 +54,10 @@ func NewHTTPClient(conns int) *http.Client {
 // Referer at least) to whatever host Location names.
 func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// APIKeyEnv is the environment variable that holds the API key (the key
+// is never a flag: a command line is visible in ps).
+const APIKeyEnv = "SMARTLEAD_API_KEY"
+
 // CheckBaseURL accepts an absolute https URL, or http to a loopback host
 // (127.0.0.0/8, ::1, localhost: the simulated API and tests), without
 // userinfo, query or fragment. Its errors never repeat the URL's userinfo
@@ -69,7 +73,7 @@ func CheckBaseURL(raw string) error {
 		return fmt.Errorf("base URL is not a URL: %v", err)
 	}
 	if u.User != nil {
-		return errors.New("base URL must not contain a user name or password (userinfo before @); the API key is read from SMARTLEAD_API_KEY or --api-key-file")
+		return errors.New("base URL must not contain a user name or password (userinfo before @); the API key is read from " + APIKeyEnv + " or --api-key-file")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("base URL %s: want an absolute https:// URL", safeURL(u))

@@ -142,6 +142,7 @@ func nightChild(db, base string) int {
 	cfg := Config{
 		DB: db, Schema: os.DirFS("../sql/schema"), APIKey: testKey, BaseURL: base,
 		Windows: raw, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 	}
 	start := time.Now()
 	sum, err := Run(context.Background(), cfg)

@@ -39,6 +39,12 @@ func TestMain(m *testing.M) {
 	if db := os.Getenv("PIPELINE_NIGHT_CHILD"); db != "" {
 		os.Exit(nightChild(db, os.Getenv("PIPELINE_NIGHT_URL")))
 	}
+	// Most tests here run several sessions in virtual time (synctest),
+	// which the real boot-time clock does not follow: the journal dates
+	// requests by the test's clock instead. TestQuotaMemoryAcrossKills
+	// (real processes, real time) and TestClockStepsBetweenRuns set their
+	// own.
+	journal.SetBootClock(func() (string, int64) { return "test", time.Now().UnixNano() })
 	os.Exit(m.Run())
 }
 
@@ -54,6 +60,7 @@ func crashConfig(db, base string, hc *http.Client) Config {
 	return Config{
 		DB: db, Schema: os.DirFS("../sql/schema"), APIKey: testKey, BaseURL: base, HTTPClient: hc,
 		Windows: raw, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 	}
 }
 
@@ -145,6 +152,7 @@ func TestQuotaMemoryAcrossKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}
+	defer journal.SetBootClock(nil)() // the children's: the system's
 	const limits = "20/1s,60/20s,400/60s"
 	raw, err := ratelimit.Parse(limits)
 	require.NoError(t, err)

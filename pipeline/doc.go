@@ -3,5 +3,5 @@
 // requests earlier runs made, from the ledger), crawls the API, hands
 // every page through transform to load, and commits or rolls back the
 // snapshot. Data flows one way: extract, then transform, then load. It
-// holds no flag parsing or output formatting; main does that.
+// holds no flag parsing or output formatting; internal/cli does that.
 package pipeline

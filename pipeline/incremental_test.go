@@ -40,6 +40,7 @@ func newEnv(t *testing.T, dir string, fc fakeapi.Config) *env {
 		DB: filepath.Join(dir, "w.duckdb"), Schema: os.DirFS("../sql/schema"), APIKey: testKey,
 		BaseURL: "http://localhost" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows: scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 	}}
 }
 

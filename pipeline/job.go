@@ -141,8 +141,11 @@ func (j *job) plan(ctx context.Context) error {
 	}
 	j.track.Expect(wp.Requests())
 	j.unsized = unsizedCampaigns(in)
+	// requests_estimated counts the campaign list and the signals, as
+	// `plan` does.
 	attrs := []any{"mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
-		"requests_estimated", wp.Requests(), "carried", wp.Carried(), "signal_requests", sig.Requests}
+		"requests_estimated", wp.Requests() + 1 + sig.Requests, "unsized_campaigns", len(j.unsized), "carried", wp.Carried(),
+		"signal_requests", sig.Requests}
 	if wp.Flags != nil {
 		fl := wp.Flagged()
 		for i, name := range flagNames {
@@ -336,7 +339,12 @@ func (j *job) admit(it extract.Item) bool {
 		return false
 	}
 	if !j.cfg.Deadline.IsZero() {
-		if at := j.lim.NextSlot(); at.After(j.cfg.Deadline) {
+		// The wait is measured on the monotonic clock, the time left on
+		// the wall clock as it reads now (Round(0) drops any monotonic
+		// reading): a deadline is a time of day, and follows a clock
+		// that NTP stepped during the run.
+		now := time.Now()
+		if at := j.lim.NextSlot(); at.Sub(now) > j.cfg.Deadline.Round(0).Sub(now) {
 			j.stop(fmt.Sprintf("the next request could not be sent before the deadline %s (earliest %s)",
 				j.cfg.Deadline.Local().Format(time.TimeOnly), at.Local().Format(time.TimeOnly)))
 			return false

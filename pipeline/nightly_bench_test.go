@@ -135,6 +135,7 @@ func runNightly(t *testing.T, dir string, sc nightScale) nightResult {
 		BaseURL:    "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 		// These nights delete leads from campaigns that still send, some
 		// never sent to: only a probe of each such campaign sees that the
 		// same night.

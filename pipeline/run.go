@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,9 +16,11 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 	"github.com/smartlead-etl/smartlead-etl/load"
+	"github.com/smartlead-etl/smartlead-etl/load/journal"
 )
 
 // abortGrace bounds the rollback after a cancellation, so that SIGTERM
@@ -54,7 +57,7 @@ type Config struct {
 	MaxRequests   int           // stop cleanly (status incomplete) before spending more
 	Deadline      time.Time     // stop cleanly before a request would be sent after it
 	BackfillDays  int           // fill daily stats this many days back, once
-	ResumeWithin  time.Duration // continue an interrupted run started this recently (0: 24h; <0: never)
+	ResumeWithin  time.Duration // continue an interrupted run started this recently (0: never, as --resume-within 0; the CLI's default is DefaultResumeWithin)
 	Overlap       time.Duration // safety overlap of incremental filters (0: DefaultOverlap)
 	StatsLookback time.Duration // statistics re-read behind the previous run (0: DefaultStatsLookback)
 	// ProbeLive probes, on an incremental night, every campaign that can
@@ -71,21 +74,18 @@ type Config struct {
 }
 
 // DefaultResumeWithin is how old an interrupted run may be and still be
-// continued rather than started over.
+// continued rather than started over, unless configured otherwise (the
+// default of --resume-within).
 const DefaultResumeWithin = 24 * time.Hour
 
 // resumeFrom is the earliest start of an interrupted run that the next
-// run continues; false: it starts over (ResumeWithin < 0, or a full
+// run continues; false: it starts over (ResumeWithin 0, or a full
 // refresh).
 func (c Config) resumeFrom(now time.Time) (time.Time, bool) {
-	within := c.ResumeWithin
-	if within == 0 {
-		within = DefaultResumeWithin
-	}
-	if within < 0 || c.FullRefresh {
+	if c.ResumeWithin <= 0 || c.FullRefresh {
 		return time.Time{}, false
 	}
-	return now.Add(-within), true
+	return now.Add(-c.ResumeWithin), true
 }
 
 // ErrIncomplete marks a run that stopped at its request budget or
@@ -108,8 +108,12 @@ var ErrPartial = errors.New("finished with rejected records or failed data check
 
 // Run performs one run. On success the summary's snapshot is visible; on
 // any error the warehouse is as it was, except that the run log and the
-// request ledger record the attempt.
-func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
+// request ledger record the attempt. A first run whose key the API
+// rejects leaves nothing behind: no warehouse, journal or side file.
+func Run(ctx context.Context, cfg Config) (_ *load.Summary, rerr error) {
+	// A full disk, wherever it struck (lock, journal, staging, commit), is
+	// one line naming the file.
+	defer func() { rerr = diskfull.Wrap("run", cfg.DB, "the warehouse keeps its last snapshot", rerr) }()
 	started := time.Now()
 	log := cfg.Logger
 	if log == nil {
@@ -125,7 +129,27 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		return nil, err
 	}
 	defer lock.Release()
+	_, statErr := os.Stat(cfg.DB)
+	fresh := errors.Is(statErr, os.ErrNotExist)
+	sum, err := runLocked(ctx, cfg, log, started)
+	if fresh && errors.Is(err, extract.ErrUnauthorized) {
+		// Still under the lock: nobody else has opened these files.
+		forgetWarehouse(cfg.DB, log)
+	}
+	return sum, err
+}
 
+// forgetWarehouse removes what a first run created (a rejected key
+// spends one request, on an account this tool has no warehouse for).
+func forgetWarehouse(db string, log *slog.Logger) {
+	for _, p := range []string{db, db + ".wal", journal.Path(db), load.StagingDir(db)} {
+		if err := os.RemoveAll(p); err != nil {
+			log.Error("could not remove what the rejected first run created", "path", p, "err", err)
+		}
+	}
+}
+
+func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.Time) (*load.Summary, error) {
 	// Open publishes first a snapshot an earlier run staged but could not
 	// publish (a reader held the warehouse), before anything is fetched.
 	store, err := load.Open(ctx, cfg.DB, cfg.Schema, load.Options{LockWait: cfg.LockWait, Retain: cfg.Retain, Logger: log,
@@ -207,17 +231,17 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		logSummary(log, string(status), counters, j.client.Stats().Waited, nil, time.Since(started))
+		j.summary(string(status), counters, nil, started)
 		return nil, err
 	}
 
 	sum, err := run.Commit(ctx, counters)
 	if errors.Is(err, load.ErrCommitDeferred) {
-		logSummary(log, "staged", counters, j.client.Stats().Waited, sum, time.Since(started))
+		j.summary("staged", counters, sum, started)
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	if err != nil {
-		logSummary(log, string(load.StatusFailed), counters, j.client.Stats().Waited, sum, time.Since(started))
+		j.summary(string(load.StatusFailed), counters, sum, started)
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -226,7 +250,7 @@ func Run(ctx context.Context, cfg Config) (*load.Summary, error) {
 		}
 	}
 	track.Finish()
-	logSummary(log, string(sum.Status), counters, j.client.Stats().Waited, sum, time.Since(started))
+	j.summary(string(sum.Status), counters, sum, started)
 	if sum.Rejected > 0 || sum.Warnings > 0 {
 		return sum, ErrPartial
 	}
@@ -276,17 +300,36 @@ type nopProgress struct{}
 func (nopProgress) Planned(int)               {}
 func (nopProgress) Page(int64, extract.Stats) {}
 
-// logSummary writes the run's one summary line. status is the run's
-// load.Status, or "staged" for a snapshot that waits to be published.
-// waited is the wall-clock
-// time the rate limit held every request back; worker_waits sums each
-// worker's waits (limiter and retry backoff) in this invocation, so it
-// exceeds the run's duration when several workers wait at once.
-func logSummary(log *slog.Logger, status string, c load.Counters, workerWaits time.Duration, sum *load.Summary, took time.Duration) {
+// Ended is implemented by a Progress that draws on a terminal: the run
+// calls it just before its summary line, so that the display ends above
+// that line instead of being drawn again below it. succeeded: the
+// snapshot is visible.
+type Ended interface {
+	Ended(succeeded bool)
+}
+
+// summary writes the run's one summary line. status is the run's
+// load.Status, or "staged" for a snapshot that waits to be published. Its
+// counters and its
+// duration cover every invocation of the run: duration runs from the
+// run's first start, as etl_runs has it (so waited, the wall-clock time
+// the rate limit held requests back, never exceeds it); invocation is
+// this process's share. worker_waits sums each worker's waits (limiter
+// and retry backoff) in this invocation, so it exceeds the wall clock
+// when several workers wait at once.
+func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked time.Time) {
+	if e, ok := j.prog.(Ended); ok {
+		e.Ended(status == string(load.StatusSucceeded))
+	}
+	now := time.Now()
 	attrs := []any{
 		"status", status, "requests", c.Requests, "throttled", c.Throttled,
 		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(),
-		"worker_waits", workerWaits.Round(time.Second).String(), "duration", took.Round(time.Millisecond).String(),
+		"worker_waits", j.client.Stats().Waited.Round(time.Second).String(),
+		"duration", now.Sub(j.run.StartedAt()).Round(time.Millisecond).String(),
+	}
+	if j.run.Resumed() {
+		attrs = append(attrs, "invocation", now.Sub(invoked).Round(time.Millisecond).String())
 	}
 	if sum != nil {
 		attrs = append(attrs, "rejected", sum.Rejected, "warnings", sum.Warnings, "rows", FormatRows(sum.Rows))
@@ -295,7 +338,7 @@ func logSummary(log *slog.Logger, status string, c load.Counters, workerWaits ti
 	if status != string(load.StatusSucceeded) {
 		level = slog.LevelError
 	}
-	log.Log(context.Background(), level, "run summary", attrs...)
+	j.log.Log(context.Background(), level, "run summary", attrs...)
 }
 
 // FormatRows renders per-table row counts as "table=n ..." sorted by name.

@@ -32,6 +32,7 @@ func testConfig(t *testing.T, fake *fakeapi.Server, db string) Config {
 		BaseURL:    "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 	}
 }
 

@@ -193,6 +193,10 @@ func sentSince(ctx context.Context, store *load.Store, st *journal.State, from t
 		}
 	}
 	past = append(past, st.SentSince(from)...)
+	// A time from the future (the clock was stepped back since, and the
+	// journal had no boot-time reading to date it) is moved back as the
+	// limiter's Preload does, so that plan predicts what run will do.
+	past = ratelimit.PastSends(past, time.Now())
 	slices.SortFunc(past, func(a, b time.Time) int { return a.Compare(b) })
 	return past, nil
 }

@@ -61,5 +61,9 @@ func (j *job) sizeFromAnalytics(b transform.Batch) {
 			more += int(a.SentCount) / extract.DefaultStatsPageSize
 		}
 		j.track.grow(more)
+		if len(j.unsized) == 0 {
+			// Now the estimate is what `plan` printed for this run.
+			j.log.Info("plan sized from the campaigns' analytics", "requests_estimated", j.track.expectedTotal())
+		}
 	}
 }

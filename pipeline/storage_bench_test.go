@@ -116,6 +116,7 @@ func runStorageNights(t *testing.T, dir string, nights, campaigns, leads int) []
 		DB: filepath.Join(dir, "smartlead.duckdb"), Schema: os.DirFS("../sql/schema"), APIKey: testKey,
 		BaseURL: "http://localhost" + fakeapi.BasePath, HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows: scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: DefaultResumeWithin,
 	}
 	var out []nightStorage
 	start := time.Now()

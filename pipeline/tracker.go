@@ -67,6 +67,14 @@ func (t *Tracker) grow(n int) {
 	t.mu.Unlock()
 }
 
+// expectedTotal is the predicted page requests of the whole run, those
+// done included.
+func (t *Tracker) expectedTotal() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.expected
+}
+
 func (t *Tracker) queued(n int) {
 	t.mu.Lock()
 	t.known += n

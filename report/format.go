@@ -40,9 +40,10 @@ func CheckFormat(f string) error {
 //
 //   - table: aligned columns for a terminal, numbers right-aligned, NULL
 //     shown as NULL, then a row count;
-//   - csv: RFC 4180 (CRLF record ends; a field holding a comma, quote,
-//     line break or edge space is quoted, quotes doubled) with a header
-//     row; NULL is an empty field;
+//   - csv: RFC 4180 quoting (a field holding a comma, quote, line break
+//     or edge space is quoted, quotes doubled) with a header row, each
+//     record ending in \n as the DuckDB CLI writes it (shell scripts
+//     compare the last line); NULL is an empty field;
 //   - json: an array of objects keyed by column name in column order;
 //     numbers stay numbers (DECIMAL and HUGEINT exactly), timestamps are
 //     RFC 3339 in UTC, dates YYYY-MM-DD, JSON columns are embedded as JSON,
@@ -367,8 +368,8 @@ func writeCSV(w *bufio.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	// Written by hand rather than with encoding/csv, whose UseCRLF also
-	// rewrites a newline inside a quoted field to CRLF, changing the value.
+	// Written by hand rather than with encoding/csv, to quote a field
+	// with edge spaces too (a value the reader would otherwise trim).
 	record := func(fields []string) {
 		for i, f := range fields {
 			if i > 0 {
@@ -382,7 +383,7 @@ func writeCSV(w *bufio.Writer, r *Result) error {
 			w.WriteString(strings.ReplaceAll(f, `"`, `""`))
 			w.WriteByte('"')
 		}
-		w.WriteString("\r\n") // RFC 4180 line ends
+		w.WriteByte('\n')
 	}
 	record(r.Columns)
 	for _, row := range rows {

@@ -53,9 +53,9 @@ func TestWriteTable(t *testing.T) {
 
 func TestWriteCSV(t *testing.T) {
 	out := writeString(t, sampleResult(), FormatCSV)
-	require.Equal(t, "id,name,rate_pct,day,at,note\r\n"+
-		"101,Q4 Outreach,45.83,2026-11-27,2026-11-27T09:00:00Z,\r\n"+
-		"7,\"say \"\"hi\"\", | pipe\",,,,\"two\nlines\"\r\n", out)
+	require.Equal(t, "id,name,rate_pct,day,at,note\n"+
+		"101,Q4 Outreach,45.83,2026-11-27,2026-11-27T09:00:00Z,\n"+
+		"7,\"say \"\"hi\"\", | pipe\",,,,\"two\nlines\"\n", out)
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, []string{"7", `say "hi", | pipe`, "", "", "", "two\nlines"}, recs[2])

@@ -225,6 +225,11 @@ func query(ctx context.Context, s Source, text string, args func(*duckdb.Stmt) (
 			if multiStatement(err) {
 				return fmt.Errorf("%w: it holds several statements; run one at a time", ErrNotQuery)
 			}
+			// On a read-only store DuckDB refuses to bind a write
+			// (a Binder Error); say what is refused and why instead.
+			if kw := leadingKeyword(text); writingKeywords[kw] {
+				return notAQuery(kw)
+			}
 			return err
 		}
 		st := ds.(*duckdb.Stmt)
@@ -241,8 +246,7 @@ func query(ctx context.Context, s Source, text string, args func(*duckdb.Stmt) (
 		case typ == duckdb.STATEMENT_TYPE_EXPLAIN:
 			return fmt.Errorf("%w: EXPLAIN runs only on a read-only store (EXPLAIN ANALYZE executes its statement)", ErrNotQuery)
 		default:
-			return fmt.Errorf("%w: only SELECT (and WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) may be run here, not a %s statement",
-				ErrNotQuery, statementName(typ))
+			return notAQuery(statementName(typ))
 		}
 		named, err := args(st)
 		if err != nil {
@@ -340,6 +344,51 @@ func statementName(t duckdb.StmtType) string {
 		return "LOAD/INSTALL"
 	}
 	return fmt.Sprintf("type %d", t)
+}
+
+// notAQuery refuses a statement of kind (INSERT, ATTACH, ...).
+func notAQuery(kind string) error {
+	article := "a"
+	if strings.ContainsRune("AEIOU", rune(kind[0])) {
+		article = "an"
+	}
+	return fmt.Errorf("%w: the warehouse is opened read-only here; only SELECT (and WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) may be run, not %s %s statement",
+		ErrNotQuery, article, kind)
+}
+
+// writingKeywords start statements that write or change the session.
+var writingKeywords = map[string]bool{
+	"INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "TRUNCATE": true, "CREATE": true, "DROP": true,
+	"ALTER": true, "COPY": true, "EXPORT": true, "IMPORT": true, "ATTACH": true, "DETACH": true, "SET": true, "RESET": true,
+	"PRAGMA": true, "CALL": true, "INSTALL": true, "LOAD": true, "CHECKPOINT": true, "VACUUM": true, "USE": true,
+	"BEGIN": true, "COMMIT": true, "ROLLBACK": true, "ABORT": true,
+}
+
+// leadingKeyword is the first word of a statement, upper case, after
+// white space, comments and opening parentheses.
+func leadingKeyword(text string) string {
+	for {
+		text = strings.TrimLeft(text, " \t\r\n(")
+		switch {
+		case strings.HasPrefix(text, "--"):
+			if i := strings.IndexByte(text, '\n'); i >= 0 {
+				text = text[i+1:]
+				continue
+			}
+			return ""
+		case strings.HasPrefix(text, "/*"):
+			if i := strings.Index(text, "*/"); i >= 0 {
+				text = text[i+2:]
+				continue
+			}
+			return ""
+		}
+		end := strings.IndexFunc(text, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+		if end < 0 {
+			end = len(text)
+		}
+		return strings.ToUpper(text[:end])
+	}
 }
 
 // dateOnly drops the time of day, keeping the date as it reads in t's zone.

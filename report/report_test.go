@@ -368,6 +368,16 @@ func TestReportAndQueryCannotInject(t *testing.T) {
 	require.EqualValues(t, 6, res.Rows[0][0])
 	_, err = Query(ctx, ro, "CREATE TABLE x AS SELECT 1")
 	require.ErrorIs(t, err, ErrNotQuery)
+	// DuckDB refuses to bind a write on a read-only store; the message
+	// says what was refused and why, not "Binder Error".
+	for q, kind := range map[string]string{"DELETE FROM leads_rows": "a DELETE", "/* x */ (INSERT INTO leads_rows SELECT * FROM leads_rows)": "an INSERT",
+		"ATTACH 'x.duckdb' AS x": "an ATTACH", "update leads_rows set email = NULL": "an UPDATE"} {
+		_, err = Query(ctx, ro, q)
+		require.ErrorIs(t, err, ErrNotQuery, q)
+		require.ErrorContains(t, err, "read-only", q)
+		require.ErrorContains(t, err, "not "+kind+" statement", q)
+		require.NotContains(t, err.Error(), "Binder", q)
+	}
 	_, err = Query(ctx, ro, "EXPLAIN SELECT * FROM leads")
 	require.NoError(t, err, "EXPLAIN is allowed where nothing can write")
 	_, err = Query(ctx, ro, "EXPLAIN ANALYZE DELETE FROM leads_rows")

@@ -47,9 +47,18 @@ const (
 	EventBounce           = "EMAIL_BOUNCE"
 	EventUnsubscribed     = "LEAD_UNSUBSCRIBED"
 	EventCategoryUpdated  = "LEAD_CATEGORY_UPDATED"
+	EventCampaignStatus   = "CAMPAIGN_STATUS_CHANGED"
+	EventUntrackedReplies = "UNTRACKED_REPLIES"
+	EventManualStep       = "MANUAL_STEP_REACHED"
+	EventAccountDisconn   = "EMAIL_ACCOUNT_DISCONNECTED"
 	EventUnknown          = "UNKNOWN" // a delivery that names no event type
 	maxWebhookEventTypeSz = 64
 )
+
+// EventTypes lists every documented event type, in the normalised
+// spelling: what a webhook can subscribe to.
+var EventTypes = []string{EventSent, EventFirstSent, EventOpen, EventLinkClick, EventReply, EventBounce,
+	EventUnsubscribed, EventCategoryUpdated, EventCampaignStatus, EventUntrackedReplies, EventManualStep, EventAccountDisconn}
 
 // eventSpellings maps the other documented spellings to the normalised one.
 var eventSpellings = map[string]string{

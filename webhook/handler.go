@@ -236,7 +236,13 @@ func (h *Handler) fail(w http.ResponseWriter, remote string, err error) {
 		return // the sender hung up; it will retry
 	}
 	h.failed.Add(1)
-	h.log.Error("webhook: could not store a delivery", "remote", remote, "error", err)
+	level := slog.LevelError
+	if _, broken := h.spool.Health(); broken != nil {
+		// The spool logged the failure once when it began, and logs
+		// when it ends: a line per refused delivery would flood the log.
+		level = slog.LevelDebug
+	}
+	h.log.Log(context.Background(), level, "webhook: could not store a delivery", "remote", remote, "error", err)
 	answer(w, http.StatusServiceUnavailable, "could not store the delivery; retry later")
 }
 

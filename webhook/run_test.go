@@ -76,6 +76,7 @@ func TestRunCommitsWhileReceiving(t *testing.T) {
 		BaseURL:    "http://localhost" + fakeapi.BasePath,
 		HTTPClient: &http.Client{Transport: fake.Transport()},
 		Windows:    scaled, ServerWindows: raw, Concurrency: 4, Days: 2,
+		ResumeWithin: pipeline.DefaultResumeWithin,
 	})
 	ackedAtRunEnd := nAcked.Load()
 	close(runDone)

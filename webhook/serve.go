@@ -24,7 +24,7 @@ const DefaultMergeEvery = 5 * time.Second
 type Config struct {
 	DB     string // the warehouse; the spool is load.EventsDir(DB)
 	Schema fs.FS  // sql/schema, for opening the warehouse to merge
-	Secret string // SMARTLEAD_WEBHOOK_SECRET; "" accepts unauthenticated deliveries
+	Secret string // from SecretEnv; "" accepts unauthenticated deliveries
 	Logger *slog.Logger
 	// MergeEvery is how often the merger tries to move new events into
 	// the warehouse (default 5s). It only opens the warehouse when there
@@ -40,6 +40,10 @@ type Config struct {
 	// Ready, if set, is called once the receiver accepts deliveries.
 	Ready func(addr net.Addr)
 }
+
+// SecretEnv is the environment variable that holds the webhook secret
+// (never a flag: a command line is visible in ps).
+const SecretEnv = "SMARTLEAD_WEBHOOK_SECRET"
 
 // Serve receives deliveries on ln until ctx is done, then stops
 // gracefully: it stops accepting connections, answers the deliveries in
@@ -69,7 +73,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		return err
 	}
 	if cfg.Secret == "" {
-		log.Warn("SMARTLEAD_WEBHOOK_SECRET is not set: deliveries are accepted without authentication")
+		log.Warn(SecretEnv + " is not set: deliveries are accepted without authentication")
 	}
 	h := NewHandler(w, cfg.Secret, log)
 	srv := &http.Server{

@@ -48,6 +48,8 @@
 
   function isNum(v) { return typeof v === 'number' && isFinite(v); }
   function fmtInt(v) { return isNum(v) ? Math.round(v).toLocaleString('en-US') : '\u2014'; }
+  // count: "1 reply", "2 replies", "1,204 emails" (many defaults to one + 's').
+  function count(n, one, many) { return fmtInt(n) + ' ' + (n === 1 ? one : (many || one + 's')); }
   function fmtNum(v, d) { return isNum(v) ? v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '\u2014'; }
   function fmtPct(v) { return isNum(v) ? fmtNum(v, 2) + '%' : '\u2014'; }
   function fmtText(v) { return v === null || v === undefined || v === '' ? '\u2014' : String(v); }
@@ -272,9 +274,9 @@
     }
     var totals = { sent: sum(rows, function (r) { return r.sent; }), replies: sum(rows, function (r) { return r.replies; }),
       bounces: sum(rows, function (r) { return r.bounces; }) };
-    sub.textContent = days[0] + ' to ' + days[days.length - 1] + ' (' + days.length + ' days): ' + fmtInt(totals.sent) +
-      ' emails sent, ' + fmtInt(totals.replies) + ' replies, ' + fmtInt(totals.bounces) + ' bounces' +
-      (one ? ' \u00b7 campaign \u201c' + short(campaignLabel(one), 60) + '\u201d' : ' \u00b7 ' + sel.size + ' campaigns') + '.';
+    sub.textContent = days[0] + ' to ' + days[days.length - 1] + ' (' + count(days.length, 'day') + '): ' + count(totals.sent, 'email') +
+      ' sent, ' + count(totals.replies, 'reply', 'replies') + ', ' + count(totals.bounces, 'bounce') +
+      (one ? ' \u00b7 campaign \u201c' + short(campaignLabel(one), 60) + '\u201d' : ' \u00b7 ' + count(sel.size, 'campaign')) + '.';
     var pick = function (k) { return days.map(function (d) { return by[d] ? by[d][k] : null; }); };
     var sets = [
       { label: 'Sent (emails)', data: pick('sent'), borderColor: C.sent, backgroundColor: C.sent + '33', fill: true, yAxisID: 'y', cubicInterpolationMode: 'monotone' }
@@ -410,8 +412,8 @@
       e.basis_name = e.bases.size > 1 ? 'per campaign' : Array.from(e.bases)[0];
     });
     $('steps-sub').textContent = rows.length
-      ? fmtInt(sum(rows, function (r) { return r.replied; })) + ' replies to ' + fmtInt(sum(rows, function (r) { return r.sent; })) +
-        ' emails over ' + rows.length + (rows.length === 1 ? ' step' : ' steps') + (one ? '' : ', ' + sel.size + ' campaigns') + '.'
+      ? count(sum(rows, function (r) { return r.replied; }), 'reply', 'replies') + ' to ' + count(sum(rows, function (r) { return r.sent; }), 'email') +
+        ' over ' + count(rows.length, 'step') + (one ? '' : ', ' + count(sel.size, 'campaign')) + '.'
       : '';
     if (!rows.length) {
       show('card-steps', 'chart-steps', null, 'No emails sent by the selected campaigns in the latest snapshot.');
@@ -579,7 +581,7 @@
       if (isNum(r.hour) && r.hour >= 0 && r.hour < 24) { hours[r.hour] += r.replies; }
     });
     var total = sum(hours, function (v) { return v; });
-    $('hours-sub').textContent = fmtInt(total) + ' replies received by webhook' + (allSelected() ? '.' : ' for this selection.');
+    $('hours-sub').textContent = count(total, 'reply', 'replies') + ' received by webhook' + (allSelected() ? '.' : ' for this selection.');
     if (!total) {
       show('card-hours', 'chart-hours', null, 'No reply events for this selection.');
       return;

@@ -23,6 +23,35 @@
 // them); NextSlot tells, without reserving, when the next Wait would be
 // granted.
 //
+// Clocks. Within a process every time the limiter keeps is measured on
+// the monotonic clock: reservations come from time.Now, and Preload,
+// PauseUntil and the server's X-RateLimit-Reset are converted to it as
+// they arrive, so a step of the wall clock (NTP, a resumed VM) during a
+// run neither releases a window early nor holds it longer. Across
+// processes only recorded times exist. The request journal dates each
+// request of this boot by the boot-time clock, which no step moves, so a
+// start gets the true send times whichever way the wall clock was
+// stepped in between. Wall-clock times alone (the ledger; a journal from
+// before a reboot) can be wrong either way, and a start decides:
+//
+//   - A time after now is impossible for a past send: the clock was
+//     stepped back since it was recorded. PastSends (Preload calls it)
+//     moves all such times back together, the latest to now, keeping
+//     their spacing: each is then no earlier than the send really was (a
+//     window the server still counts it in is never under-counted), and
+//     none holds a window longer than the window lasts (the next run does
+//     not wait an hour for a window it thinks full). It costs at most the
+//     time between the previous process's last request and this start.
+//   - A time in the past is taken as it is. A clock stepped forward is
+//     invisible in it: without a boot-time reading (only after a reboot)
+//     requests the server still counts may look older than its window,
+//     and a run right after may meet a 429, which pauses everyone as any
+//     429 does.
+//
+// A run's --deadline is a time of the wall clock, as a user means it: the
+// run compares the wait for the next slot (monotonic) with the time left
+// until the deadline by the wall clock as it reads at that moment.
+//
 // The pure helpers FinishTime (the greedy schedule, for planning),
 // ParseRetryAfter and Backoff (full jitter) serve the client's retry loop
 // and the plan command.

@@ -58,7 +58,9 @@ func (l *Limiter) Observe(h http.Header) {
 	if err != nil {
 		return
 	}
-	resetLocal := time.Unix(reset, 0).Add(-skew)
+	// On our monotonic clock from here on, like every time the limiter
+	// keeps: a step of the wall clock while we wait moves nothing.
+	resetLocal := now.Add(time.Unix(reset, 0).Add(-skew).Sub(now))
 	if !resetLocal.After(now) {
 		return // already over: nothing to hold back for
 	}

@@ -475,7 +475,9 @@ func (l *Limiter) PauseUntil(t time.Time, reason string) {
 // pauseLocked moves the gate to t, if that is later, and says whether it
 // moved.
 func (l *Limiter) pauseLocked(t time.Time, reason string) bool {
-	if !t.After(l.gate) || !t.After(time.Now()) {
+	now := time.Now()
+	t = now.Add(t.Sub(now)) // on the monotonic clock, whatever t came from
+	if !t.After(l.gate) || !t.After(now) {
 		return false
 	}
 	l.gate, l.gateWhy = t, reason

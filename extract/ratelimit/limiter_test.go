@@ -986,3 +986,34 @@ func TestHeaderPauseRequeuesLaterSlots(t *testing.T) {
 		assert.EqualValues(t, 2, l.Stats().Requeued)
 	})
 }
+
+// TestPreloadFromTheFuture: sends an earlier process recorded while its
+// clock was an hour ahead (stepped back since) look like sends in the
+// future. Taken as they are they would hold the hour window until an hour
+// after them: two hours of waiting. They are moved back together, the
+// latest to now, keeping their spacing: the next slot is when the oldest
+// of them leaves the window (30 minutes), as at a server that counted
+// them when they were really sent, at the latest just before now.
+func TestPreloadFromTheFuture(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		var sent []time.Time
+		for i := range 800 { // the last 30 minutes by the wrong clock, an hour ahead
+			sent = append(sent, now.Add(time.Hour-time.Duration(i)*2250*time.Millisecond))
+		}
+		past := PastSends(sent, now)
+		require.Len(t, past, 800)
+		for i, p := range past {
+			require.Equal(t, sent[i].Sub(sent[0]), p.Sub(past[0]), "spacing kept")
+		}
+		require.True(t, past[0].Equal(now), "the latest is now")
+		require.Equal(t, []time.Time{now.Add(-time.Minute)}, PastSends([]time.Time{now.Add(-time.Minute)}, now), "past times are kept")
+
+		l := New(std80, WithRand(seeded(4)))
+		l.Preload(sent)
+		waited, err := l.Wait(t.Context())
+		require.NoError(t, err)
+		oldest := now.Add(-799 * 2250 * time.Millisecond)
+		require.Equal(t, oldest.Add(time.Hour+DefaultGuard).Sub(now), waited, "about 30 minutes, not 90")
+	})
+}

@@ -1,16 +1,58 @@
 package ratelimit
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Preload seeds the logs with sends made before this process started (the
 // warehouse's request ledger), so a new run does not start at full speed
 // into a 429. Call it before the first Wait: slots already granted are
 // not revisited. Times may be in any order; those too old to matter are
-// dropped.
+// dropped, and those after now are moved back as [PastSends] says.
+//
+// The times are wall-clock readings of earlier processes; from here on
+// the limiter measures them, like everything else, on this process's
+// monotonic clock, so a clock step while it runs moves nothing.
 func (l *Limiter) Preload(sent []time.Time) {
+	now := time.Now()
+	past := PastSends(sent, now)
+	for i, t := range past {
+		past[i] = now.Add(t.Sub(now)) // the same instant, with a monotonic reading
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.s.merge(sent, time.Now(), l.pending)
+	l.s.merge(past, time.Now(), l.pending)
+}
+
+// PastSends returns a copy of sent, wall-clock times of requests made
+// before now by earlier processes, in which times after now are moved
+// back. A send cannot be later than the start that reads it: such a time
+// means the clock was stepped back since it was recorded, by at least
+// the amount the latest one is ahead. All the times from the future are
+// moved back by exactly that amount, keeping their spacing, so the latest
+// is now: each one is then no earlier than the send really was (a window
+// the server still counts it in is never under-counted), and none holds
+// a window for longer than the window's length (the next run does not
+// wait an hour for a window it thinks is full). Times not after now are
+// kept: a clock stepped forward is invisible in wall-clock times alone,
+// which is why the request journal also records a boot-time clock and
+// gives Preload times already measured on it.
+func PastSends(sent []time.Time, now time.Time) []time.Time {
+	out := slices.Clone(sent)
+	var ahead time.Duration
+	for _, t := range out {
+		ahead = max(ahead, t.Sub(now))
+	}
+	if ahead <= 0 {
+		return out
+	}
+	for i, t := range out {
+		if t.After(now) {
+			out[i] = t.Add(-ahead)
+		}
+	}
+	return out
 }
 
 // FinishTime returns when the n-th request would be sent (n >= 1) if

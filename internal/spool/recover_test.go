@@ -202,3 +202,31 @@ func TestFullTmpfsRecovers(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, probeName))
 	assert.ErrorIs(t, err, os.ErrNotExist, "no probe file left")
 }
+
+// A writer closed while broken (stopped during a full disk, before or
+// after its segment was sealed) closes cleanly, and the next writer on
+// the directory reads every acknowledged record and appends again.
+func TestCloseWhileBroken(t *testing.T) {
+	for _, wait := range []time.Duration{0, time.Second} { // before any recovery attempt; after several
+		synctest.Test(t, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := Open(dir, Options{RetryEvery: 100 * time.Millisecond})
+			require.NoError(t, err)
+			var fl faulty
+			fl.install(w)
+			ctx := context.Background()
+			require.NoError(t, w.Append(ctx, []byte("acked")))
+			fl.full.Store(true)
+			require.Error(t, w.Append(ctx, []byte("refused")))
+			time.Sleep(wait)
+			require.NoError(t, w.Close())
+
+			w, err = Open(dir, Options{})
+			require.NoError(t, err)
+			require.NoError(t, w.Append(ctx, []byte("next")))
+			require.NoError(t, w.Close())
+			recs, _ := readAll(t, dir)
+			assert.Equal(t, []string{"acked", "next"}, recs, "wait %s", wait)
+		})
+	}
+}

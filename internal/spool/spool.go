@@ -196,9 +196,14 @@ func (w *Writer) Close() error {
 	close(w.quit)
 	<-w.done
 	var err error
-	if w.broken != nil {
-		w.seal() // best effort: the next writer starts a new segment anyway
-	} else if w.f != nil {
+	switch {
+	case w.f == nil: // a broken segment, sealed already
+	case w.broken != nil:
+		// Best effort: the next writer starts a new segment anyway.
+		if w.seal() != nil {
+			_ = w.f.Close()
+		}
+	default:
 		err = w.f.Close()
 	}
 	if lerr := w.lock.Release(); err == nil {

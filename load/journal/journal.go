@@ -13,12 +13,12 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
+	"github.com/smartlead-etl/smartlead-etl/internal/diskfull"
 	"github.com/smartlead-etl/smartlead-etl/internal/privfile"
 )
 
@@ -42,6 +42,8 @@ type record struct {
 	Dur   int64    `json:"d,omitempty"`
 	RR    *int     `json:"rr,omitempty"`
 	Err   string   `json:"x,omitempty"`
+	Boot  string   `json:"b,omitempty"` // "s": the boot it was sent in
+	Mono  int64    `json:"m,omitempty"` // "s": the boot-time clock then (ns)
 }
 
 // Entry is one request the journal holds, with its answer when one was
@@ -53,6 +55,15 @@ type Entry struct {
 	Attempt  extract.Attempt
 	Answered bool // false: the process stopped before recording an answer
 	Flushed  bool // already in the warehouse's api_requests
+	// Sent is when it was sent on the clock of the process that read the
+	// journal: Attempt.At is the wall-clock time recorded then (what the
+	// ledger keeps), which a clock step since has made wrong; Sent is
+	// measured with the boot-time clock when the request was sent in this
+	// boot (see sentAt).
+	Sent time.Time
+
+	boot string
+	mono int64
 }
 
 // Journal is the open journal of one warehouse. It is safe for concurrent
@@ -67,6 +78,9 @@ type Journal struct {
 	seq uint64
 	run string
 	buf []byte
+	// torn: a write failed (a full disk takes part of a line), so the
+	// next line starts on a line of its own.
+	torn bool
 }
 
 // Path returns the journal's file name for the warehouse at db.
@@ -82,6 +96,9 @@ func Open(path string) (*Journal, error) {
 	if err := j.reopen(); err != nil {
 		return nil, err
 	}
+	open.Lock()
+	open.inst[j.inst] = true
+	open.Unlock()
 	return j, nil
 }
 
@@ -118,7 +135,7 @@ func (j *Journal) reopen() error {
 	}
 	if err != nil {
 		_ = f.Close()
-		return fmt.Errorf("journal: %w", err)
+		return diskfull.Wrap("request journal", j.path, "", fmt.Errorf("journal: %w", err))
 	}
 	j.f = f
 	return nil
@@ -154,8 +171,9 @@ func (j *Journal) Sending(a extract.Attempt) (string, error) {
 	defer j.mu.Unlock()
 	j.seq++
 	id := j.inst + "." + strconv.FormatUint(j.seq, 36)
+	boot, mono := bootClock()
 	r := record{Kind: "s", ID: id, PID: j.pid, Run: j.run, At: a.At.UnixNano(), EP: a.Endpoint,
-		Camp: a.CampaignID, N: a.Attempt, Wait: int64(a.Waited)}
+		Camp: a.CampaignID, N: a.Attempt, Wait: int64(a.Waited), Boot: boot, Mono: mono}
 	if err := j.append(r, true); err != nil {
 		return "", err
 	}
@@ -193,7 +211,11 @@ func (j *Journal) append(r record, sync bool) error {
 	if j.f == nil {
 		return errors.New("journal: closed")
 	}
-	j.buf = append(j.buf[:0], mustLine(r)...)
+	j.buf = j.buf[:0]
+	if j.torn {
+		j.buf = append(j.buf, '\n') // end the part of a line a failed write left
+	}
+	j.buf = append(j.buf, mustLine(r)...)
 	for range 3 {
 		if err := unix.Flock(int(j.f.Fd()), unix.LOCK_SH); err != nil {
 			return fmt.Errorf("journal: lock: %w", err)
@@ -205,8 +227,14 @@ func (j *Journal) append(r record, sync bool) error {
 			}
 			_ = unix.Flock(int(j.f.Fd()), unix.LOCK_UN)
 			if err != nil {
-				return fmt.Errorf("journal: write %s: %w", j.path, err)
+				j.torn = true
+				kept := ""
+				if r.Kind == "s" {
+					kept = "the request was not sent"
+				}
+				return diskfull.Wrap("request journal", j.path, kept, fmt.Errorf("journal: write %s: %w", j.path, err))
 			}
+			j.torn = false
 			return nil
 		}
 		_ = unix.Flock(int(j.f.Fd()), unix.LOCK_UN)
@@ -232,15 +260,19 @@ func (j *Journal) Close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
+	open.Lock()
+	delete(open.inst, j.inst)
+	open.Unlock()
 	return err
 }
 
 // State is what the journal knows when read.
 type State struct {
-	// Since: the journal holds every request sent at or after Since; an
-	// older request is only in the warehouse's ledger.
+	// Since: the journal holds every request recorded at or after Since
+	// (wall-clock times as recorded, like the ledger's); an older request
+	// is only in the warehouse's ledger.
 	Since   time.Time
-	Entries []Entry // by send time
+	Entries []Entry // by send time (Sent)
 }
 
 // Read reads the journal at path. A missing file is an empty journal
@@ -259,6 +291,8 @@ func Read(path string) (*State, error) {
 }
 
 func read(r io.Reader, path string) (*State, error) {
+	now := time.Now()
+	bootNowID, bootNow := bootClock()
 	st := &State{}
 	byID := map[string]*Entry{}
 	var order []*Entry
@@ -273,9 +307,15 @@ func read(r io.Reader, path string) (*State, error) {
 		}
 		var rec record
 		if err := json.Unmarshal(b, &rec); err != nil {
-			// Only a power cut tears a line (a killed process's write(2)
-			// completes); its request was never sent unsynced, so skip it.
-			continue
+			// A power cut, or a write refused by a full disk after it
+			// took part of the line, tears a line; its request was never
+			// sent, so skip it. A record appended later (by another
+			// process, which did not see the failure) may have been
+			// glued to the torn part: keep it. Every line starts `{"t":`.
+			i := bytes.LastIndex(b, []byte(`{"t":`))
+			if i <= 0 || json.Unmarshal(b[i:], &rec) != nil {
+				continue
+			}
 		}
 		switch rec.Kind {
 		case "h":
@@ -285,7 +325,8 @@ func read(r io.Reader, path string) (*State, error) {
 		case "s":
 			e := &Entry{ID: rec.ID, PID: rec.PID, RunID: rec.Run, Attempt: extract.Attempt{
 				At: time.Unix(0, rec.At), Endpoint: rec.EP, CampaignID: rec.Camp, Attempt: rec.N,
-				Waited: time.Duration(rec.Wait), RateRemaining: -1}}
+				Waited: time.Duration(rec.Wait), RateRemaining: -1}, boot: rec.Boot, mono: rec.Mono}
+			e.Sent = sentAt(e.Attempt.At, rec.Boot, rec.Mono, now, bootNowID, bootNow)
 			if old, ok := byID[rec.ID]; ok { // rewritten by Compact with its answer after it
 				*old = *e
 				continue
@@ -311,50 +352,30 @@ func read(r io.Reader, path string) (*State, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("journal: read %s line %d: %w", path, line, err)
 	}
-	sort.SliceStable(order, func(a, b int) bool { return order[a].Attempt.At.Before(order[b].Attempt.At) })
+	sort.SliceStable(order, func(a, b int) bool { return order[a].Sent.Before(order[b].Sent) })
 	st.Entries = make([]Entry, len(order))
 	for i, e := range order {
 		st.Entries[i] = *e
+		// A request recorded before Since (the clock was stepped back
+		// after the header was written) is in the journal all the same:
+		// the ledger must not count it a second time.
+		if e.Attempt.At.Before(st.Since) {
+			st.Since = e.Attempt.At
+		}
 	}
 	return st, nil
 }
 
-// SentSince returns the send time of every request at or after from.
+// SentSince returns the send time (Sent) of every request sent at or
+// after from.
 func (s *State) SentSince(from time.Time) []time.Time {
 	var out []time.Time
 	for _, e := range s.Entries {
-		if !e.Attempt.At.Before(from) {
-			out = append(out, e.Attempt.At)
+		if !e.Sent.Before(from) {
+			out = append(out, e.Sent)
 		}
 	}
 	return out
-}
-
-// Orphans returns the requests not yet in the warehouse's ledger that were
-// sent by processes no longer running: their rows must be written (an
-// unanswered one as sent, with no answer recorded) so that the ledger
-// counts every request.
-func (s *State) Orphans() []Entry {
-	var out []Entry
-	for _, e := range s.Entries {
-		if !e.Flushed && e.PID != os.Getpid() && !alive(e.PID) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// NoAnswer is the error text of a ledger row for a request whose process
-// stopped before recording its answer.
-const NoAnswer = "no answer recorded: the process stopped before the response"
-
-// alive reports whether a process with this id exists.
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := unix.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Compact rewrites the journal without the requests sent before keepFrom
@@ -379,37 +400,45 @@ func (j *Journal) Compact(keepFrom time.Time) error {
 	if err != nil {
 		return err
 	}
-	since := st.Since
-	if keepFrom.After(since) {
-		since = keepFrom
-	}
-	var out bytes.Buffer
-	out.Write(mustLine(record{Kind: "h", Since: since.UnixNano()}))
+	// Since moves up to keepFrom, but not past the recorded time of a
+	// request kept (one recorded before a clock step backwards): the
+	// ledger counts what was recorded before Since.
+	since := keepFrom
+	var body bytes.Buffer
 	var flushed []string
 	for _, e := range st.Entries {
-		if e.Flushed && e.Attempt.At.Before(keepFrom) {
+		if e.Flushed && e.Sent.Before(keepFrom) {
 			continue
 		}
 		a := e.Attempt
-		out.Write(mustLine(record{Kind: "s", ID: e.ID, PID: e.PID, Run: e.RunID, At: a.At.UnixNano(), EP: a.Endpoint,
-			Camp: a.CampaignID, N: a.Attempt, Wait: int64(a.Waited)}))
+		if a.At.Before(since) {
+			since = a.At
+		}
+		body.Write(mustLine(record{Kind: "s", ID: e.ID, PID: e.PID, Run: e.RunID, At: a.At.UnixNano(), EP: a.Endpoint,
+			Camp: a.CampaignID, N: a.Attempt, Wait: int64(a.Waited), Boot: e.boot, Mono: e.mono}))
 		if e.Answered {
 			r := record{Kind: "a", ID: e.ID, St: a.Status, Dur: int64(a.Duration), Err: a.Err}
 			if a.RateRemaining >= 0 {
 				rr := a.RateRemaining
 				r.RR = &rr
 			}
-			out.Write(mustLine(r))
+			body.Write(mustLine(r))
 		}
 		if e.Flushed {
 			flushed = append(flushed, e.ID)
 		}
 	}
 	if len(flushed) > 0 {
-		out.Write(mustLine(record{Kind: "f", IDs: flushed}))
+		body.Write(mustLine(record{Kind: "f", IDs: flushed}))
 	}
+	if st.Since.After(since) {
+		since = st.Since
+	}
+	var out bytes.Buffer
+	out.Write(mustLine(record{Kind: "h", Since: since.UnixNano()}))
+	out.Write(body.Bytes())
 	if err := privfile.WriteFile(j.path, out.Bytes()); err != nil {
-		return fmt.Errorf("journal: compact: %w", err)
+		return diskfull.Wrap("request journal", j.path, "", fmt.Errorf("journal: compact: %w", err))
 	}
 	// Switch to the new file (it already ends in a newline); the old one
 	// is closed once its lock is released, on return.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -50,6 +51,7 @@ func attempt(at time.Time) extract.Attempt {
 }
 
 func TestRoundTrip(t *testing.T) {
+	defer SetBootClock(func() (string, int64) { return "", 0 })() // it dates a request a second ahead
 	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
 	j, err := Open(path)
 	require.NoError(t, err)
@@ -85,6 +87,13 @@ func TestRoundTrip(t *testing.T) {
 	require.Equal(t, -1, st.Entries[1].Attempt.RateRemaining)
 	require.Len(t, st.SentSince(t0.Add(time.Millisecond)), 1)
 	require.Empty(t, st.Orphans(), "this process is alive: its requests are not orphans")
+
+	// Closed, the journal will never mark its second request as in the
+	// ledger: an orphan, although this process lives on.
+	require.NoError(t, j.Close())
+	orphans := st.Orphans()
+	require.Len(t, orphans, 1)
+	require.Equal(t, id2, orphans[0].ID)
 }
 
 // TestKilledProcess: a process killed with SIGKILL after Sending returned
@@ -135,8 +144,14 @@ func TestKilledProcess(t *testing.T) {
 	require.Len(t, st.Entries, 5)
 }
 
+// TestCompact, with only wall-clock times (no boot-time clock, as across a
+// reboot) so that the test can date requests in the past.
 func TestCompact(t *testing.T) {
+	defer SetBootClock(func() (string, int64) { return "", 0 })()
 	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	now := time.Now()
+	// A journal started three hours ago.
+	require.NoError(t, os.WriteFile(path, mustLine(record{Kind: "h", Since: now.Add(-3 * time.Hour).UnixNano()}), 0o600))
 	j, err := Open(path)
 	require.NoError(t, err)
 	defer j.Close()
@@ -144,7 +159,6 @@ func TestCompact(t *testing.T) {
 	require.NoError(t, err)
 	defer other.Close()
 
-	now := time.Now()
 	old, err := j.Sending(attempt(now.Add(-2 * time.Hour)))
 	require.NoError(t, err)
 	oldUnflushed, err := j.Sending(attempt(now.Add(-90 * time.Minute)))
@@ -156,19 +170,18 @@ func TestCompact(t *testing.T) {
 	j.Answered(recent, a)
 	require.NoError(t, j.Flushed([]string{old, recent}))
 
-	before, err := Read(path)
-	require.NoError(t, err)
 	keep := now.Add(-time.Hour)
 	require.NoError(t, j.Compact(keep))
 	st, err := Read(path)
 	require.NoError(t, err)
-	require.True(t, st.Since.Equal(before.Since), "the journal never claims requests from before it existed")
 	var ids []string
 	for _, e := range st.Entries {
 		ids = append(ids, e.ID)
 	}
 	require.Equal(t, []string{oldUnflushed, recent}, ids, "old flushed requests go; unflushed ones stay whatever their age")
 	require.True(t, st.Entries[1].Answered && st.Entries[1].Flushed)
+	require.True(t, st.Since.Equal(time.Unix(0, now.Add(-90*time.Minute).UnixNano())),
+		"Since moves up, but not past a request the journal keeps (the ledger would count it again): %s", st.Since)
 
 	// The other handle still points at the replaced file: its next record
 	// must land in the new one.
@@ -179,14 +192,69 @@ func TestCompact(t *testing.T) {
 	require.Len(t, st.Entries, 3)
 	require.Equal(t, late, st.Entries[2].ID)
 
-	// Compacting past the journal's start moves Since: older requests are
-	// the warehouse's ledger's to count.
+	// Once every request is in the ledger, compacting past them all moves
+	// Since there: older requests are the ledger's to count.
+	require.NoError(t, j.Flushed([]string{oldUnflushed, late}))
 	later := time.Now().Add(time.Minute)
 	require.NoError(t, other.Compact(later))
 	st, err = Read(path)
 	require.NoError(t, err)
 	require.True(t, st.Since.Equal(time.Unix(0, later.UnixNano())))
-	require.Len(t, st.Entries, 2, "the unflushed requests stay")
+	require.Empty(t, st.Entries)
+	// Since never moves back.
+	require.NoError(t, other.Compact(now.Add(-time.Hour)))
+	st, err = Read(path)
+	require.NoError(t, err)
+	require.True(t, st.Since.Equal(time.Unix(0, later.UnixNano())))
+}
+
+// TestClockSteps: requests recorded by an earlier process of this boot
+// whose wall clock was an hour ahead (stepped back since) or an hour
+// behind (stepped forward since) are dated by the boot-time clock: a
+// reader sees when they were really sent, counts them in the windows they
+// are still in, and compaction keeps them. Without a boot-time reading
+// (another boot) only the recorded wall-clock time is known.
+func TestClockSteps(t *testing.T) {
+	boot, mono := "boot-a", int64(5*time.Hour)
+	defer SetBootClock(func() (string, int64) { return boot, mono })()
+	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	j, err := Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	now := time.Now()
+	ahead, err := j.Sending(attempt(now.Add(time.Hour)))
+	require.NoError(t, err)
+	mono += int64(time.Second)
+	behind, err := j.Sending(attempt(now.Add(-time.Hour + time.Second)))
+	require.NoError(t, err)
+	require.NoError(t, j.Flushed([]string{ahead, behind}))
+	mono += int64(10 * time.Second) // read 11 s after the first
+
+	st, err := Read(path)
+	require.NoError(t, err)
+	require.Len(t, st.Entries, 2)
+	readAt := time.Now()
+	sent := map[string]time.Duration{}
+	for _, e := range st.Entries {
+		sent[e.ID] = readAt.Sub(e.Sent)
+	}
+	assert.InDelta(t, float64(11*time.Second), float64(sent[ahead]), float64(time.Second), "really sent 11 s ago")
+	assert.InDelta(t, float64(10*time.Second), float64(sent[behind]), float64(time.Second), "really sent 10 s ago")
+	assert.Len(t, st.SentSince(readAt.Add(-time.Minute)), 2, "both in the last minute")
+	assert.True(t, st.Since.Equal(time.Unix(0, now.Add(-time.Hour+time.Second).UnixNano())),
+		"the ledger does not count again a request recorded before the header")
+	require.NoError(t, j.Compact(readAt.Add(-time.Hour)))
+	st, err = Read(path)
+	require.NoError(t, err)
+	require.Len(t, st.Entries, 2, "compaction keeps what the windows still count")
+	assert.Equal(t, int64(5*time.Hour), st.Entries[0].mono, "the boot-time reading survives compaction")
+
+	boot = "boot-b" // after a reboot: the wall-clock times as recorded
+	st, err = Read(path)
+	require.NoError(t, err)
+	for _, e := range st.Entries {
+		assert.True(t, e.Sent.Equal(e.Attempt.At))
+	}
 }
 
 // TestTornTail: a line torn by a power cut is skipped, and does not

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -36,6 +36,7 @@ func shownLeft(t *testing.T, line string) time.Duration {
 // least that minute, and counts down through the wait; at the end of a
 // successful run it reads 100%.
 func TestProgressEstimateShowsTheRateLimitWait(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ws, err := ratelimit.Parse("8/1s,48/1m,800/1h")
 		require.NoError(t, err)
@@ -84,6 +85,7 @@ func lastBar(s string) string {
 // A log line written while the bar is shown erases the bar first and
 // draws it again after itself: the two never share a line.
 func TestLogLineNeverGluedOntoTheBar(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	con := newConsole(&out)
 	log := slog.New(slog.NewTextHandler(con, nil))

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"io/fs"
@@ -9,14 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 )
 
 // countingServer is a listener on addr that counts every request.
@@ -54,6 +50,7 @@ func nonLoopbackIP(t *testing.T) string {
 // are configuration errors (exit 2): no request reaches the listener, no
 // warehouse is created, and the password is never echoed.
 func TestBaseURLRefusedBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
 	srv, hits := countingServer(t, "127.0.0.1:0")
 	host := strings.TrimPrefix(srv.URL, "http://")
 	bases := []string{"http://someuser:PASSWORD-9f8e@" + host + "/api/v1", "https://PASSWORD-9f8e@server.smartlead.ai/api/v1"}
@@ -71,7 +68,7 @@ func TestBaseURLRefusedBeforeAnyRequest(t *testing.T) {
 			if cmd == "plan" {
 				require.NoError(t, os.WriteFile(db, nil, 0o600)) // plan needs a warehouse to exist
 			}
-			r := runBinary(t, []string{cmd, "--db", db, "--base-url", base}, "SMARTLEAD_API_KEY="+testKey)
+			r := runCLI(t, []string{cmd, "--db", db, "--base-url", base}, "SMARTLEAD_API_KEY="+testKey)
 			require.Equal(t, 2, r.code, "%s %s: %s", cmd, base, r.all())
 			require.Contains(t, r.stderr, "--base-url")
 			require.NotContains(t, r.all(), "PASSWORD-9f8e")
@@ -85,78 +82,19 @@ func TestBaseURLRefusedBeforeAnyRequest(t *testing.T) {
 	require.Zero(t, hits.Load(), "a request reached the server")
 }
 
-// TestEverythingCreatedIsPrivate: under umask 022, every file and
-// directory a demo run with an export creates (warehouse, WAL, lock file,
-// Parquet files, manifest.json, the directories around them) has no group
-// or other bits. An --api-key-file others can read gets a one-line
-// warning with the fix. Not parallel: the umask is process-wide.
-func TestEverythingCreatedIsPrivate(t *testing.T) {
-	old := syscall.Umask(0o022)
-	t.Cleanup(func() { syscall.Umask(old) })
-	root := filepath.Join(t.TempDir(), "root")
-	// --db must name an existing directory (a typo is a usage error);
-	// the export directories below are the tool's to create.
-	for _, d := range []string{"data", "run", "killed"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o700))
-	}
-	r := runBinary(t, []string{"demo", "--db", filepath.Join(root, "data", "demo.duckdb"), "--campaigns", "3", "--leads", "20",
-		"--export", filepath.Join(root, "lake"), "--log-format", "json"})
-	require.Equal(t, 0, r.code, r.all())
-
-	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
-	keyFile := filepath.Join(t.TempDir(), "key")
-	require.NoError(t, os.WriteFile(keyFile, []byte(testKey+"\n"), 0o644))
-	r = runBinary(t, runArgs(filepath.Join(root, "run", "w.duckdb"), base, "--api-key-file", keyFile, "--export", filepath.Join(root, "lake2")))
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stderr, "chmod 600 "+keyFile)
-	assert.Equal(t, 1, strings.Count(r.stderr, "chmod 600"))
-
-	// The lock file and WAL exist while a run runs (and after a crash).
-	_, slow := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
-	killed := filepath.Join(root, "killed", "w.duckdb")
-	cmd := command(t, runArgs(killed, slow, "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
-	require.NoError(t, cmd.Start())
-	waitForLock(t, killed+".lock", cmd.Process.Pid)
-	require.Eventually(t, func() bool { _, err := os.Stat(killed + ".wal"); return err == nil }, 30*time.Second, 20*time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-
-	var files, dirs int
-	require.NoError(t, filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		require.NoError(t, err)
-		fi, err := d.Info()
-		require.NoError(t, err)
-		assert.Zero(t, fi.Mode().Perm()&0o077, "%s is %v", path, fi.Mode().Perm())
-		if d.IsDir() {
-			dirs++
-		} else {
-			files++
-		}
-		return nil
-	}))
-	require.Greater(t, files, 20)
-	require.Greater(t, dirs, 10)
-	_, err := os.Stat(filepath.Join(root, "lake", "manifest.json"))
-	require.NoError(t, err)
-
-	require.NoError(t, os.Chmod(keyFile, 0o600))
-	r = runBinary(t, runArgs(filepath.Join(root, "run", "w.duckdb"), base, "--api-key-file", keyFile))
-	require.Equal(t, 0, r.code, r.all())
-	assert.NotContains(t, r.stderr, "chmod 600")
-}
-
 // TestRedirectFailsTheRunAndLeaksNothing: the API redirects to a second
 // listener. The run fails (exit 1) naming the status and the other host;
 // the second listener receives nothing, so no header, URL or body of its
 // carries the key.
 func TestRedirectFailsTheRunAndLeaksNothing(t *testing.T) {
+	t.Parallel()
 	other, otherHits := countingServer(t, "127.0.0.1:0")
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/api/v1/campaigns/?token=QUERY-SECRET-1", http.StatusMovedPermanently)
 	}))
 	t.Cleanup(api.Close)
 	db := filepath.Join(t.TempDir(), "w.duckdb")
-	r := runBinary(t, runArgs(db, api.URL+"/api/v1"), "SMARTLEAD_API_KEY="+testKey)
+	r := runCLI(t, runArgs(db, api.URL+"/api/v1"), "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 1, r.code, r.all())
 	require.Zero(t, otherHits.Load(), "the redirect was followed")
 	require.Contains(t, r.stderr, "301 Moved Permanently redirecting to host "+strings.TrimPrefix(other.URL, "http://"))
@@ -170,16 +108,17 @@ func TestRedirectFailsTheRunAndLeaksNothing(t *testing.T) {
 // to api_requests, so after run, plan, run the ledger holds every request
 // the server saw.
 func TestPlanRequestsReachTheLedger(t *testing.T) {
+	t.Parallel()
 	fake, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	env := "SMARTLEAD_API_KEY=" + testKey
-	r := runBinary(t, runArgs(db, base), env)
+	r := runCLI(t, runArgs(db, base), env)
 	require.Equal(t, 0, r.code, r.all())
 	before := fake.Stats().Requests
-	r = runBinary(t, []string{"plan", "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h"}, env)
+	r = runCLI(t, []string{"plan", "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h"}, env)
 	require.Equal(t, 0, r.code, r.all())
 	require.Greater(t, fake.Stats().Requests, before, "plan made its request")
-	r = runBinary(t, runArgs(db, base), env)
+	r = runCLI(t, runArgs(db, base), env)
 	require.Equal(t, 0, r.code, r.all())
 	conn := openDB(t, db)
 	require.EqualValues(t, fake.Stats().Requests, scalar[int64](t, conn, "SELECT count(*) FROM api_requests"),

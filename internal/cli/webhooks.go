@@ -1,19 +1,16 @@
-package main
+package cli
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
 	"github.com/smartlead-etl/smartlead-etl/load"
@@ -23,12 +20,8 @@ import (
 
 // webhookEvents are the event types `webhooks register` subscribes to by
 // default: everything email_events and its reports use.
-var webhookEvents = []string{"EMAIL_SENT", "EMAIL_OPEN", "EMAIL_LINK_CLICK", "EMAIL_REPLY", "EMAIL_BOUNCE",
-	"LEAD_UNSUBSCRIBED", "LEAD_CATEGORY_UPDATED"}
-
-// knownWebhookEvents are every documented type (the normalised spelling).
-var knownWebhookEvents = append(slices.Clone(webhookEvents), "FIRST_EMAIL_SENT", "CAMPAIGN_STATUS_CHANGED",
-	"UNTRACKED_REPLIES", "MANUAL_STEP_REACHED", "EMAIL_ACCOUNT_DISCONNECTED")
+var webhookEvents = []string{transform.EventSent, transform.EventOpen, transform.EventLinkClick, transform.EventReply,
+	transform.EventBounce, transform.EventUnsubscribed, transform.EventCategoryUpdated}
 
 const webhooksUsage = `Usage:
   smartlead-etl webhooks register --url URL [--events A,B] [--campaign ID | --client ID] [--name NAME]
@@ -39,46 +32,54 @@ Each call is an API request: it goes through the same rate limiter as run and is
 recorded in api_requests. Registration is user-level (every campaign) unless
 --campaign or --client is given.`
 
-func cmdWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (e *env) cmdWebhooks(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usageErrorf("webhooks: say register, list or delete (smartlead-etl help webhooks)")
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stdout, webhooksUsage) // help goes to stdout, like every command's
+		fmt.Fprintln(e.stdout, webhooksUsage) // help goes to stdout, like every command's
 		return errHelp
 	}
 	sub, rest := args[0], args[1:]
 	var cfg runConfig
-	fs := newFlagSet("webhooks "+sub+" [flags]", webhooksUsage)
-	cfg.register(fs)
-	hideRunOnlyFlags(fs)
 	var (
 		hookURL          string
 		events           []string
 		name             string
 		campaign, client int64
 	)
+	var fs *flagSet
 	switch sub {
 	case "register":
+		fs = newFlags("webhooks register", "--url URL [flags]", "Register a webhook with SmartLead, user-level (every campaign) unless --campaign or --client is given. The call goes through the same rate limiter as run and is recorded in api_requests.", envPrefix)
 		fs.StringVar(&hookURL, "url", "", "the receiver's public URL, e.g. https://hooks.example.com/webhooks/smartlead")
 		fs.StringSliceVar(&events, "events", webhookEvents, "event types to subscribe to")
 		fs.StringVar(&name, "name", "smartlead-etl", "the webhook's name in SmartLead")
 		fs.Int64Var(&campaign, "campaign", 0, "register for this campaign only")
 		fs.Int64Var(&client, "client", 0, "register for this client's campaigns only")
 	case "list":
+		fs = newFlags("webhooks list", "[flags]", "List the webhooks this tool registered and whether SmartLead still has them. Each check is an API request, recorded in api_requests.", envPrefix)
 		fs.Int64Var(&campaign, "campaign", 0, "also list this campaign's webhooks as the API reports them")
 	case "delete":
+		fs = newFlags("webhooks delete", "ID [flags]", "Delete a webhook from SmartLead (an API request, recorded in api_requests).", envPrefix)
 	default:
-		fmt.Fprintln(stderr, webhooksUsage)
+		fmt.Fprintln(e.stderr, webhooksUsage)
 		return usageErrorf("webhooks: unknown subcommand %q (register, list or delete)", sub)
 	}
-	if err := parseFlags(fs, rest, stdout); err != nil {
+	cfg.dbFlags.register(fs)
+	cfg.logFlags.register(fs)
+	cfg.apiFlags.register(fs)
+	// The webhook commands once took every flag of run; those that do
+	// not concern one API call are still accepted, with a warning.
+	fs.ignore(runFlagSet(&runConfig{}), "concurrency", "streams", "days", "full-refresh", "backfill-days", "resume-within",
+		"commit-wait", "retain", "max-requests", "deadline", "dry-run", "export", "dashboard", "progress")
+	if err := e.parse(fs, rest); err != nil {
 		return err
 	}
-	if err := cfg.resolve(fs, true); err != nil {
+	if err := e.resolve(fs, &cfg, true); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.common, stderr)
+	log, err := e.newLogger(cfg.logFlags, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -91,12 +92,12 @@ func cmdWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		return registerWebhook(ctx, cfg, log, spec, stdout)
+		return e.registerWebhook(ctx, cfg, log, spec)
 	case "list":
 		if fs.NArg() > 0 {
 			return usageErrorf("webhooks list: unexpected argument %q", fs.Arg(0))
 		}
-		return listWebhooks(ctx, cfg, log, campaign, stdout)
+		return e.listWebhooks(ctx, cfg, log, campaign)
 	}
 	if fs.NArg() != 1 {
 		return usageErrorf("webhooks delete takes one webhook id")
@@ -105,16 +106,7 @@ func cmdWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || id <= 0 {
 		return usageErrorf("webhooks delete %q: the id must be a positive integer", fs.Arg(0))
 	}
-	return deleteWebhook(ctx, cfg, log, id, stdout)
-}
-
-// hideRunOnlyFlags keeps --help of the webhooks commands to the flags
-// that matter for a single API call.
-func hideRunOnlyFlags(fs *pflag.FlagSet) {
-	for _, f := range []string{"concurrency", "streams", "days", "retain", "export", "progress", "full-refresh",
-		"max-requests", "deadline", "backfill-days", "resume-within", "dry-run"} {
-		_ = fs.MarkHidden(f)
-	}
+	return e.deleteWebhook(ctx, cfg, log, id)
 }
 
 // webhookSpec checks the register flags.
@@ -136,8 +128,8 @@ func webhookSpec(rawURL string, events []string, name string, campaign, client i
 	var types []string
 	for _, e := range events {
 		n := transform.NormalizeEventType(e)
-		if !slices.Contains(knownWebhookEvents, n) {
-			return spec, usageErrorf("--events: unknown event type %q (known: %s)", e, strings.Join(knownWebhookEvents, ","))
+		if !slices.Contains(transform.EventTypes, n) {
+			return spec, usageErrorf("--events: unknown event type %q (known: %s)", e, strings.Join(transform.EventTypes, ","))
 		}
 		if !slices.Contains(types, n) {
 			types = append(types, n)
@@ -154,15 +146,16 @@ func webhookSpec(rawURL string, events []string, name string, campaign, client i
 // ledger, never while a request waits.
 type apiSession struct {
 	*pipeline.Session
+	e   *env
 	cfg runConfig
 	log *slog.Logger
 }
 
-func newAPISession(ctx context.Context, cfg runConfig, log *slog.Logger) (*apiSession, error) {
-	a := &apiSession{cfg: cfg, log: log}
-	err := withStore(ctx, cfg, log, func(s *load.Store) error {
+func (e *env) newAPISession(ctx context.Context, cfg runConfig, log *slog.Logger) (*apiSession, error) {
+	a := &apiSession{e: e, cfg: cfg, log: log}
+	err := e.withStore(ctx, cfg.dbFlags, log, func(s *load.Store) error {
 		var err error
-		a.Session, err = pipeline.NewSession(ctx, cfg.pipelineConfig(log, nil),
+		a.Session, err = pipeline.NewSession(ctx, e.pipelineConfig(cfg, log),
 			pipeline.SessionOptions{Store: s, Recover: true, Label: "webhooks", Logger: log})
 		return err
 	})
@@ -175,7 +168,7 @@ func newAPISession(ctx context.Context, cfg runConfig, log *slog.Logger) (*apiSe
 // finish writes the attempts to the ledger and runs fn on the warehouse.
 func (a *apiSession) finish(ctx context.Context, fn func(*load.Store) error) error {
 	defer a.Close()
-	return withStore(context.WithoutCancel(ctx), a.cfg, a.log, func(s *load.Store) error {
+	return a.e.withStore(context.WithoutCancel(ctx), a.cfg.dbFlags, a.log, func(s *load.Store) error {
 		if err := a.Flush(ctx, s); err != nil {
 			return err
 		}
@@ -186,8 +179,9 @@ func (a *apiSession) finish(ctx context.Context, fn func(*load.Store) error) err
 	})
 }
 
-func withStore(ctx context.Context, cfg runConfig, log *slog.Logger, fn func(*load.Store) error) error {
-	s, err := load.Open(ctx, cfg.db, schemaFS(), load.Options{LockWait: cfg.lockWait, Logger: log})
+// withStore opens the warehouse for writing (creating it) and runs fn.
+func (e *env) withStore(ctx context.Context, c dbFlags, log *slog.Logger, fn func(*load.Store) error) error {
+	s, err := load.Open(ctx, c.db, e.schema(), load.Options{LockWait: c.lockWait, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -198,8 +192,8 @@ func withStore(ctx context.Context, cfg runConfig, log *slog.Logger, fn func(*lo
 	return err
 }
 
-func registerWebhook(ctx context.Context, cfg runConfig, log *slog.Logger, spec extract.WebhookSpec, stdout io.Writer) error {
-	a, err := newAPISession(ctx, cfg, log)
+func (e *env) registerWebhook(ctx context.Context, cfg runConfig, log *slog.Logger, spec extract.WebhookSpec) error {
+	a, err := e.newAPISession(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -219,20 +213,21 @@ func registerWebhook(ctx context.Context, cfg runConfig, log *slog.Logger, spec 
 		return err
 	}
 	log.Info("webhook registered", "webhook_id", id, "association", spec.Association(), "events", strings.Join(spec.EventTypes, ","))
-	fmt.Fprintf(stdout, "registered webhook %d (%s-level) for %s\nevents: %s\n", id, spec.Association(), spec.URL, strings.Join(spec.EventTypes, ", "))
+	fmt.Fprintf(e.stdout, "registered webhook %d (%s-level) for %s\nevents: %s\n", id, spec.Association(), spec.URL, strings.Join(spec.EventTypes, ", "))
 	return nil
 }
 
-func listWebhooks(ctx context.Context, cfg runConfig, log *slog.Logger, campaign int64, stdout io.Writer) error {
+func (e *env) listWebhooks(ctx context.Context, cfg runConfig, log *slog.Logger, campaign int64) error {
+	stdout := e.stdout
 	var known []load.WebhookRegistration
-	if err := withStore(ctx, cfg, log, func(s *load.Store) error {
+	if err := e.withStore(ctx, cfg.dbFlags, log, func(s *load.Store) error {
 		var err error
 		known, err = s.Webhooks(ctx)
 		return err
 	}); err != nil {
 		return err
 	}
-	a, err := newAPISession(ctx, cfg, log)
+	a, err := e.newAPISession(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -272,8 +267,9 @@ func listWebhooks(ctx context.Context, cfg runConfig, log *slog.Logger, campaign
 	return callErr
 }
 
-func deleteWebhook(ctx context.Context, cfg runConfig, log *slog.Logger, id int64, stdout io.Writer) error {
-	a, err := newAPISession(ctx, cfg, log)
+func (e *env) deleteWebhook(ctx context.Context, cfg runConfig, log *slog.Logger, id int64) error {
+	stdout := e.stdout
+	a, err := e.newAPISession(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -26,37 +26,26 @@ func requirePage(t *testing.T, path, warehouse string) string {
 }
 
 func TestDashboardAfterRunAndOnDemand(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 4, leads: 30})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "wh.duckdb")
 	after := filepath.Join(dir, "after-run.html")
-	r := runBinary(t, runArgs(db, base, "--dashboard", after), "SMARTLEAD_API_KEY="+testKey)
+	r := runCLI(t, runArgs(db, base, "--dashboard", after), "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stderr, `"msg":"dashboard written"`)
 	requirePage(t, after, "wh.duckdb")
 
 	out := filepath.Join(dir, "d.html")
 	require.NoError(t, os.WriteFile(out, []byte("stale"), 0o644))
-	r = runBinary(t, []string{"dashboard", "--db", db, "--out", out})
+	r = runCLI(t, []string{"dashboard", "--db", db, "--out", out})
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stdout, "dashboard written to "+out)
 	requirePage(t, out, "wh.duckdb")
 
-	r = runBinary(t, []string{"dashboard", "--db", db})
+	r = runCLI(t, []string{"dashboard", "--db", db})
 	assert.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, r.stderr, "--out FILE.html is required")
-	r = runBinary(t, []string{"dashboard", "--db", filepath.Join(dir, "missing.duckdb"), "--out", out})
+	r = runCLI(t, []string{"dashboard", "--db", filepath.Join(dir, "missing.duckdb"), "--out", out})
 	assert.Equal(t, 2, r.code, r.all())
-	r = runBinary(t, []string{"dashboard", "--db", db, "--out", filepath.Join(dir, "no-such-dir", "d.html")})
-	assert.Equal(t, 1, r.code, r.all())
-}
-
-func TestDemoWritesDashboard(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "demo.duckdb")
-	r := runBinary(t, []string{"demo", "--db", db, "--campaigns", "3", "--leads", "20", "--log-format", "json"})
-	require.Equal(t, 0, r.code, r.all())
-	page := filepath.Join(dir, "demo.html")
-	assert.Contains(t, r.stdout, "Dashboard: "+page)
-	requirePage(t, page, "demo.duckdb")
 }

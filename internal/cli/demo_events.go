@@ -1,12 +1,10 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -22,7 +20,8 @@ const demoWebhookSecret = "demo-webhook-secret-0000"
 // on loopback, a webhook registered with the simulated API through the
 // same client, limiter and ledger as run, an hour of simulated activity
 // delivered to it, and the events merged into the warehouse.
-func demoEvents(ctx context.Context, cfg runConfig, srv *fakeapi.Server, log *slog.Logger, stdout io.Writer) error {
+func (e *env) demoEvents(ctx context.Context, cfg runConfig, srv *fakeapi.Server, log *slog.Logger) error {
+	stdout := e.stdout
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -30,7 +29,7 @@ func demoEvents(ctx context.Context, cfg runConfig, srv *fakeapi.Server, log *sl
 	hookURL := "http://" + ln.Addr().String() + webhook.Path
 	fmt.Fprintf(stdout, "\n== webhooks: a receiver at %s\n", hookURL)
 	spec := extract.WebhookSpec{Name: "smartlead-etl demo", URL: hookURL, EventTypes: webhookEvents}
-	if err := registerWebhook(ctx, cfg, log, spec, stdout); err != nil {
+	if err := e.registerWebhook(ctx, cfg, log, spec); err != nil {
 		ln.Close()
 		return err
 	}
@@ -38,7 +37,7 @@ func demoEvents(ctx context.Context, cfg runConfig, srv *fakeapi.Server, log *sl
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		done <- webhook.Serve(rctx, ln, webhook.Config{DB: cfg.db, Schema: schemaFS(), Secret: demoWebhookSecret,
+		done <- webhook.Serve(rctx, ln, webhook.Config{DB: cfg.db, Schema: e.schema(), Secret: demoWebhookSecret,
 			Logger: log, MergeEvery: time.Hour}) // merged when it stops
 	}()
 	// Two rounds of activity: sends, then opens, clicks and replies to them.
@@ -53,7 +52,7 @@ func demoEvents(ctx context.Context, cfg runConfig, srv *fakeapi.Server, log *sl
 	if err := <-done; err != nil {
 		return err
 	}
-	store, err := openReadOnly(ctx, cfg.common)
+	store, err := openReadOnly(ctx, cfg.dbFlags)
 	if err != nil {
 		return err
 	}
@@ -66,32 +65,3 @@ func demoEvents(ctx context.Context, cfg runConfig, srv *fakeapi.Server, log *sl
 	fmt.Fprintln(stdout, "email_events, merged from the receiver's spool:")
 	return report.WriteResult(stdout, res, "table")
 }
-
-// fakeActivity makes the standalone simulated API (fake-api) produce a
-// little activity every interval and deliver it to the webhooks
-// registered with it, until ctx ends.
-func fakeActivity(ctx context.Context, srv *fakeapi.Server, every time.Duration, stderr io.Writer) {
-	if every <= 0 {
-		return
-	}
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				srv.Night(fakeapi.NightChange{ChangedLeadFrac: 0.01, NewSendsFrac: 0.01})
-				rep := srv.DeliverWebhooks(ctx, fakeapi.DeliveryOptions{})
-				if rep.Events > 0 {
-					fmt.Fprintf(stderr, "fake-api: delivered %d webhook events (%d POSTs, %d failed)\n", rep.Events, rep.Attempts, rep.Failed)
-				}
-			}
-		}
-	}()
-}
-
-// fakeWebhookSecret is the simulated API's webhook secret: the receiver's
-// own, so that a local receiver accepts its deliveries.
-func fakeWebhookSecret() string { return os.Getenv(webhookSecretEnv) }

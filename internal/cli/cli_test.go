@@ -1,38 +1,28 @@
-package main
+package cli
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 )
 
 // End-to-end tests of the built binary for a new user's first hour: the
 // exit codes and lines of configuration mistakes, help, honest numbers,
 // and the first-run plan.
 
-// oneLine asserts that stderr is exactly one line and returns it.
-func oneLine(t *testing.T, r result) string {
-	t.Helper()
-	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
-	require.Len(t, lines, 1, "want one line, got:\n%s", r.stderr)
-	return lines[0]
-}
-
 // A configuration mistake exits 2 with one line naming the flag (and the
 // variable it came from), before anything is opened: no warehouse, no
 // lock file, and on an existing warehouse no run row.
 func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
@@ -60,7 +50,7 @@ func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
 			all = append(all, "--base-url", base)
 		}
 		all = append(all, args...)
-		r := runBinary(t, all, append(env, key)...)
+		r := runCLI(t, all, append(env, key)...)
 		require.Equal(t, 2, r.code, r.all())
 		assert.Contains(t, oneLine(t, r), want)
 		assert.Empty(t, r.stdout)
@@ -77,12 +67,12 @@ func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
 	missing := filepath.Join(dir, "nodir", "w.duckdb")
 	check(t, missing, nil, nil, `--db "`+missing+`": directory `+filepath.Join(dir, "nodir")+` does not exist`)
 	check(t, missing, nil, []string{"SMARTLEAD_DB=" + missing}, `--db "`+missing+`"`)
-	r := runBinary(t, []string{"run", "--base-url", base}, key, "SMARTLEAD_DB="+missing)
+	r := runCLI(t, []string{"run", "--base-url", base}, key, "SMARTLEAD_DB="+missing)
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), `SMARTLEAD_DB="`+missing+`" (--db)`)
 
 	// On an existing warehouse: six typos leave six... nothing.
-	r = runBinary(t, runArgs(db, base), key)
+	r = runCLI(t, runArgs(db, base), key)
 	require.Equal(t, 0, r.code, r.all())
 	for _, c := range cases {
 		check(t, db, c.args, c.env, c.want)
@@ -96,28 +86,29 @@ func TestConfigurationErrorsExitTwoBeforeAnythingIsWritten(t *testing.T) {
 // given, even when SMARTLEAD_API_KEY is set too; with both set the file
 // wins and the log says so.
 func TestAPIKeySourceIsNamed(t *testing.T) {
+	t.Parallel()
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
 	empty := filepath.Join(dir, "empty.key")
 	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
 
-	r := runBinary(t, runArgs(db, base, "--api-key-file", empty), "SMARTLEAD_API_KEY="+testKey)
+	r := runCLI(t, runArgs(db, base, "--api-key-file", empty), "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 2, r.code, r.all())
 	line := oneLine(t, r)
 	assert.Contains(t, line, `--api-key-file "`+empty+`"`)
 	assert.Contains(t, line, "key file "+empty+" is empty")
 	assert.NotContains(t, line, "no API key")
 
-	r = runBinary(t, runArgs(db, base), "SMARTLEAD_API_KEY_FILE="+empty)
+	r = runCLI(t, runArgs(db, base), "SMARTLEAD_API_KEY_FILE="+empty)
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), `SMARTLEAD_API_KEY_FILE="`+empty+`" (--api-key-file): key file `+empty+" is empty")
 
-	r = runBinary(t, runArgs(db, base, "--api-key-file", filepath.Join(dir, "nosuch")))
+	r = runCLI(t, runArgs(db, base, "--api-key-file", filepath.Join(dir, "nosuch")))
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), "cannot read the key file: no such file or directory")
 
-	r = runBinary(t, runArgs(db, base), "SMARTLEAD_API_KEY=")
+	r = runCLI(t, runArgs(db, base), "SMARTLEAD_API_KEY=")
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), "SMARTLEAD_API_KEY is set but empty")
 	_, err := os.Stat(db)
@@ -127,32 +118,33 @@ func TestAPIKeySourceIsNamed(t *testing.T) {
 	// the start-up log says which source was used.
 	good := filepath.Join(dir, "good.key")
 	require.NoError(t, os.WriteFile(good, []byte(testKey+"\n"), 0o600))
-	r = runBinary(t, runArgs(db, base, "--api-key-file", good), "SMARTLEAD_API_KEY=wrong-key-123456")
+	r = runCLI(t, runArgs(db, base, "--api-key-file", good), "SMARTLEAD_API_KEY=wrong-key-123456")
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stderr, "SMARTLEAD_API_KEY is also set and ignored: the key file wins")
 	assert.NotContains(t, r.all(), testKey)
 
-	r = runBinary(t, []string{"run", "--help"})
+	r = runCLI(t, []string{"run", "--help"})
 	assert.Contains(t, r.stdout, "wins over SMARTLEAD_API_KEY")
 }
 
 // help CMD and CMD --help print that command's help on stdout and exit 0;
 // an unknown command is one line with the nearest command, exit 2.
 func TestHelpAndUnknownCommands(t *testing.T) {
-	helpRun := runBinary(t, []string{"help", "run"})
+	t.Parallel()
+	helpRun := runCLI(t, []string{"help", "run"})
 	require.Equal(t, 0, helpRun.code, helpRun.all())
 	assert.Empty(t, helpRun.stderr)
 	assert.True(t, strings.HasPrefix(helpRun.stdout, "Usage: smartlead-etl run"), helpRun.stdout)
 	assert.Contains(t, helpRun.stdout, "--max-requests")
 
-	runHelp := runBinary(t, []string{"run", "--help"})
+	runHelp := runCLI(t, []string{"run", "--help"})
 	require.Equal(t, 0, runHelp.code, runHelp.all())
 	assert.Empty(t, runHelp.stderr)
 	assert.Equal(t, helpRun.stdout, runHelp.stdout)
 
 	for _, cmd := range []string{"plan", "demo", "fake-api", "report", "query", "export", "version"} {
-		a := runBinary(t, []string{"help", cmd})
-		b := runBinary(t, []string{cmd, "-h"})
+		a := runCLI(t, []string{"help", cmd})
+		b := runCLI(t, []string{cmd, "-h"})
 		require.Equal(t, 0, a.code, a.all())
 		require.Equal(t, 0, b.code, b.all())
 		assert.Empty(t, a.stderr+b.stderr)
@@ -160,72 +152,23 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 		assert.Contains(t, a.stdout, "Usage: smartlead-etl "+cmd)
 	}
 
-	r := runBinary(t, []string{"help"})
+	r := runCLI(t, []string{"help"})
 	require.Equal(t, 0, r.code)
 	assert.Contains(t, r.stdout, "smartlead-etl run")
 
 	for cmd, want := range map[string]string{"rn": "run", "plna": "plan", "reprot": "report", "exprt": "export", "qeury": "query"} {
-		r := runBinary(t, []string{cmd})
+		r := runCLI(t, []string{cmd})
 		require.Equal(t, 2, r.code, r.all())
 		assert.Empty(t, r.stdout)
 		assert.Contains(t, oneLine(t, r), "(did you mean "+want+"?)")
 	}
-	r = runBinary(t, []string{"help", "nosuch"})
+	r = runCLI(t, []string{"help", "nosuch"})
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), `unknown command "nosuch"`)
 
-	r = runBinary(t, []string{"run", "--nosuch"})
+	r = runCLI(t, []string{"run", "--nosuch"})
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), "unknown flag: --nosuch (see smartlead-etl run --help)")
-}
-
-// The demo reads no SMARTLEAD_ variables and its help says so; its closing
-// hint shows the query command. A SQL mistake in query exits 2 with
-// DuckDB's message; a report on a warehouse without a snapshot says so.
-func TestDemoHelpQueryErrorsAndEmptyReports(t *testing.T) {
-	r := runBinary(t, []string{"demo", "--help"})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stdout, "reads no SMARTLEAD_ variables")
-	assert.NotContains(t, r.stdout, "also read from")
-	for _, meaningless := range []string{"--api-key-file", "--base-url", "--max-requests", "--tier"} {
-		assert.NotContains(t, r.stdout, meaningless)
-	}
-
-	dir := t.TempDir()
-	db := filepath.Join(dir, "demo.duckdb")
-	elsewhere := filepath.Join(dir, "real.duckdb")
-	r = runBinary(t, []string{"demo", "--db", db, "--campaigns", "3", "--leads", "20", "--log-format", "json"},
-		"SMARTLEAD_DB="+elsewhere, "SMARTLEAD_API_KEY=real-key-should-not-matter", "SMARTLEAD_CONCURRENCY=0")
-	require.Equal(t, 0, r.code, r.all())
-	_, err := os.Stat(elsewhere)
-	require.ErrorIs(t, err, os.ErrNotExist, "the demo read SMARTLEAD_DB")
-	assert.Contains(t, r.stdout, "smartlead-etl query --db "+db)
-
-	// DuckDB's message is kept whole, with its LINE 1 / caret lines.
-	r = runBinary(t, []string{"query", "--db", db, "SELEC 1"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, r.stderr, `smartlead-etl: query: Parser Error: syntax error at or near "SELEC"`)
-	assert.Contains(t, r.stderr, "LINE 1: SELEC 1")
-	r = runBinary(t, []string{"query", "--db", db, "SELECT nosuch FROM campaigns"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, r.stderr, "Binder Error")
-	r = runBinary(t, []string{"query", "--db", filepath.Join(dir, "nosuch.duckdb"), "SELECT 1"})
-	require.Equal(t, 2, r.code, r.all())
-	assert.Contains(t, oneLine(t, r), "--db")
-
-	// A warehouse with no snapshot yet: a failed first run leaves one.
-	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10, faults: fakeapi.Faults{ErrorRate: 1}})
-	empty := filepath.Join(dir, "empty.duckdb")
-	r = runBinary(t, []string{"run", "--db", empty, "--base-url", base, "--log-format", "json", "--retries", "0"}, "SMARTLEAD_API_KEY="+testKey)
-	require.Equal(t, 1, r.code, r.all())
-	r = runBinary(t, []string{"report", "campaign_performance", "--db", empty})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Contains(t, r.stdout, "(0 rows)")
-	assert.Contains(t, r.stderr, "no snapshot has been loaded into this warehouse yet")
-	assert.Contains(t, r.stderr, "smartlead-etl run")
-	r = runBinary(t, []string{"report", "campaign_performance", "--db", db})
-	require.Equal(t, 0, r.code, r.all())
-	assert.Empty(t, r.stderr)
 }
 
 var durRe = regexp.MustCompile(`^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$`)
@@ -240,12 +183,21 @@ func parseLogDuration(t *testing.T, s string) time.Duration {
 
 // waited is the wall-clock time the rate limit held the run back, so it
 // never exceeds the run; the per-worker sum is worker_waits. Text logs
-// print rows as in the summary, the progress bar ends at 100%, and no
-// log line is glued onto it.
+// print rows as in the summary, the progress bar ends at 100% above the
+// summary line (it is not drawn again below it), and no log line is
+// glued onto it. In virtual time: the run waits seconds on the limiter.
 func TestWaitedIsWallClockAndTextLogsAreReadable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		testWaitedIsWallClock(t, dir)
+	})
+}
+
+func testWaitedIsWallClock(t *testing.T, dir string) {
 	_, base := startFake(t, fakeOpts{campaigns: 2, leads: 10})
-	db := filepath.Join(t.TempDir(), "w.duckdb")
-	r := runBinary(t, []string{"run", "--db", db, "--base-url", base, "--limits", "4/1s", "--concurrency", "4",
+	db := filepath.Join(dir, "w.duckdb")
+	r := runCLI(t, []string{"run", "--db", db, "--base-url", base, "--limits", "4/1s", "--concurrency", "4",
 		"--log-format", "text", "--progress", "always"}, "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 0, r.code, r.all())
 
@@ -269,7 +221,10 @@ func TestWaitedIsWallClockAndTextLogsAreReadable(t *testing.T) {
 	}
 	require.NotEmpty(t, summary, r.stderr)
 	assert.Contains(t, summary, `rows="campaign_analytics=2 `)
-	assert.Contains(t, screen[len(screen)-1], "100%", "the bar ends at 100%")
+	require.GreaterOrEqual(t, len(screen), 2)
+	assert.Equal(t, summary, screen[len(screen)-1], "nothing is drawn after the summary line")
+	assert.Contains(t, screen[len(screen)-2], "100%", "the bar ends at 100%, above the summary")
+	assert.NotContains(t, r.stderr[strings.Index(r.stderr, `msg="run summary"`):], "pages,", "the bar is not drawn again after the summary")
 
 	field := func(name string) string {
 		m := regexp.MustCompile(` ` + name + `=(\S+)`).FindStringSubmatch(summary)
@@ -291,72 +246,42 @@ func TestWaitedIsWallClockAndTextLogsAreReadable(t *testing.T) {
 	assert.LessOrEqual(t, ws, runSecs)
 }
 
-// A run continued after a budget stop and after a SIGKILL counts the
-// requests of every invocation: etl_runs.requests equals the ledger.
-func TestResumedRunCountsEveryInvocation(t *testing.T) {
-	_, slow := startFake(t, fakeOpts{faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
-	_, base := startFake(t, fakeOpts{})
-	db := filepath.Join(t.TempDir(), "w.duckdb")
-	key := "SMARTLEAD_API_KEY=" + testKey
-
-	r := runBinary(t, runArgs(db, base, "--max-requests", "10"), key)
-	require.Equal(t, 5, r.code, r.all())
-
-	cmd := command(t, runArgs(db, slow, "--concurrency", "1"), key)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	waitForLock(t, db+".lock", cmd.Process.Pid)
-	time.Sleep(700 * time.Millisecond) // some pages of the second invocation
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-
-	r = runBinary(t, runArgs(db, base), key)
-	require.Equal(t, 0, r.code, r.all())
-	m := regexp.MustCompile(`"msg":"run summary".*?"requests":(\d+)`).FindStringSubmatch(r.stderr)
-	require.NotNil(t, m, r.stderr)
-	summary, _ := strconv.Atoi(m[1])
-
-	conn := openDB(t, db)
-	run := scalar[string](t, conn, "SELECT run_id FROM etl_runs WHERE status = 'succeeded'")
-	require.EqualValues(t, 1, scalar[int64](t, conn, "SELECT count(*) FROM etl_runs"), "one run, three invocations")
-	ledger := scalar[int64](t, conn, "SELECT count(*) FROM api_requests WHERE run_id = ?", run)
-	requests := scalar[int64](t, conn, "SELECT requests FROM etl_runs WHERE run_id = ?", run)
-	t.Logf("ledger %d, etl_runs.requests %d, summary %d", ledger, requests, summary)
-	assert.Equal(t, ledger, requests)
-	assert.EqualValues(t, requests, summary, "the summary line counts every invocation too")
-	assert.EqualValues(t, 2, scalar[int64](t, conn, "SELECT resumed FROM etl_runs"))
-}
-
 var planRequestsRe = regexp.MustCompile(`(?m)^requests:\s+(\d+) \(the last hour already spent (\d+); this plan spent (\d+)\)`)
 
-// On the simulated 200-campaign account, the first-run plan is within 10%
+// On a simulated 40-campaign account, the first-run plan is within 10%
 // of the requests the first run then makes, says what it spent (the
 // campaign list and one analytics request per campaign), and journals
 // those requests, which the run then writes to the ledger.
 func TestFirstRunPlanWithinTenPercent(t *testing.T) {
-	_, base := startFake(t, fakeOpts{campaigns: 200, leads: 60})
+	t.Parallel()
+	_, base := startFake(t, fakeOpts{campaigns: 40, leads: 60})
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	key := "SMARTLEAD_API_KEY=" + testKey
-	r := runBinary(t, []string{"plan", "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h", "--log-format", "json"}, key)
+	r := runCLI(t, []string{"plan", "--db", db, "--base-url", base, "--limits", "200/1s,6000/1m,100000/1h", "--log-format", "json"}, key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stdout, "first run")
 	m := planRequestsRe.FindStringSubmatch(r.stdout)
 	require.NotNil(t, m, r.stdout)
 	planned, _ := strconv.Atoi(m[1])
 	spent, _ := strconv.Atoi(m[3])
-	require.Equal(t, 201, spent, r.stdout)
+	require.Equal(t, 41, spent, r.stdout)
 
 	_, err := os.Stat(db)
 	require.ErrorIs(t, err, os.ErrNotExist, "plan writes only the request journal")
 
-	r = runBinary(t, runArgs(db, base), key)
+	r = runCLI(t, runArgs(db, base), key)
 	require.Equal(t, 0, r.code, r.all())
 	assert.Contains(t, r.stderr, "earlier runs' requests still count against the rate limit", "the run read the plan's requests")
 	conn := openDB(t, db)
-	require.EqualValues(t, 201, scalar[int64](t, conn, "SELECT count(*) FROM api_requests WHERE run_id LIKE 'plan-%'"),
+	require.EqualValues(t, 41, scalar[int64](t, conn, "SELECT count(*) FROM api_requests WHERE run_id LIKE 'plan-%'"),
 		"the run moved the plan's requests from the journal to the ledger")
 	actual := scalar[int64](t, conn, "SELECT requests FROM etl_runs WHERE status = 'succeeded'")
 	t.Logf("first-run plan %d requests (spent %d planning); the run made %d", planned, spent, actual)
 	require.InEpsilon(t, actual, planned, 0.10)
+
+	// The run's own plan line, once its analytics have sized the
+	// campaigns, says what plan said.
+	sized := regexp.MustCompile(`"msg":"plan sized from the campaigns' analytics".*"requests_estimated":(\d+)`).FindStringSubmatch(r.stderr)
+	require.NotNil(t, sized, r.stderr)
+	assert.Equal(t, strconv.Itoa(planned), sized[1], "the run's plan line agrees with plan")
 }

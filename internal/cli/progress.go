@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -86,6 +86,7 @@ type progress struct {
 
 	done chan struct{}
 	wg   sync.WaitGroup
+	once sync.Once // stop
 }
 
 func newProgress(mode string, con *console, log *slog.Logger) *progress {
@@ -221,9 +222,17 @@ func (p *progress) beat() {
 	p.log.Info("progress", attrs...)
 }
 
-// stop ends the display. After a successful run the bar is drawn once
-// more, at 100%, and left on screen.
+// Ended implements pipeline.Ended: the display ends before the run's
+// summary line.
+func (p *progress) Ended(succeeded bool) { p.stop(succeeded) }
+
+// stop ends the display (once; later calls do nothing). After a
+// successful run the bar is drawn once more, at 100%, and left on screen.
 func (p *progress) stop(succeeded bool) {
+	p.once.Do(func() { p.end(succeeded) })
+}
+
+func (p *progress) end(succeeded bool) {
 	close(p.done)
 	p.wg.Wait()
 	if p.con == nil {
