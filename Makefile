@@ -27,10 +27,11 @@ lint: ## gofmt check and go vet
 
 # go test -json through internal/testsummary: the usual package lines,
 # plus the browser tests skipped on a machine without Chromium (go test
-# alone hides a passing package's skips).
+# alone hides a passing package's skips). lint has run all of go vet, so
+# go test does not run its subset again (-vet=off).
 test: deps lint ## gofmt, vet, and every test with the race detector
 	@$(GO) build -o /dev/null ./internal/testsummary
-	set -o pipefail; $(GO) test -race -timeout 15m -json ./... | $(GO) run ./internal/testsummary
+	set -o pipefail; $(GO) test -race -vet=off -timeout 15m -json ./... | $(GO) run ./internal/testsummary
 
 FUZZTIME ?= 10s
 fuzz: ## run each decoder fuzz target briefly (FUZZTIME=10s each)

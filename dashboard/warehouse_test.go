@@ -54,7 +54,8 @@ func buildWarehouse(t testing.TB, sh shape) (*load.Store, string) {
 		clock.T = start
 		r, err := s.BeginRun(ctx, load.RunStart{SnapshotDate: snap, StartedAt: start})
 		require.NoError(t, err)
-		require.NoError(t, r.WriteAt(ctx, synthBatch(sh, k, snap), start.Add(time.Minute)))
+		clock.T = start.Add(time.Minute) // the rows' extracted_at
+		require.NoError(t, r.Write(ctx, synthBatch(sh, k, snap)))
 		require.NoError(t, r.LogAttempts(ctx, []extract.Attempt{
 			{At: start, Endpoint: "/campaigns/", Status: 200, Duration: 100 * time.Millisecond, Attempt: 1, RateRemaining: -1},
 		}))

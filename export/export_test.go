@@ -294,7 +294,7 @@ func TestExportReplacesPartition(t *testing.T) {
 	b := fixture.Batch(2)
 	b.Leads = slices.DeleteFunc(b.Leads, func(l transform.Lead) bool { return l.CampaignLeadMapID == 5003 })
 	b.CampaignAnalytics[0].LeadsTotal = 3
-	require.NoError(t, r.WriteAt(ctx, b, start))
+	require.NoError(t, r.Write(ctx, b))
 	f.Clock.T = start.Add(time.Minute)
 	_, err = r.Commit(ctx, load.Counters{})
 	require.NoError(t, err)

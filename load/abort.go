@@ -111,16 +111,23 @@ func (s *Store) stagedRows(ctx context.Context, runID string) (map[string]int64,
 	return m, rows.Err()
 }
 
-// abortGrace bounds the wait for the warehouse when ending a cancelled
-// run: a stop must not wait for readers (SIGTERM exits within 5 s); the
-// run then stays 'running' and the next run records it.
-const abortGrace = 3 * time.Second
+// AbortGrace is how long ending a stopped run may take: a stop (SIGTERM)
+// must exit within the 5 s that cron wrappers and systemd allow before
+// they kill, so the caller gives Abort this long (pipeline.Run does), and
+// Abort itself, called once its context is done, waits at most
+// abortLockWait of it for readers to let go of the warehouse, which
+// leaves a second to record the run's end. A run whose end cannot be
+// recorded in time stays 'running'; the next run records it.
+const AbortGrace = 4 * time.Second
+
+// abortLockWait is the part of AbortGrace spent waiting for the warehouse.
+const abortLockWait = AbortGrace - time.Second
 
 // abortWait is how long Abort waits for the warehouse: the commit wait,
-// bounded by ctx's deadline, and by abortGrace once ctx is done.
+// bounded by ctx's deadline, and by abortLockWait once ctx is done.
 func abortWait(ctx context.Context, wait time.Duration) time.Duration {
 	if ctx.Err() != nil {
-		wait = min(wait, abortGrace)
+		wait = min(wait, abortLockWait)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, max(time.Until(d), 0))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -327,7 +328,7 @@ func (r *Run) flushPending(ctx context.Context) error {
 	if r.pending == 0 && len(r.completed) == 0 {
 		return nil
 	}
-	return r.Flush(ctx)
+	return r.flush(ctx)
 }
 
 func (r *Run) discardCampaigns(ctx context.Context, tx *sql.Tx, stream string, ids []int64) error {
@@ -353,9 +354,9 @@ func (r *Run) discardCampaigns(ctx context.Context, tx *sql.Tx, stream string, i
 
 // carrySQL copies into run $1's staging (snapshot date $2) the rows of t
 // its carries name, as the snapshot of the run they come from held them:
-// all of a campaign's, or those whose key the run did not stage. One
-// statement per stream: the carried campaigns are joined as a set, and
-// the staged keys are an anti-join, never a statement per campaign.
+// all of a campaign's, or those whose key the run did not stage. The
+// carried campaigns are joined as a set and the staged keys anti-joined:
+// statements follow the rows copied (see applyCarry), never the campaigns.
 func carrySQL(t *table) string {
 	return `INSERT INTO @s.` + t.staged + `
 		SELECT $1, ` + carriedBatch + `, $2::DATE, f.* EXCLUDE (valid_from, valid_to)
@@ -363,20 +364,35 @@ func carrySQL(t *table) string {
 }
 
 // carriedSQL is a subquery of the versions of t that run $1's carries
-// copy (see carrySQL), with valid_from and valid_to.
+// copy (see carrySQL), with valid_from and valid_to: a join of the
+// versions with the carried campaigns, and for CarryMerge an anti-join
+// with the keys the run staged. Both build their hash table on the small
+// side (the campaigns, the staged keys) and stream the versions: a
+// correlated NOT EXISTS made DuckDB materialise every carried row.
 func carriedSQL(t *table) string {
 	k := t.key[0]
-	return `(SELECT f.* FROM @w.` + t.physical + ` f
-		JOIN (SELECT c.campaign_id, c.mode, e.commit_seq FROM @s.run_carry c JOIN @w.etl_runs e ON e.run_id = c.from_run
-			WHERE c.run_id = $1 AND c.stream = '` + t.name + `') c
-		ON c.campaign_id = f.campaign_id AND f.valid_from <= c.commit_seq AND c.commit_seq < f.valid_to
-		WHERE c.mode = 'all' OR NOT EXISTS (SELECT 1 FROM @s.` + t.staged + ` s
-			WHERE s.run_id = $1 AND s.batch <> ` + carriedBatch + ` AND s.` + k + ` = f.` + k + `))`
+	versions := func(mode CarryMode) string {
+		return `SELECT f.* FROM @w.` + t.physical + ` f
+			JOIN (SELECT c.campaign_id, e.commit_seq FROM @s.run_carry c JOIN @w.etl_runs e ON e.run_id = c.from_run
+				WHERE c.run_id = $1 AND c.stream = '` + t.name + `' AND c.mode = '` + string(mode) + `') c
+			ON c.campaign_id = f.campaign_id AND f.valid_from <= c.commit_seq AND c.commit_seq < f.valid_to`
+	}
+	return `(` + versions(CarryAll) + `
+		UNION ALL
+		SELECT m.* FROM (` + versions(CarryMerge) + `) m
+		ANTI JOIN (SELECT ` + k + ` FROM @s.` + t.staged + ` WHERE run_id = $1 AND batch <> ` + carriedBatch + `) s
+		ON s.` + k + ` = m.` + k + `)`
 }
 
-// applyCarry copies the carried rows into the run's staging, in one
-// transaction that first deletes the copies an interrupted commit may have
-// left, and returns the rows copied per table.
+// applyCarry copies the carried rows into the run's staging, after
+// deleting the copies an interrupted commit may have left, and returns
+// the rows copied per table. It copies in chunks of about carryChunkRows
+// rows, each its own transaction followed by a checkpoint of the side
+// file: a statement holds what it inserts in memory until it commits,
+// and committed rows stay in memory until a checkpoint writes them out
+// (about 600 bytes a row: copying 3,000 campaigns of 30 leads at once
+// held 160 MB, most of the default memory limit). A commit interrupted
+// between chunks leaves copies that the next one (or a resume) deletes.
 func (r *Run) applyCarry(ctx context.Context) (map[string]int64, error) {
 	var bad sql.NullString
 	if err := r.s.db.QueryRowContext(ctx, r.s.sq(`SELECT any_value(c.from_run) FROM @s.run_carry c
@@ -394,24 +410,59 @@ func (r *Run) applyCarry(ctx context.Context) (map[string]int64, error) {
 	}
 	slices.Sort(names)
 	out := map[string]int64{}
-	err := inTx(ctx, r.s.db, func(tx *sql.Tx) error {
-		for _, n := range names {
-			t := carryTables[n]
-			if _, err := tx.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+t.staged+` WHERE run_id = ? AND batch = `+carriedBatch), r.id); err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
-			}
-			res, err := tx.ExecContext(ctx, r.s.sq(carrySQL(t)), r.id, r.snapshot)
+	for _, n := range names {
+		t := carryTables[n]
+		if _, err := r.s.db.ExecContext(ctx, r.s.sq(`DELETE FROM @s.`+t.staged+` WHERE run_id = ? AND batch = `+carriedBatch), r.id); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		chunks, err := r.carryChunks(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		for _, c := range chunks {
+			res, err := r.s.db.ExecContext(ctx, r.s.sq(carrySQL(t)+` WHERE f.campaign_id BETWEEN $3 AND $4`), r.id, r.snapshot, c[0], c[1])
 			if err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
+				return nil, fmt.Errorf("%s: %w", t.name, err)
 			}
-			if out[n], err = res.RowsAffected(); err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
+			k, err := res.RowsAffected()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.name, err)
+			}
+			out[n] += k
+			// Best effort: it only lets memory go, and fails while another
+			// transaction writes the side file.
+			if _, err := r.s.db.ExecContext(ctx, `CHECKPOINT "`+strings.ReplaceAll(r.s.stageCatalog, `"`, `""`)+`"`); err != nil {
+				r.s.log.Debug("side file not checkpointed after a carry chunk", "error", err)
 			}
 		}
-		return nil
-	})
+	}
+	return out, nil
+}
+
+// carryChunkRows is about how many carried rows one transaction of
+// applyCarry copies: its memory bound, and few chunks (four for 100,000
+// leads).
+var carryChunkRows int64 = 25_000
+
+// carryChunks splits the campaigns whose rows of t the run carries into
+// ranges of campaign ids holding about carryChunkRows rows each (a
+// campaign larger than that is a range of its own).
+func (r *Run) carryChunks(ctx context.Context, t *table) ([][2]int64, error) {
+	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT min(campaign_id), max(campaign_id) FROM (
+			SELECT campaign_id, sum(n) OVER (ORDER BY campaign_id) AS upto FROM (
+				SELECT campaign_id, count(*) AS n FROM `+carriedSQL(t)+` GROUP BY ALL))
+		GROUP BY (upto - 1) // $2 ORDER BY 1`), r.id, carryChunkRows)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	defer rows.Close()
+	var out [][2]int64
+	for rows.Next() {
+		var c [2]int64
+		if err := rows.Scan(&c[0], &c[1]); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -170,7 +170,14 @@ func testCarryScales(t *testing.T, n int) {
 	ctx := t.Context()
 	require.NoError(t, s.ReleaseWarehouse(ctx))
 	prev := loadAgency(t, s, day(1), n, false)
-	full := loadAgency(t, s, day(2), n, true)
+	versions := func() map[string]int64 {
+		out := map[string]int64{}
+		for _, tb := range snapshotTables {
+			out[tb] = count(t, s.DB(), s.sq(`SELECT count(*) FROM @w.`+tb+`_rows`))
+		}
+		return out
+	}
+	before := versions()
 
 	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
 	require.NoError(t, err)
@@ -274,5 +281,30 @@ func testCarryScales(t *testing.T, n int) {
 	assert.Zero(t, sum.Warnings, "%+v", sum.Checks)
 	assert.Equal(t, int64(n), sum.Rows["campaign_analytics"])
 	assert.Less(t, sum.Carried["leads"], sum.Rows["leads"])
+
+	// Carried from the latest snapshot, the rows compared were the night's
+	// only: the versions opened are those of the rows that changed.
+	var active, late, touched int64
+	for c := int64(1); c <= int64(n); c++ {
+		switch agencyKind(c) {
+		case kindActive:
+			active++
+		case kindLateReply:
+			late++
+		}
+		if agencyKind(c) != kindNone {
+			touched++
+		}
+	}
+	after := versions()
+	assert.Equal(t, map[string]int64{"campaigns": 0, "campaign_analytics": touched, "sequences": 0, "leads": 2 * active,
+		"lead_email_stats": active + late}, map[string]int64{"campaigns": after["campaigns"] - before["campaigns"],
+		"campaign_analytics": after["campaign_analytics"] - before["campaign_analytics"], "sequences": after["sequences"] - before["sequences"],
+		"leads": after["leads"] - before["leads"], "lead_email_stats": after["lead_email_stats"] - before["lead_email_stats"]})
+
+	// A full refresh of the same account state, published after it, holds
+	// the same snapshot.
+	full := loadAgency(t, s, day(3), n, true)
 	assertSameSnapshot(t, s, full.ID(), r.ID())
+	assert.Equal(t, after, versions(), "the full refresh changed no row")
 }

@@ -124,8 +124,13 @@ func assertSameSnapshot(t *testing.T, s *Store, a, b string) {
 // analytics) publishes exactly the snapshot a full refresh of the same
 // data does, and its data checks, which see the carried rows, pass.
 func TestCarryMatchesFullRefresh(t *testing.T) {
-	t.Run("DropCarry+DiscardCampaign+Enqueue", func(t *testing.T) { testCarryMatchesFullRefresh(t, false) })
+	t.Run("DropCarries+DiscardCampaigns+Enqueue", func(t *testing.T) { testCarryMatchesFullRefresh(t, false) })
 	t.Run("Refetch", func(t *testing.T) { testCarryMatchesFullRefresh(t, true) })
+	t.Run("chunks of two rows", func(t *testing.T) {
+		defer func(n int64) { carryChunkRows = n }(carryChunkRows)
+		carryChunkRows = 2 // campaigns larger than a chunk, chunks of several campaigns
+		testCarryMatchesFullRefresh(t, true)
+	})
 }
 
 func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
@@ -227,14 +232,14 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 	assert.Equal(t, int64(15), count(t, s.DB(), "SELECT count(*) FROM leads"))
 	// The checks ran on the complete snapshot: analytics_leads_total
 	// compared every campaign's leads, carried ones included.
-	checks, err := s.Checks(ctx, r.ID())
+	checks, err := s.checks(ctx, r.ID())
 	require.NoError(t, err)
 	assert.Contains(t, checks, Check{Name: "analytics_leads_total", Subject: "campaign_analytics",
 		Detail: "leads_total matches the leads loaded for every campaign whose leads were fetched", Severity: SeverityOK})
-	runs, err := s.Runs(ctx, 1)
+	runs, err := s.runs(ctx, 1)
 	require.NoError(t, err)
 	assert.Equal(t, ModeIncremental, runs[0].Mode)
-	inc, err := s.LatestSucceededMode(ctx, ModeFull)
+	inc, err := s.latestSucceededMode(ctx, ModeFull)
 	require.NoError(t, err)
 	assert.Equal(t, full.ID(), inc.RunID, "the last full refresh")
 }

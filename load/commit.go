@@ -158,9 +158,16 @@ func (r *Run) prepare(ctx context.Context, c Counters) (*Summary, []string, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	// Carried rows copied from an older snapshot than the latest may differ
+	// from the open versions: then the whole snapshot is compared.
+	var carriedLatest bool
+	if err := s.db.QueryRowContext(ctx, s.sq(`SELECT count(*) = 0 FROM @s.run_carry c JOIN @w.etl_runs e ON e.run_id = c.from_run
+		WHERE c.run_id = ? AND e.commit_seq IS DISTINCT FROM (SELECT max(commit_seq) FROM @w.etl_runs)`), r.id).Scan(&carriedLatest); err != nil {
+		return nil, nil, fmt.Errorf("compare with the latest snapshot: %w", err)
+	}
 	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
 		for _, t := range versioned() {
-			if err := s.diff(ctx, tx, t, r.id); err != nil {
+			if err := s.diff(ctx, tx, t, r.id, carriedLatest && carryTables[t.name] != nil); err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
 		}
@@ -178,16 +185,31 @@ func (r *Run) prepare(ctx context.Context, c Counters) (*Summary, []string, erro
 // snapshot closes (gone or changed) and those it opens a version for (new
 // or changed), comparing every column but extracted_at: an unchanged row
 // fetched again keeps its version.
-func (s *Store) diff(ctx context.Context, tx *sql.Tx, t *table, id string) error {
+//
+// When every row of t the run carried was copied from the latest
+// snapshot (carriedLatest), the carried rows are its open versions
+// unchanged, so only the rows the run fetched are compared: the open
+// versions of keys it did not carry against what it fetched, and what it
+// fetched against the open versions of the same keys. The hash tables
+// then hold the night's rows, not the account's.
+func (s *Store) diff(ctx context.Context, tx *sql.Tx, t *table, id string, carriedLatest bool) error {
 	cols, k := strings.Join(t.cols, ", "), t.key[0]
+	openSide := `SELECT ` + cols + ` FROM @w.` + t.physical + ` WHERE valid_to = ` + openTo
+	staged := `SELECT ` + cols + ` FROM @s.` + t.staged + ` WHERE run_id = $1`
+	oldSide, newSide := openSide, staged
+	if carriedLatest {
+		fetched := `SELECT ` + k + ` FROM @s.` + t.staged + ` WHERE run_id = $1 AND batch <> ` + carriedBatch
+		carried := `SELECT ` + k + ` FROM @s.` + t.staged + ` WHERE run_id = $1 AND batch = ` + carriedBatch
+		oldSide = `SELECT ` + cols + ` FROM (SELECT o.* FROM @w.` + t.physical + ` o ANTI JOIN (` + carried + `) c ON c.` + k + ` = o.` + k + `
+			WHERE o.valid_to = ` + openTo + `)`
+		newSide = staged + ` AND batch <> ` + carriedBatch
+		openSide = `SELECT ` + cols + ` FROM (SELECT o.* FROM @w.` + t.physical + ` o SEMI JOIN (` + fetched + `) f ON f.` + k + ` = o.` + k + `
+			WHERE o.valid_to = ` + openTo + `)`
+	}
 	for _, q := range []string{
 		`DELETE FROM @s.` + t.diff + ` WHERE run_id = $1`,
-		`INSERT INTO @s.` + t.diff + ` SELECT $1, 'close', ` + k + ` FROM (
-			SELECT ` + cols + ` FROM @w.` + t.physical + ` WHERE valid_to = ` + openTo + `
-			EXCEPT SELECT ` + cols + ` FROM @s.` + t.staged + ` WHERE run_id = $1)`,
-		`INSERT INTO @s.` + t.diff + ` SELECT $1, 'open', ` + k + ` FROM (
-			SELECT ` + cols + ` FROM @s.` + t.staged + ` WHERE run_id = $1
-			EXCEPT SELECT ` + cols + ` FROM @w.` + t.physical + ` WHERE valid_to = ` + openTo + `)`,
+		`INSERT INTO @s.` + t.diff + ` SELECT $1, 'close', ` + k + ` FROM (` + oldSide + ` EXCEPT ` + newSide + `)`,
+		`INSERT INTO @s.` + t.diff + ` SELECT $1, 'open', ` + k + ` FROM (` + newSide + ` EXCEPT ` + openSide + `)`,
 	} {
 		if _, err := tx.ExecContext(ctx, s.sq(q), id); err != nil {
 			return err

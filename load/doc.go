@@ -96,9 +96,13 @@
 // so the checks see the complete snapshot; rows that did not change match
 // their open version and add nothing to the warehouse. Carries are set
 // operations: recorded with one statement per set (run_carry keeps a row
-// per stream and campaign), applied with one INSERT ... SELECT per stream
-// that joins the set and anti-joins the staged keys, so that neither
-// grows a statement, nor DuckDB memory, per campaign.
+// per stream and campaign), copied by INSERT ... SELECT statements that
+// join the set and anti-join the staged keys, in transactions of a
+// bounded number of rows, so that neither statements nor DuckDB memory
+// grow per campaign. When every carry comes from the latest snapshot,
+// the carried rows are its open versions, and the difference compares
+// only the rows the run fetched (with the open versions of the keys it
+// did not carry): its cost follows the night's changes, not the account.
 //
 // # Concurrency
 //

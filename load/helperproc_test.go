@@ -112,7 +112,7 @@ func helperCrashLoad() error {
 			return err
 		}
 		if !announced && off+100 >= flushEvery {
-			if err := r.Flush(ctx); err != nil {
+			if err := r.flush(ctx); err != nil {
 				return err
 			}
 			announced = true

@@ -230,3 +230,50 @@ func loadRun(t *testing.T, s *Store, snap time.Time, batches ...transform.Batch)
 }
 
 func schemaDir() fs.FS { return os.DirFS("../sql/schema") }
+
+// Readers of etl_runs and data_checks only the tests need (the commands
+// read the views).
+
+// runs returns the last n runs, newest first.
+func (s *Store) runs(ctx context.Context, n int) ([]RunInfo, error) {
+	return s.queryRuns(ctx, "", n)
+}
+
+// latestRun returns the most recently started run, or nil when there is
+// none.
+func (s *Store) latestRun(ctx context.Context) (*RunInfo, error) {
+	rs, err := s.runs(ctx, 1)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
+// latestSucceededMode returns the most recent succeeded run of mode, or
+// nil when there is none.
+func (s *Store) latestSucceededMode(ctx context.Context, mode Mode) (*RunInfo, error) {
+	rs, err := s.queryRuns(ctx, `WHERE status = 'succeeded' AND coalesce(mode, 'full') = ?`, 1, mode)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
+// checks returns the data_checks rows of a run, in the order recorded.
+func (s *Store) checks(ctx context.Context, runID string) ([]Check, error) {
+	rows, err := s.db.QueryContext(ctx, s.sq(`SELECT "check", subject, detail, severity FROM @w.data_checks
+		WHERE run_id = ? ORDER BY rowid`), runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Check
+	for rows.Next() {
+		var c Check
+		if err := rows.Scan(&c.Name, &c.Subject, &c.Detail, &c.Severity); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

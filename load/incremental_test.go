@@ -70,7 +70,7 @@ func TestDaysHeld(t *testing.T) {
 	r, err := s.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
 	require.NoError(t, err)
 	require.NoError(t, r.Write(t.Context(), transform.Batch{DailyStats: []transform.CampaignDailyStat{ds(3, day(-1))}}))
-	require.NoError(t, r.Flush(t.Context()))
+	require.NoError(t, r.flush(t.Context()))
 
 	got, err := s.DaysHeld(t.Context(), day(-2).Add(5*time.Hour), day(0).Add(23*time.Hour))
 	require.NoError(t, err)
@@ -129,7 +129,7 @@ func TestMigrationFromWarehouseV1(t *testing.T) {
 	require.NoError(t, old.Close())
 
 	s := openAt(t, path, Options{})
-	prev, err := s.LatestSucceededMode(t.Context(), ModeFull)
+	prev, err := s.latestSucceededMode(t.Context(), ModeFull)
 	require.NoError(t, err)
 	require.NotNil(t, prev)
 	assert.Equal(t, "old-ok", prev.RunID)

@@ -170,17 +170,13 @@ func (r *Run) QueueStats(ctx context.Context) (pending, done int64, err error) {
 // crash leaves either all of it or none: seq pending, which
 // [Store.Resume] hands out again (deleting any rows staged for it), so
 // that a page is never held twice nor lost. Like Write, it must be called
-// from the goroutine that stages rows; the rows' extracted_at is now.
+// from the goroutine that stages rows; the rows' extracted_at is now (the
+// store's clock, Options.Now).
 func (r *Run) CompleteItem(ctx context.Context, seq int64, b transform.Batch, next *extract.Item) (int64, error) {
-	return r.CompleteItemAt(ctx, seq, b, next, r.s.opts.now())
-}
-
-// CompleteItemAt is CompleteItem with the extracted_at time of the rows
-// (the time the page was fetched).
-func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, next *extract.Item, extractedAt time.Time) (int64, error) {
 	if err := r.usable(); err != nil {
 		return 0, err
 	}
+	extractedAt := r.s.opts.now()
 	if next != nil {
 		if err := checkItem(0, *next); err != nil {
 			return 0, fmt.Errorf("%w (the page after item %d)", err, seq)
@@ -207,7 +203,7 @@ func (r *Run) CompleteItemAt(ctx context.Context, seq int64, b transform.Batch, 
 	}
 	r.completed = append(r.completed, c)
 	// Checked off at once: a request is never spent again on a page held.
-	if err := r.Flush(ctx); err != nil {
+	if err := r.flush(ctx); err != nil {
 		return 0, err
 	}
 	return c.nextSeq, nil

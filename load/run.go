@@ -108,8 +108,12 @@ type Summary struct {
 	CommitWindow time.Duration `json:"-"`
 }
 
+// Partial reports whether the published snapshot wants a look: records
+// were rejected (see rejected_records) or a check warned (data_checks).
+func (s *Summary) Partial() bool { return s.Rejected > 0 || s.Warnings > 0 }
+
 // Run is a run in progress. Its staging methods (Write, CompleteItem,
-// Flush, Enqueue, ...) must be called from one goroutine, which owns the
+// Enqueue, ...) must be called from one goroutine, which owns the
 // Appenders; LogAttempts from any. Commit or Abort ends it.
 type Run struct {
 	s        *Store

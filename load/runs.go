@@ -24,16 +24,6 @@ type RunInfo struct {
 	Resumed      int // times the run was resumed after an interruption
 }
 
-// LatestRun returns the most recently started run, or nil when there is
-// none.
-func (s *Store) LatestRun(ctx context.Context) (*RunInfo, error) {
-	rs, err := s.Runs(ctx, 1)
-	if err != nil || len(rs) == 0 {
-		return nil, err
-	}
-	return &rs[0], nil
-}
-
 // LatestSucceeded returns the run whose snapshot the views show, or nil
 // when no run has succeeded yet.
 func (s *Store) LatestSucceeded(ctx context.Context) (*RunInfo, error) {
@@ -42,22 +32,6 @@ func (s *Store) LatestSucceeded(ctx context.Context) (*RunInfo, error) {
 		return nil, err
 	}
 	return &rs[0], nil
-}
-
-// LatestSucceededMode returns the most recent succeeded run of mode
-// (ModeFull or ModeIncremental), or nil when there is none: e.g. when the
-// last full refresh was, for a weekly one.
-func (s *Store) LatestSucceededMode(ctx context.Context, mode Mode) (*RunInfo, error) {
-	rs, err := s.queryRuns(ctx, `WHERE status = 'succeeded' AND coalesce(mode, 'full') = ?`, 1, mode)
-	if err != nil || len(rs) == 0 {
-		return nil, err
-	}
-	return &rs[0], nil
-}
-
-// Runs returns the last n runs, newest first.
-func (s *Store) Runs(ctx context.Context, n int) ([]RunInfo, error) {
-	return s.queryRuns(ctx, "", n)
 }
 
 func (s *Store) queryRuns(ctx context.Context, where string, n int, args ...any) ([]RunInfo, error) {
@@ -101,25 +75,6 @@ func (s *Store) queryRuns(ctx context.Context, where string, n int, args ...any)
 		return nil, fmt.Errorf("load: read etl_runs: %w", err)
 	}
 	return out, nil
-}
-
-// Checks returns the data_checks rows of a run, in the order recorded.
-func (s *Store) Checks(ctx context.Context, runID string) ([]Check, error) {
-	rows, err := s.db.QueryContext(ctx, s.sq(`SELECT "check", subject, detail, severity FROM @w.data_checks
-		WHERE run_id = ? ORDER BY rowid`), runID)
-	if err != nil {
-		return nil, fmt.Errorf("load: read data_checks: %w", err)
-	}
-	defer rows.Close()
-	var out []Check
-	for rows.Next() {
-		var c Check
-		if err := rows.Scan(&c.Name, &c.Subject, &c.Detail, &c.Severity); err != nil {
-			return nil, fmt.Errorf("load: read data_checks: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // RecentAttempts returns the send times of every HTTP attempt logged since

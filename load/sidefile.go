@@ -107,17 +107,34 @@ func (s *Store) openSideFile(ctx context.Context) error {
 
 func sqlString(v string) string { return strings.ReplaceAll(v, "'", "''") }
 
+// sqlList renders values as a list of SQL string literals: 'a', 'b'.
+func sqlList[T ~string](vs ...T) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = "'" + sqlString(string(v)) + "'"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // createStageTables creates the side file's tables, typed after the
 // warehouse's.
 func (s *Store) createStageTables(ctx context.Context) error {
+	// The CHECK constraints are those of the migration whose tables these
+	// were (002_work_queue.sql), the modes' lists made from their Go
+	// names (TestSideFileChecks). A side file made before they were added
+	// keeps its tables without them.
 	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS @s.stage_runs (run_id VARCHAR PRIMARY KEY, state VARCHAR NOT NULL,
-			mode VARCHAR NOT NULL, planned BOOLEAN NOT NULL DEFAULT false, prepared_seq BIGINT, prepared JSON)`,
+		`CREATE TABLE IF NOT EXISTS @s.stage_runs (run_id VARCHAR PRIMARY KEY,
+			state VARCHAR NOT NULL CHECK (state IN ('staging', 'ready')),
+			mode VARCHAR NOT NULL CHECK (mode IN (` + sqlList(ModeFull, ModeIncremental) + `)),
+			planned BOOLEAN NOT NULL DEFAULT false, prepared_seq BIGINT, prepared JSON)`,
 		`CREATE TABLE IF NOT EXISTS @s.work_items (run_id VARCHAR NOT NULL, seq BIGINT NOT NULL,
-			status VARCHAR NOT NULL, stream VARCHAR NOT NULL, campaign_id BIGINT, day VARCHAR, "offset" INTEGER NOT NULL,
-			since TIMESTAMPTZ, item JSON NOT NULL, done_at TIMESTAMPTZ, PRIMARY KEY (run_id, seq))`,
+			status VARCHAR NOT NULL CHECK (status IN ('pending', 'done')), stream VARCHAR NOT NULL, campaign_id BIGINT,
+			day VARCHAR, "offset" INTEGER NOT NULL, since TIMESTAMPTZ, item JSON NOT NULL, done_at TIMESTAMPTZ,
+			PRIMARY KEY (run_id, seq))`,
 		`CREATE TABLE IF NOT EXISTS @s.run_carry (run_id VARCHAR NOT NULL, stream VARCHAR NOT NULL,
-			campaign_id BIGINT NOT NULL, from_run VARCHAR NOT NULL, mode VARCHAR NOT NULL,
+			campaign_id BIGINT NOT NULL, from_run VARCHAR NOT NULL,
+			mode VARCHAR NOT NULL CHECK (mode IN (` + sqlList(CarryAll, CarryMerge) + `)),
 			PRIMARY KEY (run_id, stream, campaign_id))`,
 		`CREATE TABLE IF NOT EXISTS @s.` + stTotals + ` AS SELECT * FROM @w.reported_totals_rows LIMIT 0`,
 		`CREATE TABLE IF NOT EXISTS @s.` + stRejected + ` AS SELECT * FROM @w.rejected_records LIMIT 0`,

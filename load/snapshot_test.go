@@ -28,6 +28,7 @@ func TestRunShowsEveryRowType(t *testing.T) {
 		"lead_email_stats": 2, "sequences": 1, "email_accounts": 1, "clients": 1}, sum.Rows)
 	require.Zero(t, sum.Warnings)
 	require.Zero(t, sum.Rejected)
+	require.False(t, sum.Partial())
 
 	lineage := map[string]string{"run_id": r.ID(), "snapshot_date": "2026-11-28T00:00:00Z"}
 	want := map[string]map[string]string{
@@ -90,7 +91,7 @@ func TestRunShowsEveryRowType(t *testing.T) {
 	}, daily)
 
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.campaign_daily_stats_staged"))
-	runs, err := s.Runs(t.Context(), 5)
+	runs, err := s.runs(t.Context(), 5)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	got := runs[0]
@@ -99,7 +100,7 @@ func TestRunShowsEveryRowType(t *testing.T) {
 	assert.Equal(t, Counters{Requests: 10, Throttled: 1, Retries: 2, Waited: 1500 * time.Millisecond}, got.Counters)
 	assert.Equal(t, sum.Rows, got.Rows)
 	assert.False(t, got.FinishedAt.IsZero())
-	checks, err := s.Checks(t.Context(), r.ID())
+	checks, err := s.checks(t.Context(), r.ID())
 	require.NoError(t, err)
 	assert.Equal(t, sum.Checks, checks)
 	assert.Equal(t, `{"streams":"all"}`, rowMaps(t, s.DB(), `SELECT config FROM etl_runs`)[0]["config"])
@@ -151,14 +152,14 @@ func TestAbortLeavesWarehouseUnchanged(t *testing.T) {
 			r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2)})
 			require.NoError(t, err)
 			require.NoError(t, r.Write(ctx, fullBatch(2)))
-			require.NoError(t, r.Flush(ctx))
+			require.NoError(t, r.flush(ctx))
 			require.NoError(t, r.Write(ctx, transform.Batch{Leads: synthLeads(777, 0, 10)}))
 			cancel() // a cancelled run is recorded even though its context is done
 			cause := errors.New("extract: GET /campaigns/{id}/leads?api_key=sk-secret-123: 500")
 			require.NoError(t, r.Abort(ctx, status, cause, Counters{Requests: 4}))
 
 			require.Equal(t, before, contents(t, s.DB()))
-			info, err := s.LatestRun(t.Context())
+			info, err := s.latestRun(t.Context())
 			require.NoError(t, err)
 			assert.Equal(t, status, info.Status)
 			assert.Equal(t, int64(4), info.Counters.Requests)
@@ -197,7 +198,7 @@ func TestCrashedRunMarkedFailed(t *testing.T) {
 	r, err := s1.BeginRun(t.Context(), RunStart{SnapshotDate: day(2)})
 	require.NoError(t, err)
 	require.NoError(t, r.Write(t.Context(), transform.Batch{Leads: synthLeads(101, 0, 500)}))
-	require.NoError(t, r.Flush(t.Context()))
+	require.NoError(t, r.flush(t.Context()))
 	require.NoError(t, s1.Close()) // as if the process died: no Commit, no Abort
 
 	s := openAt(t, path, Options{})
@@ -259,7 +260,7 @@ func TestDuplicateKeyFailsRun(t *testing.T) {
 	}, errs)
 	assert.Equal(t, before, contents(t, s.DB()))
 	assert.Equal(t, int64(2), count(t, s.DB(), `SELECT count(*) FROM data_checks WHERE run_id = ? AND severity = 'error'`, r.ID()))
-	info, err := s.LatestRun(t.Context())
+	info, err := s.latestRun(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, info.Status)
 	assert.Contains(t, info.Error, "data check failed")
@@ -281,6 +282,7 @@ func TestWarningsKeepSnapshotVisible(t *testing.T) {
 	b.Sequences = append(b.Sequences, transform.Sequence{SequenceID: 302, CampaignID: 999, SeqNumber: 1})
 	r2, sum := loadRun(t, s, day(2), b)
 	require.Equal(t, StatusSucceeded, sum.Status)
+	require.True(t, sum.Partial(), "warnings want a look")
 
 	var warn []Check
 	for _, c := range sum.Checks {
@@ -474,7 +476,7 @@ func TestInvalidJSONNamesRecordAndField(t *testing.T) {
 	_, err = r.Commit(t.Context(), Counters{})
 	require.ErrorContains(t, err, "cannot continue after an earlier error")
 	require.ErrorContains(t, r.Abort(t.Context(), StatusFailed, err, Counters{}), "has already ended")
-	info, err := s.LatestRun(t.Context())
+	info, err := s.latestRun(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, info.Status)
 	assert.Contains(t, info.Error, "column custom_fields: not valid JSON")
@@ -487,7 +489,7 @@ func TestInvalidJSONNamesRecordAndField(t *testing.T) {
 	require.ErrorContains(t, err, `reported total for campaign 1: unknown stream "clients"`)
 	// A run whose Write failed cannot be kept as incomplete: it fails.
 	require.NoError(t, r.Abort(t.Context(), StatusIncomplete, nil, Counters{}))
-	info, err = s.LatestRun(t.Context())
+	info, err = s.latestRun(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, info.Status)
 	assert.Contains(t, info.Error, `unknown stream "clients"`)

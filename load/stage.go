@@ -38,19 +38,14 @@ type completion struct {
 // ID returns the run's id, the run_id of every row it writes.
 func (r *Run) ID() string { return r.id }
 
-// Write stages one batch of rows that belongs to no queue item. Like every
-// staged row, they become durable at the next flush (every flushEvery rows
-// or flushInterval, Flush, Commit or an incomplete Abort), and visible only
-// once Commit succeeds. Rejected records are kept under the run's id. A
-// row with invalid JSON in a JSON column is an error naming the table, key
-// and column; after any error the run can only be aborted.
+// Write stages one batch of rows that belongs to no queue item, their
+// extracted_at now (the store's clock, Options.Now). Like every staged
+// row, they become durable at the next flush (every flushEvery rows or
+// flushInterval, a completed item, Commit or an incomplete Abort), and
+// visible only once Commit succeeds. Rejected records are kept under the
+// run's id. A row with invalid JSON in a JSON column is an error naming
+// the table, key and column; after any error the run can only be aborted.
 func (r *Run) Write(ctx context.Context, b transform.Batch) error {
-	return r.WriteAt(ctx, b, r.s.opts.now())
-}
-
-// WriteAt is Write with the extracted_at time of the batch's rows (the
-// time its page was fetched).
-func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.Time) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
@@ -58,7 +53,7 @@ func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.T
 		return err
 	}
 	r.batch++
-	if err := r.stage(b, r.batch, extractedAt); err != nil {
+	if err := r.stage(b, r.batch, r.s.opts.now()); err != nil {
 		return err
 	}
 	return r.maybeFlush(ctx)
@@ -67,7 +62,7 @@ func (r *Run) WriteAt(ctx context.Context, b transform.Batch, extractedAt time.T
 // maybeFlush flushes when the buffer is full or old enough.
 func (r *Run) maybeFlush(ctx context.Context) error {
 	if r.pending >= flushEvery || (r.pending > 0 || len(r.completed) > 0) && r.s.opts.now().Sub(r.flushedAt) >= flushInterval {
-		return r.Flush(ctx)
+		return r.flush(ctx)
 	}
 	return nil
 }
@@ -201,12 +196,12 @@ func (r *Run) appender(table string) (*duckdb.Appender, error) {
 	return a, nil
 }
 
-// Flush makes every row staged so far durable and checks off the pages
+// flush makes every row staged so far durable and checks off the pages
 // CompleteItem handed over, queueing their next pages, in one transaction
 // of the staging connection (the Appenders flush into it): a page's rows
 // and its done-mark are committed together, one commit per page. Rows
 // stay invisible until Commit.
-func (r *Run) Flush(ctx context.Context) error {
+func (r *Run) flush(ctx context.Context) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
@@ -295,7 +290,7 @@ func (r *Run) flushInTx(ctx context.Context, conn *sql.Conn) error {
 func (r *Run) closeAppenders(ctx context.Context, keep bool) error {
 	var errs []error
 	if keep && r.broken == nil {
-		if err := r.Flush(ctx); err != nil {
+		if err := r.flush(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

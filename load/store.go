@@ -305,9 +305,6 @@ func retryLocked(ctx context.Context, path string, wait time.Duration, try func(
 // DB returns the underlying database, for reports and ad-hoc queries.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Path returns the database file's path.
-func (s *Store) Path() string { return s.path }
-
 // Close closes the database. A run still active is left 'running' (and
 // marked failed by the next BeginRun), exactly as if the process had died.
 func (s *Store) Close() error {

@@ -205,7 +205,7 @@ func TestReadOnlySeesSideFile(t *testing.T) {
 }
 
 // TestCancelWhileReaderHolds: a stopped run whose warehouse a reader holds
-// does not wait for it past abortGrace, and is never published or resumed
+// does not wait for it past abortLockWait, and is never published or resumed
 // later: the next run finds it running without staging and fails it.
 func TestCancelWhileReaderHolds(t *testing.T) {
 	s, path := openTest(t, Options{CommitWait: time.Minute})
@@ -222,7 +222,7 @@ func TestCancelWhileReaderHolds(t *testing.T) {
 	start := time.Now()
 	require.ErrorIs(t, r.Abort(ctx, StatusCancelled, context.Canceled, Counters{}), ErrLocked)
 	// Far under CommitWait's minute (the bound is loose for loaded CI
-	// machines; abortGrace is 3 s).
+	// machines; abortLockWait is 3 s).
 	assert.Less(t, time.Since(start), 30*time.Second, "a stop does not wait for readers")
 	require.NoError(t, h.stdin.Close())
 	require.NoError(t, h.cmd.Wait())

@@ -23,10 +23,6 @@ import (
 	"github.com/smartlead-etl/smartlead-etl/load/journal"
 )
 
-// abortGrace bounds the rollback after a cancellation, so that SIGTERM
-// exits within the 5 s that cron wrappers and systemd allow.
-const abortGrace = 4 * time.Second
-
 // Config is one run's configuration. Zero values mean the documented
 // defaults where one exists.
 type Config struct {
@@ -102,8 +98,9 @@ type Progress interface {
 	Page(rows int64, s extract.Stats)
 }
 
-// ErrPartial marks a run that succeeded with rejected records or failed
-// data checks: the snapshot is visible, and the CLI exits 3.
+// ErrPartial marks a run that succeeded with rejected records or data
+// checks that warned (load.Summary.Partial): the snapshot is visible, but
+// wants a look.
 var ErrPartial = errors.New("finished with rejected records or failed data checks")
 
 // Run performs one run. On success the summary's snapshot is visible; on
@@ -222,7 +219,8 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 			status = load.StatusCancelled
 			err = fmt.Errorf("run cancelled: %w", context.Canceled)
 		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortGrace)
+		// Bounded, so that a stop exits in time (see load.AbortGrace).
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), load.AbortGrace)
 		defer cancel()
 		if aerr := run.Abort(actx, status, err, counters); aerr != nil {
 			log.Error("could not record the run's end", "err", aerr)
@@ -251,7 +249,7 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 	}
 	track.Finish()
 	j.summary(string(sum.Status), counters, sum, started)
-	if sum.Rejected > 0 || sum.Warnings > 0 {
+	if sum.Partial() {
 		return sum, ErrPartial
 	}
 	return sum, nil
