@@ -195,7 +195,7 @@ func (s *Store) OverallStatsSeen(ctx context.Context) ([]OverallCell, []transfor
 		return nil, nil, fmt.Errorf("load: read overall_stats_cells: %w", err)
 	}
 	rows, err = s.db.QueryContext(ctx, s.sq(`SELECT campaign_id, range_start, range_end, sent, opened, replied, bounced,
-		unsubscribed, positive_replied, unique_lead_count, unique_open_count FROM @w.overall_stats_seen ORDER BY ALL`))
+		unsubscribed, positive_replied, unique_lead_count, unique_open_count FROM @w.overall_stats_seen ORDER BY range_start, campaign_id`))
 	if err != nil {
 		return nil, nil, fmt.Errorf("load: read overall_stats_seen: %w", err)
 	}

@@ -48,6 +48,9 @@ type job struct {
 	noNotes bool
 	held    map[int64]load.CampaignState
 	warned  map[string]bool
+	// signalPages are the account-wide signals' requests, made before the
+	// plan (outside the tracker's pages, inside what plan predicts).
+	signalPages int
 
 	admitted atomic.Int64 // requests taken from the budget (MaxRequests)
 	stopped  atomic.Bool
@@ -130,6 +133,7 @@ func (j *job) plan(ctx context.Context) error {
 		return fmt.Errorf("read the account-wide change signals: %w", err)
 	}
 	in.Signals = sig
+	j.signalPages = sig.Requests
 	in.Sizes = sizesFromOverall(sig.Overall)
 	if sig.OverallFailed != "" && (in.FullRefresh || in.Prev == nil) {
 		j.log.Warn("overall-stats unusable; the next night reads every range again", "reason", sig.OverallFailed)

@@ -23,6 +23,10 @@ type planNotes struct {
 	Listed     []int64                 `json:"listed"`          // tonight's campaigns, ascending
 	Quiet      []int64                 `json:"quiet,omitempty"` // activity that shows no change: leads read, the rest if they moved
 	Stale      []int64                 `json:"stale,omitempty"` // counters flagged only by rows of an older night
+	// Totals: emails sent and replied over every overall-stats range,
+	// per campaign of Stale, when the night read them all (see
+	// Signals.AllCells).
+	Totals map[int64][2]int64 `json:"totals,omitempty"`
 	// Per-campaign probes standing in for a signal that could not be
 	// used: endpoint -> why.
 	Probes map[string]string `json:"probes,omitempty"`
@@ -105,6 +109,13 @@ func (b *planBuilder) planSignals() {
 	flags := b.flags()
 	b.p.Flags, b.p.Notes.Flags = flags, flags
 	slices.Sort(b.p.Notes.Stale)
+	if sig.AllCells && sig.OverallFailed == "" && len(b.p.Notes.Stale) > 0 {
+		totals := overallTotals(sig.Overall)
+		b.p.Notes.Totals = map[int64][2]int64{}
+		for _, id := range b.p.Notes.Stale {
+			b.p.Notes.Totals[id] = totals[id]
+		}
+	}
 	for _, c := range in.Campaigns {
 		b.p.Notes.Listed = append(b.p.Notes.Listed, c.CampaignID)
 	}

@@ -53,6 +53,12 @@ type Signals struct {
 	// Seen and SeenCells are what overall_stats_seen holds.
 	Seen      []transform.OverallStat
 	SeenCells []load.OverallCell
+	// AllCells: every range since the oldest campaign was read, because
+	// the memory is not the previous night's (its overall-stats could
+	// not be used): a difference may then be activity an earlier night
+	// already read, so the counters are also compared with each flagged
+	// campaign's own analytics, summed over all ranges.
+	AllCells bool
 
 	// Hooks are the campaigns of webhook events received since the
 	// previous run.
@@ -128,6 +134,30 @@ func overallItems(campaigns []transform.Campaign, now time.Time, seenCells []loa
 		keep = append([]extract.Item{older[int(day%int64(len(older)))]}, keep...)
 	}
 	return keep
+}
+
+// memoryStale reports whether the overall-stats memory holds ranges but
+// none the previous night (prevRun) read.
+func memoryStale(cells []load.OverallCell, prevRun string) bool {
+	for _, c := range cells {
+		if c.RunID == prevRun {
+			return false
+		}
+	}
+	return len(cells) > 0
+}
+
+// overallTotals sums, per campaign, the emails sent and replied over the
+// rows.
+func overallTotals(rows []transform.OverallStat) map[int64][2]int64 {
+	out := map[int64][2]int64{}
+	for _, o := range rows {
+		t := out[o.CampaignID]
+		t[0] += o.Sent
+		t[1] += o.Replied
+		out[o.CampaignID] = t
+	}
+	return out
 }
 
 // readActivities reads every lead with an event in [since, until].
@@ -252,7 +282,8 @@ func gatherSignals(ctx context.Context, client *extract.Client, store *load.Stor
 			return nil, err
 		}
 	}
-	items := overallItems(in.Campaigns, in.Now, sig.SeenCells, full)
+	sig.AllCells = !full && memoryStale(sig.SeenCells, in.Prev.RunID)
+	items := overallItems(in.Campaigns, in.Now, sig.SeenCells, full || sig.AllCells)
 	rows, cells, why, n, err := readOverall(ctx, client, items)
 	sig.Requests += n
 	if err != nil {

@@ -62,8 +62,9 @@ func (j *job) sizeFromAnalytics(b transform.Batch) {
 		}
 		j.track.grow(more)
 		if len(j.unsized) == 0 {
-			// Now the estimate is what `plan` printed for this run.
-			j.log.Info("plan sized from the campaigns' analytics", "requests_estimated", j.track.expectedTotal())
+			// Now the estimate is what `plan` printed for this run (the
+			// signals' pages included, as plan counts them).
+			j.log.Info("plan sized from the campaigns' analytics", "requests_estimated", j.track.expectedTotal()+j.signalPages)
 		}
 	}
 }
