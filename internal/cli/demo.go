@@ -84,6 +84,9 @@ func (e *env) cmdDemo(ctx context.Context, args []string) error {
 	if rerr := e.printDemoReport(ctx, cfg.dbFlags); rerr != nil {
 		return rerr
 	}
+	if nerr := e.demoSecondNight(ctx, cfg, srv, sum, log, con); nerr != nil {
+		return nerr
+	}
 	if werr := e.demoEvents(ctx, cfg, srv, log); werr != nil {
 		return werr
 	}
