@@ -521,7 +521,8 @@ func TestRunLifecycleErrors(t *testing.T) {
 // program (an unknown migration) or a badly named file is refused.
 func TestMigrations(t *testing.T) {
 	s, path := openTest(t, Options{})
-	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=3|name=row_versions", "version=4|name=webhook_events"},
+	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=3|name=row_versions", "version=4|name=webhook_events",
+		"version=6|name=run_seconds"},
 		dumpRows(t, s.DB(), "SELECT version, name FROM schema_migrations"))
 	require.NoError(t, s.Close())
 
@@ -543,7 +544,7 @@ func TestMigrations(t *testing.T) {
 	s2, err := Open(t.Context(), path, schema, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=3|name=row_versions",
-		"version=4|name=webhook_events", "version=5|name=later", "version=900|name=extra"}, dumpRows(t, s2.DB(), "SELECT version, name FROM schema_migrations"))
+		"version=4|name=webhook_events", "version=5|name=later", "version=6|name=run_seconds", "version=900|name=extra"}, dumpRows(t, s2.DB(), "SELECT version, name FROM schema_migrations"))
 	require.NoError(t, s2.Close())
 
 	_, err = Open(t.Context(), path, os.DirFS("../sql/schema"), Options{})
