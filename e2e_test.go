@@ -26,6 +26,7 @@ import (
 
 	"github.com/smartlead-etl/smartlead-etl/extract/fakeapi"
 	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
+	"github.com/smartlead-etl/smartlead-etl/internal/lockfile"
 )
 
 // These tests run the real binary, built once by TestMain, against the
@@ -156,6 +157,13 @@ func TestSecondRunExitsFourWhileFirstRuns(t *testing.T) {
 		"SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 0, plan.code, plan.all())
 	assert.Contains(t, plan.stdout, "requests:")
+	// ... and the first run still held its lock then: plan ran beside it.
+	if l, err := lockfile.Acquire(lockfile.Path(db)); err == nil {
+		_ = l.Release()
+		t.Fatal("the first run had ended before plan did: nothing was shown")
+	} else {
+		require.ErrorIs(t, err, lockfile.ErrHeld)
+	}
 
 	require.NoError(t, first.Wait(), out1.String())
 	conn := openDB(t, db)

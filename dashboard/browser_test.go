@@ -255,6 +255,13 @@ func TestBrowserFixture(t *testing.T) {
 	assert.Equal(t, "Q4 Outreach|101|ACTIVE|Acme Agency|4|140|120|55|14|11|5|3|45.83%|20.00%|unique_opens|4.17%", rows[0])
 	assert.Equal(t, "Tracking off|102|ACTIVE|no client|2|45|40|tracking off|0|3|1|1|—|7.50%|leads_reached|2.50%", rows[1])
 	screenshot(t, b, "dashboard-fixture.png")
+
+	// Counts agree with their nouns: one reply, one step, one bounce.
+	b.set(t, "f-campaign", "102")
+	sub := func(id string) string { return eval[string](t, b, `document.getElementById('`+id+`').textContent`) }
+	assert.Equal(t, "1 reply to 2 emails over 1 step.", sub("steps-sub"))
+	assert.Equal(t, "1 reply received by webhook for this selection.", sub("hours-sub"))
+	assert.Contains(t, sub("daily-sub"), "(3 days): 45 emails sent, 3 replies, 1 bounce")
 }
 
 // TestBrowserAwkwardData: hostile and odd names, three snapshots, ten days
