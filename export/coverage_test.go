@@ -28,6 +28,8 @@ var notExported = map[string]string{
 	"webhook_spool":         "bookkeeping of the receiver's spool",
 	"webhook_rejects":       "refused deliveries, kept for debugging the receiver",
 	"webhook_registrations": "the tool's own record of the webhooks it registered",
+	"overall_stats_seen":    "change detection's memory: the overall-stats rows the last night read, compared with the next night's",
+	"overall_stats_cells":   "change detection's memory: which overall-stats ranges overall_stats_seen holds, and which night read them",
 }
 
 // TestEverythingReadIsExported holds every table and view of the

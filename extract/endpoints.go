@@ -125,6 +125,15 @@ func (c *Client) request(it Item) (endpoint, string, url.Values, error) {
 		if !it.Since.IsZero() {
 			q.Set("sent_time_start_date", it.Since.UTC().Format(statsMillis))
 		}
+		if !it.Until.IsZero() {
+			// Both bounds are inclusive: Since = Until reads the rows sent
+			// in that millisecond (change detection's probe of one row).
+			if it.Until.Before(it.Since) {
+				return ep, "", nil, fmt.Errorf("smartlead: %s item (campaign %d): until %s is before since %s", it.Stream, it.CampaignID,
+					it.Until.Format(time.RFC3339Nano), it.Since.Format(time.RFC3339Nano))
+			}
+			q.Set("sent_time_end_date", it.Until.UTC().Format(statsMillis))
+		}
 	case StreamOverallStats:
 		if err := signalQuery(it, q); err != nil {
 			return ep, "", nil, err
@@ -140,7 +149,7 @@ func (c *Client) request(it Item) (endpoint, string, url.Values, error) {
 	if it.EndDay != "" && it.Stream != StreamOverallStats {
 		return ep, "", nil, fmt.Errorf("smartlead: %s item (campaign %d): end day %q given for a stream without date ranges", it.Stream, it.CampaignID, it.EndDay)
 	}
-	if !it.Until.IsZero() && it.Stream != StreamLeadActivities {
+	if !it.Until.IsZero() && it.Stream != StreamLeadActivities && it.Stream != StreamLeadEmailStats {
 		return ep, "", nil, fmt.Errorf("smartlead: %s item (campaign %d): until given for a stream without an event window", it.Stream, it.CampaignID)
 	}
 	return ep, path, q, nil

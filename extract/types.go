@@ -37,7 +37,7 @@ type Item struct {
 	EndDay     string    `json:"end_day,omitempty"`     // YYYY-MM-DD: overall stats' last day (inclusive)
 	Offset     int       `json:"offset,omitempty"`      // paged streams
 	Since      time.Time `json:"since,omitzero"`        // incremental lower bound; zero = full
-	Until      time.Time `json:"until,omitzero"`        // lead activities' upper bound; zero = open
+	Until      time.Time `json:"until,omitzero"`        // lead activities' and statistics' upper bound (inclusive); zero = open
 }
 
 // Page is one response's worth of raw records, in API order.

@@ -136,6 +136,11 @@ func (r *Run) prepare(ctx context.Context, c Counters) (*Summary, []string, erro
 	if sum.Checks, err = runChecks(ctx, s, r.id); err != nil {
 		return nil, nil, fmt.Errorf("data checks: %w", err)
 	}
+	own, err := s.stagedChecks(ctx, r.id)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum.Checks = append(sum.Checks, own...)
 	var failed []string
 	for _, ch := range sum.Checks {
 		switch ch.Severity {
@@ -271,6 +276,9 @@ func (s *Store) publish(ctx context.Context, id string, p *prepared) error {
 			testHookInCommit()
 		}
 		if err := insertChecks(ctx, tx, s, id, p.Summary.Checks); err != nil {
+			return err
+		}
+		if err := s.publishOverallStats(ctx, tx, id); err != nil {
 			return err
 		}
 		if err := s.moveRunRows(ctx, tx, id); err != nil {

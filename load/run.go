@@ -88,7 +88,11 @@ type Severity string
 
 // Check severities.
 const (
-	SeverityOK      Severity = "ok"
+	SeverityOK Severity = "ok"
+	// SeverityInfo records what the run did instead of trusting a change
+	// signal (a fallback that completed): the snapshot is exact, so it
+	// is not counted as a warning.
+	SeverityInfo    Severity = "info"
 	SeverityWarning Severity = "warning"
 	SeverityError   Severity = "error" // fails the run
 )
@@ -101,7 +105,7 @@ type Summary struct {
 	Carried  map[string]int64 // of those, rows copied from the previous snapshot (see Run.SetCarry)
 	Rejected int64            // records that could not be converted, kept in rejected_records
 	Checks   []Check
-	Warnings int // checks of severity warning (see Partial)
+	Warnings int // checks of severity warning (info is not counted); Warnings > 0 or Rejected > 0 means exit code 3
 	// CommitWindow is how long the commit held the warehouse's write lock
 	// (real time, from the lock to its release).
 	CommitWindow time.Duration `json:"-"`
@@ -265,7 +269,7 @@ func (s *Store) discardStaged(ctx context.Context, tx *sql.Tx) error {
 // ledger rows excepted: they leave for the warehouse, whatever the run's
 // fate).
 func stagedTables() []string {
-	names := []string{"stage_runs", "work_items", "run_carry", stTotals, stRejected}
+	names := append([]string{"stage_runs", "work_items", "run_carry", stTotals, stRejected}, signalTables...)
 	for _, t := range tables {
 		names = append(names, t.staged)
 		if !t.upsert {

@@ -154,7 +154,7 @@ func (s *Store) createStageTables(ctx context.Context) error {
 			return fmt.Errorf("load: create the side file's tables: %w", err)
 		}
 	}
-	return nil
+	return s.createSignalTables(ctx)
 }
 
 // ReleaseWarehouse lets go of the warehouse's write lock for the rest of

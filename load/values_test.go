@@ -54,7 +54,7 @@ func TestStatusesMatchSchema(t *testing.T) {
 	s, _ := openTest(t, Options{})
 	require.Equal(t, strs(StatusRunning, StatusSucceeded, StatusIncomplete, StatusFailed, StatusCancelled),
 		schemaValues(t, s, "etl_runs", "status"))
-	require.Equal(t, strs(SeverityOK, SeverityWarning, SeverityError),
+	require.Equal(t, strs(SeverityOK, SeverityInfo, SeverityWarning, SeverityError),
 		schemaValues(t, s, "data_checks", "severity"))
 }
 

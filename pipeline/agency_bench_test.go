@@ -39,6 +39,36 @@ type agencyRun struct {
 	Err      error         // a failed run's error (the scenario goes on to measure)
 	Checks   []load.Check  // data checks that were not OK
 	Summary  *load.Summary // nil when the run failed
+	// PeakRSS is the process's peak resident set during the run (the
+	// peak is reset before it), and BaseRSS the resident set it started
+	// from: the simulated API's account lives in the same process.
+	PeakRSS, BaseRSS int64
+}
+
+// resetPeakRSS resets the process's peak resident set (Linux
+// clear_refs 5) and returns the current one; 0 where unsupported.
+func resetPeakRSS() int64 {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return 0
+	}
+	return procStatusKB("VmRSS:")
+}
+
+// procStatusKB reads a /proc/self/status field in bytes (0 if absent).
+func procStatusKB(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
 }
 
 // agencyResult is one agency scenario's outcome.
@@ -111,8 +141,9 @@ func agencyMeasure(t *testing.T, fake *fakeapi.Server, cfg Config) agencyRun {
 	t.Helper()
 	before := fake.Stats()
 	start := time.Now()
+	base := resetPeakRSS()
 	sum, err := Run(context.Background(), cfg)
-	r := agencyRun{Took: time.Since(start), PerRoute: map[string]int{}, Summary: sum}
+	r := agencyRun{Took: time.Since(start), PerRoute: map[string]int{}, Summary: sum, BaseRSS: base, PeakRSS: procStatusKB("VmHWM:")}
 	if errors.Is(err, ErrPartial) {
 		err = nil
 	}
@@ -191,6 +222,9 @@ func printAgency(w io.Writer, r agencyResult) {
 	p("%-36s %9s %9.3f   (target <= 1.25)\n", "incr / floor", "", ratio(r.Incr.Requests, r.Floor.total()))
 	p("first full run: %d requests in %.2f virtual h; incremental %.2f h; full refresh %.2f h\n",
 		r.First.Requests, r.First.Took.Hours(), r.Incr.Took.Hours(), r.Full.Took.Hours())
+	mb := func(v int64) float64 { return float64(v) / (1 << 20) }
+	p("peak RSS of the process (simulated API included): first run %.0f MB, incremental night %.0f MB (from %.0f MB), full refresh %.0f MB\n",
+		mb(r.First.PeakRSS), mb(r.Incr.PeakRSS), mb(r.Incr.BaseRSS), mb(r.Full.PeakRSS))
 	if r.Incr.Err != nil {
 		p("incremental run FAILED: %v\n", r.Incr.Err)
 	}
@@ -254,4 +288,5 @@ func BenchmarkAgencyNight(b *testing.B) {
 	b.ReportMetric(float64(res.Floor.total()), "floor_requests")
 	b.ReportMetric(ratio(res.Incr.Requests, res.Floor.total()), "incr_vs_floor")
 	b.ReportMetric(float64(res.wrongRows()), "wrong_rows")
+	b.ReportMetric(float64(res.Incr.PeakRSS)/(1<<20), "incr_peak_rss_MB")
 }

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -13,12 +12,15 @@ import (
 
 // A first run has no snapshot to size it from, and it is the one that
 // matters most: a large account's first full refresh takes half a day.
-// The first-run plan reads the campaign list and each campaign's
-// analytics (one cheap request each), whose lead total and sent count
-// give the pages of leads and statistics; everything else costs a known
-// number of requests per campaign. The requests it spends go into the
-// request journal, so the run that follows counts them against the rate
-// limit (and writes them to the ledger).
+// The first-run plan reads the campaign list and the overall-stats ranges
+// since the oldest campaign (a dozen requests for a year, whatever the
+// number of campaigns): per campaign, the emails sent give the statistics
+// rows and the most leads one range reached the leads; everything else
+// costs a known number of requests per campaign. It keeps no cache (it
+// writes nothing but the request journal), so each plan pays those
+// requests again. The requests it spends go into the request journal, so
+// the run that follows counts them against the rate limit (and writes
+// them to the ledger).
 
 // isFirstRun reports whether the next run has no snapshot to plan from
 // and no interrupted run to continue: there is no warehouse yet (store is
@@ -53,22 +55,27 @@ func planFirst(ctx context.Context, cfg Config, store *load.Store, sess *Session
 	if err != nil {
 		return nil, fmt.Errorf("read the campaign list: %w", err)
 	}
-	states, err := sizeCampaigns(ctx, sess.Client, cfg, campaigns)
-	if err != nil {
-		return nil, err
-	}
-
 	in, err := planInput(ctx, store, cfg, now, campaigns)
 	if err != nil {
 		return nil, err
 	}
-	in.States = states
+	sig, err := gatherSignals(ctx, sess.Client, store, in)
+	if err != nil {
+		return nil, fmt.Errorf("read the overall-stats ranges to size the first run: %w", err)
+	}
+	from := fmt.Sprintf("API; leads and statistics sized from %d overall-stats ranges", len(sig.Cells))
+	if sig.OverallFailed != "" {
+		from = "API; overall-stats could not size leads and statistics (" + sig.OverallFailed + "): one page each assumed"
+	}
+	in.Sizes = sizesFromOverall(sig.Overall)
 	wp := BuildPlan(in)
 	f := &Forecast{
 		Mode: wp.Mode, First: true, Campaigns: len(campaigns), PerStream: wp.Estimate,
-		Requests: wp.Requests() + 1, AlreadySpent: sess.Spent, Latency: latency, Start: now,
-		SpentPlanning: sess.Client.Stats().Requests,
-		CampaignsFrom: "API; leads and statistics sized from each campaign's analytics",
+		Requests: wp.Requests() + 1 + sig.Requests, AlreadySpent: sess.Spent, Latency: latency, Start: now,
+		SpentPlanning: sess.Client.Stats().Requests, SignalRequests: sig.Requests, CampaignsFrom: from,
+	}
+	if sig.OverallFailed != "" {
+		f.Fallbacks = map[string]string{endpointOverall: sig.OverallFailed}
 	}
 	f.PerStream[extract.StreamCampaigns] = 1
 	// The run starts when the plan is done, behind the plan's own
@@ -76,31 +83,4 @@ func planFirst(ctx context.Context, cfg Config, store *load.Store, sess *Session
 	f.Start = time.Now()
 	f.Finish = finish(cfg.Windows, sess.Limiter.Sent(), f.Start, f.Requests, latency)
 	return f, nil
-}
-
-// sizeCampaigns fetches each campaign's analytics, when leads or
-// statistics are wanted, and returns per campaign the leads and
-// statistics rows BuildPlan counts pages from: the analytics' lead total
-// and its sent count (one statistics row per email sent).
-func sizeCampaigns(ctx context.Context, client *extract.Client, cfg Config, campaigns []transform.Campaign) (map[int64]load.CampaignState, error) {
-	states := map[int64]load.CampaignState{}
-	wants := func(s extract.Stream) bool { return cfg.Streams == nil || slices.Contains(cfg.Streams, s) }
-	if !wants(extract.StreamLeads) && !wants(extract.StreamLeadEmailStats) {
-		return states, nil
-	}
-	items := make([]extract.Item, len(campaigns))
-	for i, c := range campaigns {
-		items[i] = extract.Item{Stream: extract.StreamCampaignAnalytics, CampaignID: c.CampaignID}
-	}
-	workers := max(cfg.Concurrency, 1)
-	err := client.Crawl(ctx, items, workers, func(p extract.Page) error {
-		for _, a := range transform.FromPage(p).CampaignAnalytics {
-			states[a.CampaignID] = load.CampaignState{CampaignID: a.CampaignID, Leads: a.LeadsTotal, Stats: a.SentCount, LeadsTotal: a.LeadsTotal}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read campaign analytics to size the first run: %w", err)
-	}
-	return states, nil
 }

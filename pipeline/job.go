@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -40,6 +42,16 @@ type job struct {
 	// (see sizeFromAnalytics); written only by plan and emit.
 	unsized map[int64]bool
 
+	// Change detection (verify.go): the plan's notes, the previous
+	// snapshot's campaign states, and the fallbacks already logged.
+	notes   *planNotes
+	noNotes bool
+	held    map[int64]load.CampaignState
+	warned  map[string]bool
+	// signalPages are the account-wide signals' requests, made before the
+	// plan (outside the tracker's pages, inside what plan predicts).
+	signalPages int
+
 	admitted atomic.Int64 // requests taken from the budget (MaxRequests)
 	stopped  atomic.Bool
 	reasonMu sync.Mutex
@@ -72,15 +84,23 @@ func (j *job) extract(ctx context.Context) error {
 			return err
 		}
 	}
-	for round := 0; ; round++ {
+	mismatches := 0
+	for round := 1; ; round++ {
 		if err := j.drain(ctx); err != nil || j.stopped.Load() {
 			return err
+		}
+		v, err := j.verify(ctx, round)
+		if err != nil {
+			return err
+		}
+		if v > 0 {
+			continue
 		}
 		n, err := j.refreshMismatches(ctx)
 		if err != nil || n == 0 {
 			return err
 		}
-		if round > 2 {
+		if mismatches++; mismatches > 3 {
 			return fmt.Errorf("leads of %d campaigns still disagree with their analytics after a full re-read", n)
 		}
 	}
@@ -104,23 +124,94 @@ func (j *job) plan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	in.SampleSeed = j.run.ID()
+	sig, err := gatherSignals(ctx, j.client, j.store, in)
+	if err != nil {
+		if errors.Is(err, extract.ErrNotAdmitted) {
+			return nil // the budget or deadline stopped it (j.stopped)
+		}
+		return fmt.Errorf("read the account-wide change signals: %w", err)
+	}
+	in.Signals = sig
+	j.signalPages = sig.Requests
+	in.Sizes = sizesFromOverall(sig.Overall)
+	if sig.OverallFailed != "" && (in.FullRefresh || in.Prev == nil) {
+		j.log.Warn("overall-stats unusable; the next night reads every range again", "reason", sig.OverallFailed)
+	}
+	j.held = in.States
 	wp := BuildPlan(in)
-	if err := j.run.SetPlan(ctx, wp.Mode, wp.Items, wp.Carries); err != nil {
+	if err := j.recordPlan(ctx, in, wp); err != nil {
 		return err
 	}
 	j.track.Expect(wp.Requests())
 	j.unsized = unsizedCampaigns(in)
-	// requests_estimated counts the campaign list, as `plan` does.
-	j.log.Info("plan", "mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
-		"requests_estimated", wp.Requests()+1, "unsized_campaigns", len(j.unsized), "carried", wp.Carried())
+	// requests_estimated counts the campaign list and the signals, as
+	// `plan` does.
+	attrs := []any{"mode", wp.Mode, "campaigns", len(j.campaigns), "frozen_campaigns", wp.Frozen,
+		"requests_estimated", wp.Requests() + 1 + sig.Requests, "unsized_campaigns", len(j.unsized), "carried", wp.Carried(),
+		"signal_requests", sig.Requests}
+	if wp.Flags != nil {
+		fl := wp.Flagged()
+		for i, name := range flagNames {
+			attrs = append(attrs, "flagged_"+name, fl[Flag(1<<i)])
+		}
+	}
+	j.log.Info("plan", attrs...)
 	return nil
+}
+
+// recordPlan stages what the plan derived and what the night's signals
+// leave for the commit and for verify, then the plan itself: a run
+// resumed before SetPlan plans again from a clean slate, so all of it is
+// written before.
+func (j *job) recordPlan(ctx context.Context, in PlanInput, wp WorkPlan) error {
+	sig := in.Signals
+	if len(wp.Derived.DailyStats) > 0 {
+		if err := j.run.Write(ctx, wp.Derived); err != nil {
+			return err
+		}
+	}
+	if sig != nil && sig.OverallFailed == "" && len(sig.Cells) > 0 {
+		if err := j.run.StageOverallStats(ctx, sig.Cells, sig.Overall); err != nil {
+			return err
+		}
+	}
+	if len(wp.Checks) > 0 {
+		probed := 0
+		for _, f := range wp.Flags {
+			if f&FlagProbe != 0 {
+				probed++
+			}
+		}
+		for _, c := range wp.Checks {
+			j.warned[c.Subject] = true
+			j.log.Warn("change signal unusable", "endpoint", c.Subject, "reason", wp.Notes.Probes[c.Subject],
+				"fallback_campaigns", probed)
+		}
+		if err := j.run.AddChecks(ctx, wp.Checks...); err != nil {
+			return err
+		}
+	}
+	if wp.Flags != nil {
+		doc, err := json.Marshal(wp.Notes)
+		if err != nil {
+			return err
+		}
+		if err := j.run.SetNotes(ctx, doc); err != nil {
+			return err
+		}
+		j.notes = &wp.Notes
+	} else {
+		j.noNotes = true
+	}
+	return j.run.SetPlan(ctx, wp.Mode, wp.Items, wp.Carries)
 }
 
 // planInput gathers what BuildPlan needs from the warehouse.
 func planInput(ctx context.Context, store *load.Store, cfg Config, now time.Time, campaigns []transform.Campaign) (PlanInput, error) {
 	in := PlanInput{
 		Now: now, Campaigns: campaigns, Streams: cfg.Streams, Days: cfg.Days, BackfillDays: cfg.BackfillDays,
-		FullRefresh: cfg.FullRefresh, Overlap: cfg.Overlap, StatsLookback: cfg.StatsLookback,
+		FullRefresh: cfg.FullRefresh, Overlap: cfg.Overlap, StatsLookback: cfg.StatsLookback, ProbeLive: cfg.ProbeLive,
 	}
 	if store == nil { // a first plan before there is a warehouse
 		return in, nil

@@ -29,7 +29,20 @@ type Forecast struct {
 	Finish        time.Time // earliest finish
 	SpentPlanning int64     // requests the forecast itself made
 	CampaignsFrom string    // "API", or the last snapshot when the quota is spent
-	First         bool      // no snapshot yet: sized from each campaign's analytics (see planFirst)
+	First         bool      // no snapshot yet: sized from the overall-stats ranges (see planFirst)
+
+	// Change detection. SignalRequests are the account-wide signals'
+	// pages (the activities, the overall-stats ranges), which the run
+	// reads again; Flagged counts the campaigns each signal flagged (one
+	// campaign may count under several flags; FlagSample is the
+	// verification sample); Fallbacks names each signal that could not be
+	// used and why (the run then probes every campaign instead); Derived
+	// counts the rows the run derives instead of reading (today's daily
+	// stats of campaigns that sent nothing since the previous run).
+	SignalRequests int
+	Flagged        map[Flag]int
+	Fallbacks      map[string]string
+	Derived        int
 }
 
 // ModeResume is the Forecast.Mode of a run that continues an interrupted
@@ -133,13 +146,33 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.CampaignsFrom == "API" {
+		in.SampleSeed = "plan"
+		sig, err := gatherSignals(ctx, sess.Client, store, in)
+		if err != nil {
+			return nil, fmt.Errorf("read the account-wide change signals: %w", err)
+		}
+		in.Signals = sig
+		f.SignalRequests = sig.Requests
+		f.SpentPlanning = sess.Client.Stats().Requests
+		past = sess.Limiter.Sent()
+	} else {
+		// No request to spare: the signals' pages are estimated (one page
+		// of activities, the overall-stats ranges a night reads).
+		cells, _, err := store.OverallStatsSeen(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.SignalRequests = 1 + len(overallItems(campaigns, now, cells, false))
+	}
 	wp := BuildPlan(in)
 	f.Mode, f.Campaigns, f.Frozen = wp.Mode, len(campaigns), wp.Frozen
 	f.PerStream = wp.Estimate
 	f.PerStream[extract.StreamCampaigns] = 1
-	f.Requests = wp.Requests() + 1
-	// The run fetches the campaign list again; the forecast's own request
-	// is already in past (the limiter's sends).
+	f.Flagged, f.Fallbacks, f.Derived = wp.Flagged(), wp.Notes.Probes, len(wp.Derived.DailyStats)
+	f.Requests = wp.Requests() + 1 + f.SignalRequests
+	// The run fetches the campaign list and the signals again; the
+	// forecast's own requests are already in past (the limiter's sends).
 	f.Finish = finish(cfg.Windows, past, time.Now(), f.Requests, latency)
 	return f, nil
 }

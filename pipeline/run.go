@@ -56,6 +56,13 @@ type Config struct {
 	ResumeWithin  time.Duration // continue an interrupted run started this recently (0: never, as --resume-within 0; the CLI's default is DefaultResumeWithin)
 	Overlap       time.Duration // safety overlap of incremental filters (0: DefaultOverlap)
 	StatsLookback time.Duration // statistics re-read behind the previous run (0: DefaultStatsLookback)
+	// ProbeLive probes, on an incremental night, every campaign that can
+	// still change on its own (not COMPLETED or STOPPED) and that no
+	// signal flagged, with one analytics request: the only way to see,
+	// the same night, a lead deleted before it was ever sent to (no
+	// account-wide signal shows it; the verification sample and a full
+	// refresh do, later).
+	ProbeLive bool
 
 	Logger   *slog.Logger
 	Progress Progress       // optional
@@ -190,7 +197,7 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 		p.Track(track)
 	}
 	j = &job{cfg: cfg, log: log, store: store, run: run, prog: cfg.Progress, sess: sess, lim: sess.Limiter,
-		client: sess.Client, seqOf: map[string]int64{}, prior: prior, track: track}
+		client: sess.Client, seqOf: map[string]int64{}, prior: prior, track: track, warned: map[string]bool{}}
 	if j.prog == nil {
 		j.prog = nopProgress{}
 	}

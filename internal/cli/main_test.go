@@ -127,7 +127,9 @@ func TestAPIKeyNeverPrinted(t *testing.T) {
 }
 
 // TestDemoAndReports: the demo reads no SMARTLEAD_ variables and its help
-// says so; its Next: lines name the program as invoked (pasteable); then
+// says so; its Next: lines name the program as invoked (pasteable); its
+// second, incremental night costs less than the first and says so in
+// the ledger's numbers (requireSecondNight); then
 // the read commands on what it loaded: reports, query (CSV lines end in
 // \n; a write is refused as such; DuckDB's SQL errors kept whole), export
 // and the dashboard page.
@@ -158,6 +160,7 @@ func TestDemoAndReports(t *testing.T) {
 	page := filepath.Join(dir, "demo.html")
 	assert.Contains(t, out, "Dashboard: "+page)
 	requirePage(t, page, "demo.duckdb")
+	requireSecondNight(t, out, db)
 
 	r = runCLI(t, []string{"report", "--db", db})
 	require.Equal(t, 0, r.code, r.all())

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/smartlead-etl/smartlead-etl/extract"
@@ -12,7 +15,7 @@ import (
 
 func (e *env) cmdPlan(ctx context.Context, args []string) error {
 	var cfg runConfig
-	fs := newFlags("plan", "[flags]", "Size the next run from what the warehouse knows plus one request (the campaign list): requests per stream, the total, and the earliest finish under the configured rate limits, counting what the last hour already spent. Before the first run (no snapshot yet) it also reads each campaign's analytics, one request per campaign, to size leads and statistics. It takes no lock and writes only the request journal beside the warehouse (the next run moves its requests to the ledger), so it works while a run goes on.", envPrefix)
+	fs := newFlags("plan", "[flags]", "Size the next run from what the warehouse knows plus the few requests a night starts with (the campaign list and the account-wide change signals: the leads with activity since the last run, the overall-stats ranges): how many campaigns each signal flagged, requests per stream, the total, and the earliest finish under the configured rate limits, counting what the last hour already spent. Before the first run (no snapshot yet) it reads every overall-stats range instead (a dozen requests for a year of campaigns, whatever their number) to size leads and statistics. It takes no lock and writes only the request journal beside the warehouse (the next run moves its requests to the ledger), so it works while a run goes on.", envPrefix)
 	cfg.dbFlags.register(fs)
 	cfg.logFlags.register(fs)
 	cfg.apiFlags.register(fs)
@@ -47,10 +50,29 @@ func (e *env) printPlan(ctx context.Context, cfg runConfig, log *slog.Logger) er
 	switch {
 	case f.First:
 		fmt.Fprintf(w, "campaigns:   %d from the %s (first run: no snapshot yet)\n", f.Campaigns, f.CampaignsFrom)
-	case f.Mode != pipeline.ModeResume:
-		fmt.Fprintf(w, "campaigns:   %d from the %s; %d unchanged and final: carried over, no requests\n", f.Campaigns, f.CampaignsFrom, f.Frozen)
+	case f.Mode == pipeline.ModeResume:
+	case f.Flagged == nil:
+		fmt.Fprintf(w, "campaigns:   %d from the %s; %d carried over, no requests\n", f.Campaigns, f.CampaignsFrom, f.Frozen)
+	default:
+		fmt.Fprintf(w, "campaigns:   %d from the %s; %d that no signal flagged: carried over, no requests\n", f.Campaigns, f.CampaignsFrom, f.Frozen)
+	}
+	if f.Flagged != nil {
+		var parts []string
+		for i, name := range pipeline.FlagNames() {
+			parts = append(parts, fmt.Sprintf("%s %d", name, f.Flagged[pipeline.Flag(1<<i)]))
+		}
+		fmt.Fprintf(w, "flagged:     %s (campaigns; one may have several flags)\n", strings.Join(parts, ", "))
+		if f.Derived > 0 {
+			fmt.Fprintf(w, "derived:     %d rows instead of requests (today's daily stats of campaigns that sent nothing)\n", f.Derived)
+		}
+	}
+	for _, ep := range slices.Sorted(maps.Keys(f.Fallbacks)) {
+		fmt.Fprintf(w, "fallback:    %s %s: the night reads every campaign instead\n", ep, f.Fallbacks[ep])
 	}
 	if f.Mode != pipeline.ModeResume {
+		if f.SignalRequests > 0 {
+			fmt.Fprintf(w, "  %-22s %6d requests\n", "change signals", f.SignalRequests)
+		}
 		for _, s := range extract.AllStreams {
 			if n, ok := f.PerStream[s]; ok {
 				fmt.Fprintf(w, "  %-22s %6d requests\n", s, n)
