@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 
@@ -90,9 +89,6 @@ func (e *env) cmdDemo(ctx context.Context, args []string) error {
 	if werr := e.demoEvents(ctx, cfg, srv, log); werr != nil {
 		return werr
 	}
-	if nerr := e.demoNight(ctx, cfg, srv, log, con); nerr != nil {
-		return nerr
-	}
 	// Again, now that the events are in: the page's replies-by-hour chart.
 	if derr := e.runDashboard(ctx, cfg, log); derr != nil {
 		return derr
@@ -125,27 +121,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// demoNight shows an incremental night driven by what happened: late
-// replies and opens on campaigns that no longer send, the day's sends in
-// active ones, a settings change; plan says what the account-wide signals
-// flagged, and the run reads only that.
-func (e *env) demoNight(ctx context.Context, cfg runConfig, srv *fakeapi.Server, log *slog.Logger, con *console) error {
-	out := e.stdout
-	rep := srv.RealisticNight(fakeapi.RealisticNight{LateFrac: 0.4, ActiveFrac: 0.5, SettingsFrac: 0.05, SendFrac: 1, NewLeads: 1})
-	fmt.Fprintf(out, "\n== a second night: %d campaigns with activity (late replies and opens on finished campaigns, the day's sends), %d with new settings\n",
-		len(rep.Campaigns), len(rep.SettingsChanged))
-	fmt.Fprintf(out, "$ %s plan --db %s\n", e.Name, shellQuote(cfg.db))
-	if err := e.printPlan(ctx, cfg, log); err != nil {
-		return err
-	}
-	before := srv.Stats().Requests
-	sum, err := e.runPipeline(ctx, cfg, log, con)
-	if err != nil && !errors.Is(err, errPartial) {
-		return err
-	}
-	fmt.Fprintf(out, "incremental night %s: %d requests, the plan's included; every other campaign carried over (%s)\n",
-		sum.RunID, srv.Stats().Requests-before, pipeline.FormatRows(sum.Rows))
-	return nil
 }
