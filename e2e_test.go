@@ -139,9 +139,21 @@ func waitForLock(t *testing.T, path string, pid int) {
 // out (exit 4, naming the holder's PID) but not plan.
 func TestSecondRunExitsFourWhileFirstRuns(t *testing.T) {
 	t.Parallel()
-	_, base := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 100 * time.Millisecond}})
+	fake, base := startFake(t, fakeOpts{campaigns: 6})
+	// The first run's API answers nothing until plan is done, so the run
+	// goes on (holding its lock) for as long as plan runs, however fast
+	// or loaded the machine; plan asks the same account directly.
+	gate := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	gated := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-gate
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gated.Close)
+	t.Cleanup(open) // before gated.Close: cleanups run last-in first-out
 	db := filepath.Join(t.TempDir(), "w.duckdb")
-	first := command(t, runArgs(db, base, "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
+	first := command(t, runArgs(db, gated.URL+"/api/v1", "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
 	var out1 bytes.Buffer
 	first.Stdout, first.Stderr = &out1, &out1
 	require.NoError(t, first.Start())
@@ -165,6 +177,7 @@ func TestSecondRunExitsFourWhileFirstRuns(t *testing.T) {
 		require.ErrorIs(t, err, lockfile.ErrHeld)
 	}
 
+	open()
 	require.NoError(t, first.Wait(), out1.String())
 	conn := openDB(t, db)
 	require.EqualValues(t, 1, scalar[int64](t, conn, "SELECT count(*) FROM etl_runs WHERE status = 'succeeded'"))
