@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestLayers(t *testing.T) {
 	for _, pkg := range []string{"extract", "transform", "load", "report", "export", "dashboard", "pipeline", "webhook"} {
 		forbidden[pkg] = append(forbidden[pkg], "internal/cli")
 	}
-	for _, pkg := range []string{"internal/spool", "internal/privfile", "internal/lockfile", "internal/fixture"} {
+	for _, pkg := range []string{"internal/spool", "internal/privfile", "internal/lockfile", "internal/fixture", "internal/diskfull", "internal/tmpfs"} {
 		forbidden[pkg] = []string{"internal/cli", "pipeline"}
 	}
 	out, err := exec.Command("go", "list", "-deps=false", "-json=ImportPath,Deps", "./...").Output()
@@ -46,6 +47,12 @@ func TestLayers(t *testing.T) {
 		}
 		require.NoError(t, dec.Decode(&p))
 		rel := strings.TrimPrefix(p.ImportPath, mod)
+		// Nothing but package main imports the commands, whatever the
+		// package (a new one too).
+		if p.ImportPath+"/" != mod && rel != "internal/cli" && !strings.HasPrefix(rel, "internal/cli/") &&
+			(slices.Contains(p.Deps, mod+"internal/cli")) {
+			t.Errorf("%s depends on internal/cli: only package main hands over to the commands", rel)
+		}
 		for pkg, bad := range forbidden {
 			if rel != pkg && !strings.HasPrefix(rel, pkg+"/") {
 				continue

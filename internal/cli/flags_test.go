@@ -144,6 +144,10 @@ func TestUnusableOutExitsTwoNamingTheFlag(t *testing.T) {
 	r = runCLI(t, runArgs(db, failing, "--export", "/proc/nope"), "SMARTLEAD_API_KEY="+testKey)
 	require.Equal(t, 2, r.code, r.all())
 	assert.Contains(t, oneLine(t, r), `--export "/proc/nope": /proc is on a pseudo file system`)
+	page := filepath.Join(dir, "missing", "x.html")
+	r = runCLI(t, runArgs(db, failing, "--dashboard", page), "SMARTLEAD_API_KEY="+testKey)
+	require.Equal(t, 2, r.code, r.all())
+	assert.Contains(t, oneLine(t, r), `--dashboard "`+page+`": its directory `+filepath.Dir(page)+` does not exist`)
 
 	// A report on it says why it is empty.
 	r = runCLI(t, []string{"report", "campaign_performance", "--db", db})

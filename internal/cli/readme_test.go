@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartlead-etl/smartlead-etl/extract/ratelimit"
 )
 
 // readmeFlagRow is a row of the README's table of run's flags:
@@ -52,6 +54,13 @@ func TestREADMEFlagTableIsHelpRun(t *testing.T) {
 		}
 		assert.Equal(t, readmeDefault(t, f), got, "README's default of --%s", name)
 	}
+
+	// The tiers' windows, as the README gives them, are ratelimit's.
+	tier := regexp.MustCompile("(?m)^\\| `--tier` \\|[^|]*\\|([^|]*)\\|").FindStringSubmatch(readme)
+	require.NotNil(t, tier, "no --tier row")
+	meaning := regexp.MustCompile(`(\d),(\d{3})`).ReplaceAllString(strings.ReplaceAll(strings.TrimSpace(tier[1]), "`", ""), "$1$2")
+	assert.Equal(t, ratelimit.DescribeTiers(), meaning, "README's tiers")
+	assert.Contains(t, readme, "`--limits` | | explicit windows, e.g. `"+ratelimit.Format(ratelimit.MustPreset(ratelimit.DefaultTier))+"`")
 }
 
 // readmeDefault is how the README writes flag f's default: durations as
