@@ -139,9 +139,21 @@ func waitForLock(t *testing.T, path string, pid int) {
 // out (exit 4, naming the holder's PID) but not plan.
 func TestSecondRunExitsFourWhileFirstRuns(t *testing.T) {
 	t.Parallel()
-	_, base := startFake(t, fakeOpts{campaigns: 6, faults: fakeapi.Faults{SlowRate: 1, SlowDelay: 100 * time.Millisecond}})
+	fake, base := startFake(t, fakeOpts{campaigns: 6})
+	// The first run's API answers nothing until plan is done, so the run
+	// goes on (holding its lock) for as long as plan runs, however fast
+	// or loaded the machine; plan asks the same account directly.
+	gate := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	gated := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-gate
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gated.Close)
+	t.Cleanup(open) // before gated.Close: cleanups run last-in first-out
 	db := filepath.Join(t.TempDir(), "w.duckdb")
-	first := command(t, runArgs(db, base, "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
+	first := command(t, runArgs(db, gated.URL+"/api/v1", "--concurrency", "1"), "SMARTLEAD_API_KEY="+testKey)
 	var out1 bytes.Buffer
 	first.Stdout, first.Stderr = &out1, &out1
 	require.NoError(t, first.Start())
@@ -165,6 +177,7 @@ func TestSecondRunExitsFourWhileFirstRuns(t *testing.T) {
 		require.ErrorIs(t, err, lockfile.ErrHeld)
 	}
 
+	open()
 	require.NoError(t, first.Wait(), out1.String())
 	conn := openDB(t, db)
 	require.EqualValues(t, 1, scalar[int64](t, conn, "SELECT count(*) FROM etl_runs WHERE status = 'succeeded'"))
@@ -269,10 +282,11 @@ func TestResumedRunCountsEveryInvocation(t *testing.T) {
 	key := "SMARTLEAD_API_KEY=" + testKey
 
 	// --max-requests bounds each invocation: the second one, stopped at
-	// the same budget, spends it again and gets further.
+	// the same budget, spends it again and gets further. Both are held
+	// back by a small rate limit: the resumed run's waited is theirs.
 	for i := range 2 {
 		before := fake.Stats().Requests
-		r := runBinary(t, runArgs(db, base, "--max-requests", "10"), key)
+		r := runBinary(t, runArgs(db, base, "--max-requests", "10", "--limits", "5/1s"), key)
 		require.Equal(t, 5, r.code, r.all())
 		spent := fake.Stats().Requests - before
 		assert.LessOrEqual(t, spent, 10, "invocation %d", i+1)
@@ -288,6 +302,13 @@ func TestResumedRunCountsEveryInvocation(t *testing.T) {
 		"the killed invocation made no request")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
+	// The run is continued an hour after it began (as a run stopped at
+	// its deadline is, the next night): the hour is no part of its time.
+	rw, err := sql.Open("duckdb", db)
+	require.NoError(t, err)
+	_, err = rw.Exec("UPDATE etl_runs SET started_at = started_at - INTERVAL 1 HOUR")
+	require.NoError(t, err)
+	require.NoError(t, rw.Close())
 
 	r := runBinary(t, runArgs(db, base), key)
 	require.Equal(t, 0, r.code, r.all())
@@ -313,20 +334,26 @@ func TestResumedRunCountsEveryInvocation(t *testing.T) {
 	assert.EqualValues(t, requests, summary.Requests, "the summary line counts every invocation too")
 	assert.EqualValues(t, 3, scalar[int64](t, conn, "SELECT resumed FROM etl_runs"))
 
-	// The summary's duration covers the invocations its counters do: from
-	// the run's first start, as etl_runs has it.
+	// The summary's duration covers the invocations its counters do: the
+	// time they ran, summed, as etl_runs.run_seconds has it; not the hour
+	// between them. The killed invocation recorded neither its wait nor
+	// its time.
 	waited, err := time.ParseDuration(summary.Waited)
 	require.NoError(t, err)
 	took, err := time.ParseDuration(summary.Duration)
 	require.NoError(t, err)
 	this, err := time.ParseDuration(summary.InvocationDuration)
 	require.NoError(t, err)
+	require.GreaterOrEqual(t, waited, time.Second, "the earlier invocations' wait is in the summary")
 	assert.LessOrEqual(t, waited, took)
 	assert.Less(t, this, took, "the last invocation is a part of the run")
-	// etl_runs' span ends when the commit starts; the summary follows it.
-	runSecs := scalar[float64](t, conn, "SELECT epoch(finished_at - started_at) FROM etl_runs")
-	assert.GreaterOrEqual(t, took.Seconds(), runSecs-0.01, "the summary's duration covers etl_runs' span")
-	assert.Greater(t, runSecs, this.Seconds(), "etl_runs' span covers more than the last invocation")
+	assert.Less(t, took, time.Hour, "the hour between the invocations is no part of the run's time")
+	ran := scalar[float64](t, conn, "SELECT run_seconds FROM etl_runs")
+	assert.LessOrEqual(t, scalar[float64](t, conn, "SELECT wait_seconds FROM etl_runs"), ran)
+	assert.Greater(t, ran, this.Seconds()-1, "run_seconds sums the invocations")
+	assert.LessOrEqual(t, ran, took.Seconds(), "the summary also counts the commit")
+	span := scalar[float64](t, conn, "SELECT epoch(finished_at - started_at) FROM etl_runs")
+	assert.Greater(t, span, time.Hour.Seconds(), "etl_runs' span is the wall clock from the first start")
 }
 
 // listen runs in the foreground, logs JSON without a terminal, refuses a

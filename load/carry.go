@@ -151,12 +151,17 @@ func (s *Store) upsertCarries(ctx context.Context, tx *sql.Tx, id string, sets [
 	return nil
 }
 
-// SetCarries records rows to carry forward at commit, replacing earlier
+// setCarries, dropCarries, carries and discardStaged are the single steps
+// the carry tests drive; the pipeline records carries with SetPlan and
+// switches campaigns to a re-read with Refetch, which does the steps in
+// one transaction.
+//
+// setCarries records rows to carry forward at commit, replacing earlier
 // carries of the same streams and campaigns; within one call, the last
 // set naming a stream and campaign wins. Carries are kept in run_carry,
 // so they survive a resume. Its cost does not grow with the number of
 // sets' campaigns beyond the list itself.
-func (r *Run) SetCarries(ctx context.Context, sets []CarrySet) error {
+func (r *Run) setCarries(ctx context.Context, sets []CarrySet) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
@@ -187,27 +192,27 @@ func (s *Store) dropCarries(ctx context.Context, ex execer, id, stream string, i
 	return err
 }
 
-// DropCarries removes the carries of one stream for a set of campaigns
+// dropCarries removes the carries of one stream for a set of campaigns
 // (those without one are skipped).
-func (r *Run) DropCarries(ctx context.Context, stream string, campaigns []int64) error {
+func (r *Run) dropCarries(ctx context.Context, stream string, campaigns []int64) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
 	if _, err := carryTable(stream); err != nil {
-		return fmt.Errorf("load: DropCarries: %w", err)
+		return fmt.Errorf("load: dropCarries: %w", err)
 	}
 	if err := campaignList(campaigns); err != nil {
-		return fmt.Errorf("load: DropCarries %s: %w", stream, err)
+		return fmt.Errorf("load: dropCarries %s: %w", stream, err)
 	}
 	if err := r.s.dropCarries(ctx, r.s.db, r.id, stream, campaigns); err != nil {
-		return fmt.Errorf("load: DropCarries %s of %d campaigns: %w", stream, len(campaigns), err)
+		return fmt.Errorf("load: dropCarries %s of %d campaigns: %w", stream, len(campaigns), err)
 	}
 	return nil
 }
 
-// Carries returns the run's carries as sets: one per stream, mode and run
+// carries returns the run's carries as sets: one per stream, mode and run
 // carried from, in that order, campaigns ascending.
-func (r *Run) Carries(ctx context.Context) ([]CarrySet, error) {
+func (r *Run) carries(ctx context.Context) ([]CarrySet, error) {
 	rows, err := r.s.db.QueryContext(ctx, r.s.sq(`SELECT stream, mode, from_run, list(campaign_id ORDER BY campaign_id)
 		FROM @s.run_carry WHERE run_id = ? GROUP BY ALL ORDER BY stream, mode, from_run`), r.id)
 	if err != nil {
@@ -250,34 +255,34 @@ func (r *Run) CarriedCampaigns(ctx context.Context, stream string, mode CarryMod
 	return out, rows.Err()
 }
 
-// DiscardCampaigns deletes the rows this run staged for a set of campaigns
+// discardStaged deletes the rows this run staged for a set of campaigns
 // of one stream (with the totals the API reported for them and the
 // records their pages rejected), before a full refresh of them. Like
 // Write, it must be called from the goroutine that stages rows. To switch
 // campaigns to a full re-read, prefer Refetch, which also drops their
 // carries and enqueues the re-read in the same transaction.
-func (r *Run) DiscardCampaigns(ctx context.Context, stream string, campaigns []int64) error {
+func (r *Run) discardStaged(ctx context.Context, stream string, campaigns []int64) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
 	if campaignTables[stream] == nil {
-		return fmt.Errorf("load: DiscardCampaigns: stream %q is not one of a campaign's", stream)
+		return fmt.Errorf("load: discardStaged: stream %q is not one of a campaign's", stream)
 	}
 	if err := campaignList(campaigns); err != nil {
-		return fmt.Errorf("load: DiscardCampaigns %s: %w", stream, err)
+		return fmt.Errorf("load: discardStaged %s: %w", stream, err)
 	}
 	if err := r.flushPending(ctx); err != nil {
 		return err
 	}
 	if err := inTx(ctx, r.s.db, func(tx *sql.Tx) error { return r.discardCampaigns(ctx, tx, stream, campaigns) }); err != nil {
-		return fmt.Errorf("load: DiscardCampaigns %s of %d campaigns of run %s: %w", stream, len(campaigns), r.id, err)
+		return fmt.Errorf("load: discardStaged %s of %d campaigns of run %s: %w", stream, len(campaigns), r.id, err)
 	}
 	return nil
 }
 
 // Refetch switches a set of campaigns' streams to a full re-read, in one
 // transaction: it drops their carries, deletes what the run staged of
-// them (as DiscardCampaigns) and enqueues items, returning their seqs.
+// them (as discardStaged) and enqueues items, returning their seqs.
 // Done as three calls, a crash between them could leave a campaign with
 // neither carried rows nor queued pages, which no check would notice.
 // Like Write, it must be called from the goroutine that stages rows.

@@ -124,7 +124,7 @@ func assertSameSnapshot(t *testing.T, s *Store, a, b string) {
 // analytics) publishes exactly the snapshot a full refresh of the same
 // data does, and its data checks, which see the carried rows, pass.
 func TestCarryMatchesFullRefresh(t *testing.T) {
-	t.Run("DropCarries+DiscardCampaigns+Enqueue", func(t *testing.T) { testCarryMatchesFullRefresh(t, false) })
+	t.Run("dropCarries+discardStaged+Enqueue", func(t *testing.T) { testCarryMatchesFullRefresh(t, false) })
 	t.Run("Refetch", func(t *testing.T) { testCarryMatchesFullRefresh(t, true) })
 	t.Run("chunks of two rows", func(t *testing.T) {
 		defer func(n int64) { carryChunkRows = n }(carryChunkRows)
@@ -203,8 +203,8 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 		require.NoError(t, err)
 	} else {
 		for _, st := range []string{"leads", "lead_email_stats"} {
-			require.NoError(t, r.DropCarries(ctx, st, []int64{3}))
-			require.NoError(t, r.DiscardCampaigns(ctx, st, []int64{3}))
+			require.NoError(t, r.dropCarries(ctx, st, []int64{3}))
+			require.NoError(t, r.discardStaged(ctx, st, []int64{3}))
 		}
 		seq, err = r.Enqueue(ctx, reread)
 		require.NoError(t, err)
@@ -266,40 +266,40 @@ func TestCarryErrors(t *testing.T) {
 		{CarrySet{Stream: "leads", FromRun: r.ID(), Mode: CarryAll}, "field FromRun: a run cannot carry its own rows"},
 		{CarrySet{Stream: "leads", FromRun: "nope", Mode: CarryAll, Campaigns: []int64{2}}, "carry from run nope: no such run"},
 	} {
-		require.ErrorContains(t, r.SetCarries(ctx, []CarrySet{ok, c.c}), c.want)
+		require.ErrorContains(t, r.setCarries(ctx, []CarrySet{ok, c.c}), c.want)
 	}
-	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.run_carry"), "a refused SetCarries records nothing")
+	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.run_carry"), "a refused setCarries records nothing")
 
 	// Upsert: the later carry of a stream and campaign wins, within a call
 	// and across calls; a set with no campaigns is nothing.
-	require.NoError(t, r.SetCarries(ctx, []CarrySet{
+	require.NoError(t, r.setCarries(ctx, []CarrySet{
 		{Stream: "leads", FromRun: prev.ID(), Mode: CarryMerge, Campaigns: []int64{2, 3, 2}},
 		{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{2}},
 		{Stream: "sequences", FromRun: prev.ID(), Mode: CarryAll},
 	}))
-	require.NoError(t, r.SetCarries(ctx, []CarrySet{{Stream: "sequences", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{3, 2}},
+	require.NoError(t, r.setCarries(ctx, []CarrySet{{Stream: "sequences", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{3, 2}},
 		{Stream: "leads", FromRun: prev.ID(), Mode: CarryAll, Campaigns: []int64{3}}}))
-	cs, err := r.Carries(ctx)
+	cs, err := r.carries(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []CarrySet{{"leads", prev.ID(), CarryAll, []int64{2, 3}}, {"sequences", prev.ID(), CarryAll, []int64{2, 3}}}, cs)
-	require.NoError(t, r.DropCarries(ctx, "sequences", []int64{2, 99}), "dropping no carry is fine")
-	require.NoError(t, r.DropCarries(ctx, "leads", []int64{3}))
-	require.NoError(t, r.DropCarries(ctx, "leads", nil))
-	require.ErrorContains(t, r.DropCarries(ctx, "clients", []int64{2}), `unknown stream "clients"`)
-	require.ErrorContains(t, r.DropCarries(ctx, "leads", []int64{-1}), `campaign -1: must be positive`)
-	cs, err = r.Carries(ctx)
+	require.NoError(t, r.dropCarries(ctx, "sequences", []int64{2, 99}), "dropping no carry is fine")
+	require.NoError(t, r.dropCarries(ctx, "leads", []int64{3}))
+	require.NoError(t, r.dropCarries(ctx, "leads", nil))
+	require.ErrorContains(t, r.dropCarries(ctx, "clients", []int64{2}), `unknown stream "clients"`)
+	require.ErrorContains(t, r.dropCarries(ctx, "leads", []int64{-1}), `campaign -1: must be positive`)
+	cs, err = r.carries(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []CarrySet{{"leads", prev.ID(), CarryAll, []int64{2}}, {"sequences", prev.ID(), CarryAll, []int64{3}}}, cs)
-	require.NoError(t, r.DropCarries(ctx, "sequences", []int64{3}))
+	require.NoError(t, r.dropCarries(ctx, "sequences", []int64{3}))
 
-	// DiscardCampaigns removes the campaigns' staged rows of one stream and
+	// discardStaged removes the campaigns' staged rows of one stream and
 	// the totals reported for them, nothing else.
 	require.NoError(t, r.Write(ctx, v1.campaign(3)))
-	require.NoError(t, r.DiscardCampaigns(ctx, "leads", []int64{3}))
+	require.NoError(t, r.discardStaged(ctx, "leads", []int64{3}))
 	assert.Zero(t, count(t, s.DB(), "SELECT count(*) FROM stage.leads_staged WHERE run_id = ?", r.ID()))
 	assert.Equal(t, []string{"stream=lead_email_stats"}, dumpRows(t, s.DB(), "SELECT stream FROM stage.reported_totals_staged WHERE run_id = ?", r.ID()))
 	assert.Equal(t, int64(2), count(t, s.DB(), "SELECT count(*) FROM stage.lead_email_stats_staged WHERE run_id = ?", r.ID()))
-	require.ErrorContains(t, r.DiscardCampaigns(ctx, "clients", []int64{3}), `stream "clients" is not one of a campaign's`)
+	require.ErrorContains(t, r.discardStaged(ctx, "clients", []int64{3}), `stream "clients" is not one of a campaign's`)
 
 	// CarryAll of campaign 2's leads while leads of it are staged: the
 	// snapshot would hold them twice, which the unique_key check refuses.
@@ -313,7 +313,7 @@ func TestCarryErrors(t *testing.T) {
 	// A carry from a run that stopped being a snapshot is refused at commit.
 	r2, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(2), Mode: ModeIncremental})
 	require.NoError(t, err)
-	require.NoError(t, r2.SetCarries(ctx, []CarrySet{ok}))
+	require.NoError(t, r2.setCarries(ctx, []CarrySet{ok}))
 	_, err = s.DB().ExecContext(ctx, "UPDATE etl_runs SET status = 'failed' WHERE run_id = ?", prev.ID())
 	require.NoError(t, err)
 	_, err = r2.Commit(ctx, Counters{})

@@ -14,7 +14,7 @@ import (
 // the side file kept for it.
 func (s *Store) finishRun(ctx context.Context, tx *sql.Tx, id string, status Status, at time.Time, c Counters, sum *Summary, msg string) error {
 	var set strings.Builder
-	args := []any{status, at, c.Requests, c.Throttled, c.Retries, c.Waited.Seconds(), sum.Rejected, sum.Warnings, nullEmpty(redact(msg))}
+	args := []any{status, at, c.Requests, c.Throttled, c.Retries, c.Waited.Seconds(), c.Elapsed.Seconds(), sum.Rejected, sum.Warnings, nullEmpty(redact(msg))}
 	for _, t := range tables {
 		fmt.Fprintf(&set, ", rows_%s = ?", t.name)
 		args = append(args, sum.Rows[t.name])
@@ -25,7 +25,7 @@ func (s *Store) finishRun(ctx context.Context, tx *sql.Tx, id string, status Sta
 	}
 	args = append(args, id, id, id)
 	res, err := tx.ExecContext(ctx, s.sq(`UPDATE @w.etl_runs SET status = ?, finished_at = ?, requests = ?, throttled = ?,
-		retries = ?, wait_seconds = ?, rejected = ?, warnings = ?, error = ?`+set.String()+`, commit_seq = `+seq+`,
+		retries = ?, wait_seconds = ?, run_seconds = ?, rejected = ?, warnings = ?, error = ?`+set.String()+`, commit_seq = `+seq+`,
 		mode = coalesce((SELECT mode FROM @s.stage_runs WHERE run_id = ?), mode),
 		planned = coalesce((SELECT planned FROM @s.stage_runs WHERE run_id = ?), planned)
 		WHERE run_id = ? AND status = 'running'`), args...)

@@ -70,7 +70,7 @@ func TestHistoryMatchesCopies(t *testing.T) {
 			cs = append(cs, CarrySet{Stream: "leads", FromRun: prevRun, Mode: n.carry[c], Campaigns: []int64{c}})
 		}
 		if len(cs) > 0 {
-			require.NoError(t, r.SetCarries(ctx, cs))
+			require.NoError(t, r.setCarries(ctx, cs))
 		}
 		_, err = r.Commit(ctx, Counters{})
 		require.NoError(t, err, "night %d", i+1)

@@ -211,7 +211,7 @@ func (r *Run) CompleteItem(ctx context.Context, seq int64, b transform.Batch, ne
 
 // SetPlan records the run's work plan in one transaction: its mode
 // (ModeFull or ModeIncremental), the items to fetch (appended to the
-// queue in order) and the rows to carry forward (see [Run.SetCarries]):
+// queue in order) and the rows to carry forward (see [Run.setCarries]):
 // its cost follows the number of items and sets, not one statement per
 // campaign carried. A run resumed after
 // SetPlan is Planned and continues its queue; one that died before plans

@@ -324,12 +324,17 @@ func TestResumeIncomplete(t *testing.T) {
 	require.NoError(t, r.SetPlan(ctx, ModeFull, qPlan(), nil))
 	done := 0
 	qDrain(t, r, func(WorkItem) bool { done++; return done > 3 })
-	require.NoError(t, r.Abort(ctx, StatusIncomplete, errors.New("request budget of 3 reached"), Counters{Requests: 3}))
+	require.NoError(t, r.Abort(ctx, StatusIncomplete, errors.New("request budget of 3 reached"),
+		Counters{Requests: 3, Waited: 2 * time.Second, Elapsed: 5 * time.Second}))
 	assert.Equal(t, string(StatusIncomplete), count2str(t, s, "SELECT status FROM etl_runs"))
 
 	r2, err := s.Resume(ctx, t0)
 	require.NoError(t, err, "notBefore equal to the start is resumable")
 	require.NotNil(t, r2)
+	// The next invocation adds its own to what the first waited and ran.
+	prior, err := r2.PriorCounters(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, Counters{Waited: 2 * time.Second, Elapsed: 5 * time.Second}, prior, "no attempt was logged: no request")
 	p, d, err := r2.QueueStats(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, [2]int64{1, 3}, [2]int64{p, d})
@@ -340,9 +345,10 @@ func TestResumeIncomplete(t *testing.T) {
 	assert.Equal(t, extract.Item{Stream: extract.StreamLeads, CampaignID: qCampaign, Offset: 2 * qPageSize}, pending[0].Item,
 		"the next unfinished page, not the start")
 	qDrain(t, r2, nil)
-	_, err = r2.Commit(ctx, Counters{})
+	_, err = r2.Commit(ctx, Counters{Waited: 3 * time.Second, Elapsed: 9 * time.Second})
 	require.NoError(t, err)
 	qAssertSnapshot(t, s, r.ID())
+	assert.Equal(t, "3|9", count2str(t, s, "SELECT wait_seconds::INT || '|' || run_seconds::INT FROM etl_runs"))
 	runs, err := s.runs(ctx, 5)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)

@@ -69,6 +69,9 @@ func checkMode(m Mode) (Mode, error) {
 type Counters struct {
 	Requests, Throttled, Retries int64
 	Waited                       time.Duration // time spent waiting on the rate limiter
+	// Elapsed is how long the run's invocations ran, summed
+	// (etl_runs.run_seconds): not the time between them.
+	Elapsed time.Duration
 }
 
 // Check is one data check result: a row of data_checks.

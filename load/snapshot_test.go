@@ -522,7 +522,7 @@ func TestRunLifecycleErrors(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	s, path := openTest(t, Options{})
 	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=3|name=row_versions", "version=4|name=webhook_events",
-		"version=5|name=change_signals"}, dumpRows(t, s.DB(), "SELECT version, name FROM schema_migrations"))
+		"version=5|name=change_signals", "version=6|name=run_seconds"}, dumpRows(t, s.DB(), "SELECT version, name FROM schema_migrations"))
 	require.NoError(t, s.Close())
 
 	schema := fstest.MapFS{}
@@ -539,15 +539,15 @@ func TestMigrations(t *testing.T) {
 	require.NoError(t, s1.Close())
 	// Numbers may have gaps, and a migration numbered below one already
 	// applied (a branch merged later) is applied when it arrives.
-	schema["006_later.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE later (a INT);")}
+	schema["007_later.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE later (a INT);")}
 	s2, err := Open(t.Context(), path, schema, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"version=1|name=warehouse", "version=2|name=work_queue", "version=3|name=row_versions",
-		"version=4|name=webhook_events", "version=5|name=change_signals", "version=6|name=later", "version=900|name=extra"}, dumpRows(t, s2.DB(), "SELECT version, name FROM schema_migrations"))
+		"version=4|name=webhook_events", "version=5|name=change_signals", "version=6|name=run_seconds", "version=7|name=later", "version=900|name=extra"}, dumpRows(t, s2.DB(), "SELECT version, name FROM schema_migrations"))
 	require.NoError(t, s2.Close())
 
 	_, err = Open(t.Context(), path, os.DirFS("../sql/schema"), Options{})
-	require.ErrorContains(t, err, "which this program does not know") // 6 or 900
+	require.ErrorContains(t, err, "which this program does not know") // 7 or 900
 
 	schema["bad.sql"] = &fstest.MapFile{Data: []byte("SELECT 1")}
 	_, err = Open(t.Context(), path, schema, Options{})

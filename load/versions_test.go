@@ -100,7 +100,7 @@ func TestUpgradeKeepsEveryView(t *testing.T) {
 	next := contents(t, s.DB())["leads"]
 	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(4)})
 	require.NoError(t, err)
-	require.NoError(t, r.SetCarries(ctx, []CarrySet{{Stream: "leads", FromRun: "C", Mode: CarryAll, Campaigns: []int64{101}}}))
+	require.NoError(t, r.setCarries(ctx, []CarrySet{{Stream: "leads", FromRun: "C", Mode: CarryAll, Campaigns: []int64{101}}}))
 	_, err = r.Commit(ctx, Counters{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(9), count(t, s.DB(), "SELECT count(*) FROM leads_rows"), "a night where nothing changed adds no version")

@@ -31,6 +31,11 @@ import (
 var (
 	carrySizes = flag.String("carry.campaigns", "1000,3000", "account sizes BenchmarkCarryNights runs, in campaigns")
 	carryLeads = flag.Int("carry.leads", 30, "average leads per campaign of BenchmarkCarryNights' accounts")
+	// Issue 19's accounts: fakeapi.AgencyConfig (seed 19) and its
+	// realistic night, fakeapi.AgencyNight, instead of the simple
+	// account and fakeapi.NightChange (-carry.leads is then the agency's
+	// ~30).
+	carryAgency = flag.Bool("carry.agency", false, "BenchmarkCarryNights on agency accounts with a realistic night (issue 19)")
 )
 
 // nightResult is what a night's process reports.
@@ -112,7 +117,12 @@ func BenchmarkCarryNights(b *testing.B) {
 func runCarryNights(b *testing.B, campaigns, leads int) carryNights {
 	b.Helper()
 	dir := b.TempDir()
-	fake := fakeapi.New(fakeapi.Config{Seed: 19, APIKey: testKey, Campaigns: campaigns, LeadsPerCampaign: leads})
+	fc := fakeapi.Config{Seed: 19, APIKey: testKey, Campaigns: campaigns, LeadsPerCampaign: leads}
+	if *carryAgency {
+		fc = fakeapi.AgencyConfig(19, campaigns)
+		fc.APIKey = testKey
+	}
+	fake := fakeapi.New(fc)
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	out := carryNights{Campaigns: campaigns}
@@ -123,7 +133,11 @@ func runCarryNights(b *testing.B, campaigns, leads int) carryNights {
 		return r
 	}
 	out.First = night()
-	fake.Night(fakeapi.NightChange{ChangedLeadFrac: 0.02, NewLeadsPerCampaign: 2, NewSendsFrac: 0.02, DeletedLeads: 5})
+	if *carryAgency {
+		fake.RealisticNight(fakeapi.AgencyNight)
+	} else {
+		fake.Night(fakeapi.NightChange{ChangedLeadFrac: 0.02, NewLeadsPerCampaign: 2, NewSendsFrac: 0.02, DeletedLeads: 5})
+	}
 	out.Incr = night()
 	return out
 }

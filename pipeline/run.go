@@ -207,6 +207,8 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 		err = ferr
 	}
 	counters := j.counters()
+	// The invocations' time, this one's until now (see load.Counters).
+	counters.Elapsed = prior.Elapsed + time.Since(started)
 	if err == nil && j.stopped.Load() {
 		err = ErrIncomplete
 	}
@@ -308,11 +310,10 @@ type Ended interface {
 
 // summary writes the run's one summary line. status is the run's
 // load.Status, or "staged" for a snapshot that waits to be published. Its
-// counters and its
-// duration cover every invocation of the run: duration runs from the
-// run's first start, as etl_runs has it (so waited, the wall-clock time
-// the rate limit held requests back, never exceeds it); invocation is
-// this process's share. worker_waits sums each worker's waits (limiter
+// counters and its duration cover the same invocations of the run:
+// duration sums the time they ran (not the hours between a stop and a
+// resume), so waited, the wall-clock time the rate limit held requests
+// back in them, never exceeds it; invocation is this process's share. worker_waits sums each worker's waits (limiter
 // and retry backoff) in this invocation, so it exceeds the wall clock
 // when several workers wait at once.
 func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked time.Time) {
@@ -324,7 +325,7 @@ func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked
 		"status", status, "requests", c.Requests, "throttled", c.Throttled,
 		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(),
 		"worker_waits", j.client.Stats().Waited.Round(time.Second).String(),
-		"duration", now.Sub(j.run.StartedAt()).Round(time.Millisecond).String(),
+		"duration", (j.prior.Elapsed + now.Sub(invoked)).Round(time.Millisecond).String(),
 	}
 	if j.run.Resumed() {
 		attrs = append(attrs, "invocation", now.Sub(invoked).Round(time.Millisecond).String())

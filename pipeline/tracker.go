@@ -8,12 +8,14 @@ import (
 )
 
 // Tracker follows a run against its plan and estimates when it can finish
-// from the rate limiter's own schedule: the remaining requests placed in
-// the limiter's windows after what they already hold (a rate estimate
-// from recent pages would show seconds through a minute-long wait for a
-// full window), or from the pace of the pages so far where that is
-// slower (the limit is not what binds). A Progress that implements Tracked receives the run's
-// Tracker. Safe for concurrent use.
+// from the rate limiter's own schedule: the remaining requests placed
+// after what the limiter's windows already hold, behind a pause and
+// within the budget the server reports (ratelimit.Limiter.Forecast; a
+// rate estimate from recent pages would show seconds through a
+// minute-long wait for a full window), or from the pace of the pages so
+// far where that is slower (the limit is not what binds). A Progress
+// that implements Tracked receives the run's Tracker. Safe for
+// concurrent use.
 type Tracker struct {
 	lim     *ratelimit.Limiter
 	latency time.Duration
@@ -127,7 +129,9 @@ func (t *Tracker) Estimate(now time.Time) Estimate {
 	}
 	e.Finish = last
 	if n := left - reserved; n > 0 {
-		e.Finish = ratelimit.FinishTime(t.lim.Windows(), sent, e.NextSlot, n)
+		// Every wait still to come, not only the windows': the guard,
+		// a pause, the server's budget and our share of its window.
+		e.Finish = t.lim.Forecast(n)
 	}
 	e.Finish = e.Finish.Add(t.latency)
 	// When the rate limit is not what binds, latency and concurrency are:

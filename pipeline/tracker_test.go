@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"net/http"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -73,5 +75,31 @@ func TestTrackerCountsReservedSlotsOnce(t *testing.T) {
 		assert.Equal(t, time.Minute, e.Finish.Sub(start), "the two left hold the reserved slots at +1m")
 		time.Sleep(time.Minute)
 		synctest.Wait()
+	})
+}
+
+// The server reports 7 requests left in its hour until a reset in 1m50s
+// (another program spends the key): by the windows alone the 20 requests
+// left go in a few seconds ("~3s left"), but the run will wait for the
+// reset, and so does the estimate.
+func TestTrackerEstimateCountsTheServersBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ws := []ratelimit.Window{{Len: time.Second, Max: 8}, {Len: time.Minute, Max: 48}, {Len: time.Hour, Max: 800}}
+		lim := ratelimit.New(ws, ratelimit.WithServerWindows(ratelimit.MustPreset(ratelimit.TierStandard)))
+		now := time.Now()
+		reset := now.Add(110 * time.Second)
+		h := http.Header{}
+		h.Set("X-RateLimit-Limit", "1000")
+		h.Set("X-RateLimit-Remaining", "7")
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+		lim.Observe(h)
+		tr := NewTracker(lim, 0)
+		tr.Expect(20)
+
+		e := tr.Estimate(now)
+		assert.Equal(t, now, e.NextSlot, "nothing holds the next request back yet")
+		require.Less(t, ratelimit.FinishTime(ws, lim.Sent(), now, 20).Sub(now), 5*time.Second, "the windows alone")
+		assert.GreaterOrEqual(t, e.Finish.Sub(now), 110*time.Second, "the reset is still to come")
+		assert.Less(t, e.Finish.Sub(now), 115*time.Second)
 	})
 }

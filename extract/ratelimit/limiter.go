@@ -431,11 +431,14 @@ func (l *Limiter) slotLocked(now time.Time, jit func(time.Duration) time.Duratio
 // the shared window within our share: the capN-th most recent of ours must
 // have left it. With no share at all (capN < 1) one probe a while later
 // finds out whether the other program has slowed down.
-func (l *Limiter) shareSlot(sh *share) time.Time {
+func (l *Limiter) shareSlot(sh *share) time.Time { return shareSlotIn(&l.s, sh, l.guard) }
+
+// shareSlotIn is shareSlot on the logs s (Forecast's copy).
+func shareSlotIn(s *sched, sh *share, guard time.Duration) time.Time {
 	n := max(sh.capN, 1)
 	var t time.Time
-	if lg := l.s.log(sh.log); len(lg) >= n {
-		t = lg[len(lg)-n].Add(sh.win.Len + l.guard)
+	if lg := s.log(sh.log); len(lg) >= n {
+		t = lg[len(lg)-n].Add(sh.win.Len + guard)
 	}
 	if sh.capN < 1 && sh.hold.After(t) {
 		t = sh.hold

@@ -46,8 +46,13 @@ func (e *env) demoSecondNight(ctx context.Context, cfg runConfig, srv *fakeapi.S
 	}
 	fmt.Fprintf(out, "\n== a second night: only what changed is read\n"+
 		"Overnight the simulated account lived a day: %d events (opens, clicks, replies, category changes), %d emails sent, %d new leads, in %d campaigns; new settings in %d.\n"+
-		"Now the nightly job again, as cron would run it (%s run): there is a snapshot, so the night is incremental.\n",
-		rep.Events, rep.NewSends, rep.NewLeads, len(rep.Campaigns), len(rep.SettingsChanged), e.Name)
+		"First what the next night will read, from the account-wide change signals (a few requests):\n"+
+		"$ %s plan --db %s\n",
+		rep.Events, rep.NewSends, rep.NewLeads, len(rep.Campaigns), len(rep.SettingsChanged), e.Name, shellQuote(cfg.db))
+	if err := e.printPlan(ctx, cfg, log); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Then the nightly job, as cron runs it (%s run): there is a snapshot, so the night is incremental.\n", e.Name)
 	sum, err := e.runPipeline(ctx, cfg, log, con)
 	if err != nil && !errors.Is(err, errPartial) {
 		return err

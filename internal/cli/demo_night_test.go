@@ -20,7 +20,9 @@ var (
 // requireSecondNight checks the demo's second night (out is the demo's
 // stdout, db its warehouse): two succeeded runs, the second incremental;
 // the printed requests and campaigns read are the ledger's; the second
-// night read fewer campaigns and made fewer requests than the first.
+// night made fewer requests than the first, plan said beforehand which
+// signals flagged what, and no campaign the simulated night changed was
+// left unread.
 func requireSecondNight(t *testing.T, out, db string) {
 	t.Helper()
 	require.Contains(t, out, "== a second night")
@@ -66,6 +68,8 @@ func requireSecondNight(t *testing.T, out, db string) {
 	assert.Less(t, r2, r1, "the second night costs less: %s", out)
 	assert.LessOrEqual(t, read2, read1, out)
 	assert.Contains(t, out, "Why night 2 read ")
+	assert.Regexp(t, `(?m)^flagged: +new \d+, settings \d+, activity \d+`, out, "plan says why, before the night")
+	assert.NotContains(t, out, "NOT read although they changed", "the signals flagged every campaign the night changed")
 }
 
 // writeWhy sorts night 2's campaigns by what happened to them: late
