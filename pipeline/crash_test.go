@@ -41,9 +41,9 @@ func TestMain(m *testing.M) {
 	}
 	// Most tests here run several sessions in virtual time (synctest),
 	// which the real boot-time clock does not follow: the journal dates
-	// requests by the test's clock instead. TestQuotaMemoryAcrossKills
-	// (real processes, real time) and TestClockStepsBetweenRuns set their
-	// own.
+	// requests by the test's clock instead (in real time it reads like
+	// the system's). TestClockStepsBetweenRuns sets its own; the children
+	// below never get here and keep the system's.
 	journal.SetBootClock(func() (string, int64) { return "test", time.Now().UnixNano() })
 	os.Exit(m.Run())
 }
@@ -105,10 +105,14 @@ func crashChild() int {
 // (several seeds) and restarted ends with the snapshot an uninterrupted run
 // makes, and both attempts together spend at most the pages in flight at
 // the kill more than the uninterrupted run.
+//
+// It runs in parallel with TestQuotaMemoryAcrossKills, which spends most
+// of its time waiting on its windows.
 func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}
+	t.Parallel()
 	dir := t.TempDir()
 	ref := fakeapi.New(crashAccount())
 	whole := filepath.Join(dir, "whole.duckdb")
@@ -169,7 +173,9 @@ func TestQuotaMemoryAcrossKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}
-	defer journal.SetBootClock(nil)() // the children's: the system's
+	// The children run on the system's boot-time clock (TestMain sets the
+	// test clock only in the parent), as a real start would.
+	t.Parallel()
 	const limits = "20/1s,30/5s,50/15s"
 	raw, err := ratelimit.Parse(limits)
 	require.NoError(t, err)
