@@ -48,10 +48,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashAccount is the simulated account of the crash test. Its clock is
-// fixed so that every instance (parent and reference) serves the same data.
+// crashAccount is the simulated account of the crash tests: six
+// campaigns of three lead pages each (about 60 requests), enough for a
+// kill to land between the pages of one campaign and for every window of
+// the quota test to fill. Its clock is fixed so that every instance
+// (parent and reference) serves the same data.
 func crashAccount() fakeapi.Config {
-	return fakeapi.Config{Seed: 21, APIKey: testKey, Campaigns: 12, LeadsPerCampaign: 260,
+	return fakeapi.Config{Seed: 21, APIKey: testKey, Campaigns: 6, LeadsPerCampaign: 260,
 		Now: time.Now().UTC().Truncate(24 * time.Hour).Add(time.Hour)}
 }
 
@@ -72,6 +75,12 @@ func (p linePrinter) Page(int64, extract.Stats) {
 	fmt.Fprintln(p.w, "page")
 	p.w.Flush()
 }
+
+// pageCounter counts checkpointed pages.
+type pageCounter struct{ n atomic.Int64 }
+
+func (p *pageCounter) Planned(int)               {}
+func (p *pageCounter) Page(int64, extract.Stats) { p.n.Add(1) }
 
 func crashChild() int {
 	cfg := crashConfig(os.Getenv("CRASH_DB"), os.Getenv("CRASH_BASE"), nil)
@@ -103,9 +112,14 @@ func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	ref := fakeapi.New(crashAccount())
 	whole := filepath.Join(dir, "whole.duckdb")
-	_, err := Run(context.Background(), crashConfig(whole, "http://localhost"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()}))
+	cfg := crashConfig(whole, "http://localhost"+fakeapi.BasePath, &http.Client{Transport: ref.Transport()})
+	var pages pageCounter
+	cfg.Progress = &pages
+	_, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
 	want := ref.Stats().Requests
+	// The kill lands after a checkpointed page, never after the last.
+	allPages := int(pages.n.Load())
 	inFlight := crashConfig("", "", nil).Concurrency + 1 // workers fetching, plus the page being staged
 
 	for seed := uint64(1); seed <= 3; seed++ {
@@ -114,7 +128,7 @@ func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 			srv := httptest.NewServer(fake)
 			defer srv.Close()
 			db := filepath.Join(dir, fmt.Sprintf("crash%d.duckdb", seed))
-			killAt := 2 + rand.New(rand.NewPCG(seed, 7)).IntN(want-4)
+			killAt := 2 + rand.New(rand.NewPCG(seed, 7)).IntN(allPages-4)
 
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "PIPELINE_CRASH_CHILD=1", "CRASH_DB="+db, "CRASH_BASE="+srv.URL+fakeapi.BasePath)
@@ -145,15 +159,18 @@ func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 // restarted at once each time never puts more than headroom x limit into
 // any rolling window at the server, across all its starts: each start
 // knows every request the killed one sent, those in flight included
-// (package journal). The windows are scaled: 1 s, 20 s for the minute,
-// 60 s for the hour. The warehouse ends exactly as an uninterrupted run's,
-// and the ledger holds at least every request the server saw.
+// (package journal). The windows are scaled down so that each of them
+// fills within the test: 1 s, 5 s for the minute, 15 s for the hour (the
+// last two fill only after several starts, so the memory of earlier
+// starts is what holds them). The warehouse ends exactly as an
+// uninterrupted run's, and the ledger holds at least every request the
+// server saw.
 func TestQuotaMemoryAcrossKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}
 	defer journal.SetBootClock(nil)() // the children's: the system's
-	const limits = "20/1s,60/20s,400/60s"
+	const limits = "20/1s,30/5s,50/15s"
 	raw, err := ratelimit.Parse(limits)
 	require.NoError(t, err)
 	allowed, err := ratelimit.Scale(raw, extract.DefaultHeadroom)
@@ -172,7 +189,9 @@ func TestQuotaMemoryAcrossKills(t *testing.T) {
 	reached := make(chan struct{}, 1)
 	var target atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n := seen.Add(1); n == target.Load() {
+		// Once per kill point: a request still in flight when the
+		// previous start was killed may reach the server after it.
+		if n, k := seen.Add(1), target.Load(); k > 0 && n >= k && target.CompareAndSwap(k, 0) {
 			reached <- struct{}{}
 		}
 		fake.ServeHTTP(w, r)
@@ -189,7 +208,9 @@ func TestQuotaMemoryAcrossKills(t *testing.T) {
 	}
 	// Kill points spread over the run, the first right after the opening
 	// burst fills the one-second window.
-	kills := []int{int(allowed[0].Max), want / 4, want / 2, 2 * want / 3, 5 * want / 6}
+	first := int(allowed[0].Max)
+	kills := []int{first, first + want/8, want / 2, 2 * want / 3, 5 * want / 6}
+	require.IsIncreasing(t, kills, "kill points for an account of %d requests", want)
 	for i, k := range kills {
 		target.Store(int64(k))
 		cmd := start()

@@ -84,3 +84,19 @@ func TestForecastCountsShares(t *testing.T) {
 		assert.Equal(t, sent[4].Add(time.Hour+DefaultGuard), l.Forecast(3))
 	})
 }
+
+// The progress bar forecasts the rest of the run at every redraw (up to
+// five times a second): 18,000 requests left is a 3,000-campaign first
+// run.
+func BenchmarkForecast18000(b *testing.B) {
+	l := New(std80)
+	past := make([]time.Time, 800)
+	now := time.Now()
+	for i := range past {
+		past[i] = now.Add(-time.Hour + time.Duration(i)*4*time.Second)
+	}
+	l.Preload(past)
+	for b.Loop() {
+		l.Forecast(18000)
+	}
+}
