@@ -237,10 +237,10 @@ func testCarryScales(t *testing.T, n int) {
 	}
 
 	// Deleted leads: the merged count exceeds leads_total.
-	merged, err := r.MergedCounts(ctx, "leads")
+	merged, err := r.Staged().MergedCounts(ctx, "leads")
 	require.NoError(t, err)
 	require.Len(t, merged, n)
-	totals, err := r.StagedLeadsTotals(ctx)
+	totals, err := r.Staged().LeadsTotals(ctx)
 	require.NoError(t, err)
 	merging, err := r.CarriedCampaigns(ctx, "leads", CarryMerge)
 	require.NoError(t, err)

@@ -179,13 +179,13 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 		require.NoError(t, err)
 	}
 
-	merged, err := r.MergedCounts(ctx, "leads")
+	merged, err := r.Staged().MergedCounts(ctx, "leads")
 	require.NoError(t, err)
 	assert.Equal(t, map[int64]int64{1: 5, 2: 7, 3: 4}, merged, "campaign 3 still holds its deleted lead")
-	mergedStats, err := r.MergedCounts(ctx, "lead_email_stats")
+	mergedStats, err := r.Staged().MergedCounts(ctx, "lead_email_stats")
 	require.NoError(t, err)
 	assert.Equal(t, map[int64]int64{1: 3, 2: 4, 3: 2}, mergedStats)
-	totals, err := r.StagedLeadsTotals(ctx)
+	totals, err := r.Staged().LeadsTotals(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, map[int64]int64{2: 7, 3: 3}, totals)
 	mc, err := r.CarriedCampaigns(ctx, "leads", CarryMerge)
@@ -218,7 +218,7 @@ func testCarryMatchesFullRefresh(t *testing.T, refetch bool) {
 	require.NoError(t, err)
 	_, err = r.CompleteItem(ctx, seq[1], transform.Batch{LeadEmailStats: c3.LeadEmailStats, Totals: c3.Totals[1:]}, nil)
 	require.NoError(t, err)
-	merged, err = r.MergedCounts(ctx, "leads")
+	merged, err = r.Staged().MergedCounts(ctx, "leads")
 	require.NoError(t, err)
 	assert.Equal(t, map[int64]int64{1: 5, 2: 7, 3: 3}, merged)
 

@@ -14,6 +14,23 @@ import (
 // with what was held. The readers here take sets (one query for the
 // campaigns, leads or emails named), never a query per campaign.
 
+// Held reads what the warehouse holds of earlier runs, for change
+// detection and planning: a view of the Store kept apart from the run's
+// lifecycle (BeginRun, Write, Commit), so that API stays narrow.
+type Held struct{ s *Store }
+
+// Held returns the store's reader of earlier runs.
+func (s *Store) Held() Held { return Held{s} }
+
+// Staged reads what a run has asked for and staged so far, set against
+// what it carried: change detection's verification after the re-reads.
+// Like Write, its methods must be called from the goroutine that stages
+// rows (they flush the pending page first).
+type Staged struct{ r *Run }
+
+// Staged returns the run's reader of its own staging.
+func (r *Run) Staged() Staged { return Staged{r} }
+
 // LeadState is what change detection compares of a lead.
 type LeadState struct {
 	CampaignLeadMapID int64
@@ -38,9 +55,10 @@ type EmailState struct {
 	Unsubscribed bool
 }
 
-// HeldLeads returns the leads of run runID's snapshot with the given
+// Leads returns the leads of run runID's snapshot with the given
 // campaign_lead_map_ids (those it holds), by id.
-func (s *Store) HeldLeads(ctx context.Context, runID string, mapIDs []int64) (map[int64]LeadState, error) {
+func (h Held) Leads(ctx context.Context, runID string, mapIDs []int64) (map[int64]LeadState, error) {
+	s := h.s
 	out := map[int64]LeadState{}
 	if len(mapIDs) == 0 {
 		return out, nil
@@ -117,10 +135,11 @@ func scanEmails(rows *sql.Rows, err error, what string) ([]EmailState, error) {
 	return out, rows.Err()
 }
 
-// HeldEmails returns the lead_email_stats rows of run runID's snapshot
+// Emails returns the lead_email_stats rows of run runID's snapshot
 // for the given campaigns whose lead_email is among emails (the leads
 // the signals name), or, with no emails, all of the campaigns' rows.
-func (s *Store) HeldEmails(ctx context.Context, runID string, campaigns []int64, emails []string) ([]EmailState, error) {
+func (h Held) Emails(ctx context.Context, runID string, campaigns []int64, emails []string) ([]EmailState, error) {
+	s := h.s
 	if len(campaigns) == 0 {
 		return nil, nil
 	}
@@ -135,10 +154,11 @@ func (s *Store) HeldEmails(ctx context.Context, runID string, campaigns []int64,
 	return scanEmails(rows, err, "held statistics of run "+runID)
 }
 
-// HeldEmailsSince counts, per campaign, the lead_email_stats rows of run
+// EmailsSince counts, per campaign, the lead_email_stats rows of run
 // runID's snapshot sent at or after since[i] for campaigns[i]: what a
 // statistics read from that time brings again.
-func (s *Store) HeldEmailsSince(ctx context.Context, runID string, campaigns []int64, since []time.Time) (map[int64]int64, error) {
+func (h Held) EmailsSince(ctx context.Context, runID string, campaigns []int64, since []time.Time) (map[int64]int64, error) {
+	s := h.s
 	if len(campaigns) != len(since) {
 		return nil, fmt.Errorf("load: HeldEmailsSince: %d campaigns and %d times", len(campaigns), len(since))
 	}
@@ -157,7 +177,8 @@ func (s *Store) HeldEmailsSince(ctx context.Context, runID string, campaigns []i
 
 // EventCampaigns lists, ascending, the campaigns of the webhook events
 // email_events received since since (none when the table is missing).
-func (s *Store) EventCampaigns(ctx context.Context, since time.Time) ([]int64, error) {
+func (h Held) EventCampaigns(ctx context.Context, since time.Time) ([]int64, error) {
+	s := h.s
 	var have bool
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = '`+sqlString(s.whCatalog)+`'
 		AND table_name = 'email_events'`).Scan(&have); err != nil || !have {
@@ -180,9 +201,10 @@ func (s *Store) EventCampaigns(ctx context.Context, since time.Time) ([]int64, e
 	return out, rows.Err()
 }
 
-// StagedEmails returns the lead_email_stats rows the run fetched (not
+// Emails returns the lead_email_stats rows the run fetched (not
 // carried) with the given stats_ids.
-func (r *Run) StagedEmails(ctx context.Context, statsIDs []string) ([]EmailState, error) {
+func (st Staged) Emails(ctx context.Context, statsIDs []string) ([]EmailState, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
@@ -227,7 +249,8 @@ type Drift struct {
 // shows the category of now), and leads that unsubscribed (on one of
 // their rows, which the lead does not say). Campaigns lists ascending.
 // One query, whatever the number of campaigns.
-func (r *Run) CategoryDrift(ctx context.Context, fromRun string) (Drift, error) {
+func (st Staged) CategoryDrift(ctx context.Context, fromRun string) (Drift, error) {
+	r := st.r
 	var d Drift
 	if err := r.usable(); err != nil {
 		return d, err
@@ -302,9 +325,10 @@ func (r *Run) CategoryDrift(ctx context.Context, fromRun string) (Drift, error) 
 	return d, rows.Err()
 }
 
-// StagedCounts returns, per campaign, the rows of stream the run fetched
+// Counts returns, per campaign, the rows of stream the run fetched
 // (not carried).
-func (r *Run) StagedCounts(ctx context.Context, stream string) (map[int64]int64, error) {
+func (st Staged) Counts(ctx context.Context, stream string) (map[int64]int64, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
@@ -323,9 +347,10 @@ func (r *Run) StagedCounts(ctx context.Context, stream string) (map[int64]int64,
 	return scanCounts(rows)
 }
 
-// StagedAnalytics returns the campaign_analytics rows the run fetched, by
+// Analytics returns the campaign_analytics rows the run fetched, by
 // campaign (the latest when fetched twice).
-func (r *Run) StagedAnalytics(ctx context.Context) (map[int64]transform.CampaignAnalytics, error) {
+func (st Staged) Analytics(ctx context.Context) (map[int64]transform.CampaignAnalytics, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
@@ -350,9 +375,10 @@ func (r *Run) StagedAnalytics(ctx context.Context) (map[int64]transform.Campaign
 	return out, rows.Err()
 }
 
-// StagedDaily returns the campaign_daily_stats rows the run staged for
+// Daily returns the campaign_daily_stats rows the run staged for
 // day (fetched or written), by campaign.
-func (r *Run) StagedDaily(ctx context.Context, day time.Time) (map[int64]transform.CampaignDailyStat, error) {
+func (st Staged) Daily(ctx context.Context, day time.Time) (map[int64]transform.CampaignDailyStat, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
@@ -393,7 +419,8 @@ func colList(t *table, alias string) string {
 // ChangedLeads lists, ascending, the campaigns where a lead the run
 // fetched is new or differs, in any column, from its row in run fromRun's
 // snapshot. One query.
-func (r *Run) ChangedLeads(ctx context.Context, fromRun string) ([]int64, error) {
+func (st Staged) ChangedLeads(ctx context.Context, fromRun string) ([]int64, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,8 @@ type CampaignState struct {
 
 // CampaignStates returns, in one query, the state of every campaign that
 // has a row in run runID's snapshot (any table), by campaign id.
-func (s *Store) CampaignStates(ctx context.Context, runID string) (map[int64]CampaignState, error) {
+func (h Held) CampaignStates(ctx context.Context, runID string) (map[int64]CampaignState, error) {
+	s := h.s
 	acols := make([]string, len(tCampaignAnalytics.cols))
 	for i, c := range tCampaignAnalytics.cols {
 		acols[i] = "a." + c
@@ -117,9 +118,10 @@ func (a *nullAnalytics) row() *transform.CampaignAnalytics {
 	return r
 }
 
-// DaysHeld returns the days campaign_daily_stats holds between from and to
+// Days returns the days campaign_daily_stats holds between from and to
 // (UTC dates, both included), per campaign, as YYYY-MM-DD.
-func (s *Store) DaysHeld(ctx context.Context, from, to time.Time) (map[int64]map[string]bool, error) {
+func (h Held) Days(ctx context.Context, from, to time.Time) (map[int64]map[string]bool, error) {
+	s := h.s
 	rows, err := s.db.QueryContext(ctx, s.sq(`SELECT campaign_id, strftime(day, '%Y-%m-%d') FROM @w.campaign_daily_stats
 		WHERE day BETWEEN ? AND ?`), dateOnly(from.UTC()), dateOnly(to.UTC()))
 	if err != nil {
@@ -147,7 +149,8 @@ func (s *Store) DaysHeld(ctx context.Context, from, to time.Time) (map[int64]map
 // CarryMerge, those whose key it did not stage). It is what the planner
 // compares with the analytics' leads_total to find deleted leads. Like
 // Write, it must be called from the goroutine that stages rows.
-func (r *Run) MergedCounts(ctx context.Context, stream string) (map[int64]int64, error) {
+func (st Staged) MergedCounts(ctx context.Context, stream string) (map[int64]int64, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
@@ -170,10 +173,11 @@ func (r *Run) MergedCounts(ctx context.Context, stream string) (map[int64]int64,
 	return scanCounts(rows)
 }
 
-// StagedLeadsTotals returns the leads_total of the analytics this run
+// LeadsTotals returns the leads_total of the analytics this run
 // staged, per campaign (the latest page when fetched twice): the number
 // of leads the API says each campaign has now.
-func (r *Run) StagedLeadsTotals(ctx context.Context) (map[int64]int64, error) {
+func (st Staged) LeadsTotals(ctx context.Context) (map[int64]int64, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func TestCampaignStates(t *testing.T) {
 	r, _ := loadRun(t, s, day(1), b)
 	later, _ := loadRun(t, s, day(2), fullBatch(2))
 
-	got, err := s.CampaignStates(t.Context(), r.ID())
+	got, err := s.Held().CampaignStates(t.Context(), r.ID())
 	require.NoError(t, err)
 	require.Len(t, got, 4)
 	upd := t0.Add(-48 * time.Hour)
@@ -36,10 +36,10 @@ func TestCampaignStates(t *testing.T) {
 		"NULL analytics columns stay nil")
 	assert.Equal(t, CampaignState{CampaignID: 9, Leads: 2, LeadsTotal: -1}, got[9])
 
-	other, err := s.CampaignStates(t.Context(), later.ID())
+	other, err := s.Held().CampaignStates(t.Context(), later.ID())
 	require.NoError(t, err)
 	assert.Equal(t, []int64{101, 102}, sortedKeys(other), "per run")
-	none, err := s.CampaignStates(t.Context(), "no-such-run")
+	none, err := s.Held().CampaignStates(t.Context(), "no-such-run")
 	require.NoError(t, err)
 	assert.Empty(t, none)
 }
@@ -72,7 +72,7 @@ func TestDaysHeld(t *testing.T) {
 	require.NoError(t, r.Write(t.Context(), transform.Batch{DailyStats: []transform.CampaignDailyStat{ds(3, day(-1))}}))
 	require.NoError(t, r.flush(t.Context()))
 
-	got, err := s.DaysHeld(t.Context(), day(-2).Add(5*time.Hour), day(0).Add(23*time.Hour))
+	got, err := s.Held().Days(t.Context(), day(-2).Add(5*time.Hour), day(0).Add(23*time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, map[int64]map[string]bool{1: {"2026-11-25": true, "2026-11-27": true}, 2: {"2026-11-26": true}}, got)
 	require.NoError(t, r.Abort(t.Context(), StatusFailed, nil, Counters{}))

@@ -167,11 +167,12 @@ func (s *Store) publishOverallStats(ctx context.Context, tx *sql.Tx, id string) 
 	return nil
 }
 
-// OverallStatsSeen returns what overall_stats_seen holds: the ranges the
+// OverallStats returns what overall_stats_seen holds: the ranges the
 // published snapshot's nights read and their rows (Start is the range's
 // first day, End its last as read). A warehouse without the table (an
 // older schema, read-only) holds none.
-func (s *Store) OverallStatsSeen(ctx context.Context) ([]OverallCell, []transform.OverallStat, error) {
+func (h Held) OverallStats(ctx context.Context) ([]OverallCell, []transform.OverallStat, error) {
+	s := h.s
 	var have bool
 	if err := s.db.QueryRowContext(ctx, s.sq(`SELECT count(*) = 2 FROM duckdb_tables() WHERE database_name = '`+sqlString(s.whCatalog)+`'
 		AND table_name IN ('overall_stats_seen', 'overall_stats_cells')`)).Scan(&have); err != nil || !have {
@@ -270,8 +271,8 @@ func (s *Store) stagedChecks(ctx context.Context, id string) ([]Check, error) {
 	return out, rows.Err()
 }
 
-// Checks returns the checks AddChecks recorded so far.
-func (r *Run) Checks(ctx context.Context) ([]Check, error) {
+// checks returns the checks AddChecks recorded so far.
+func (r *Run) checks(ctx context.Context) ([]Check, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
@@ -318,7 +319,8 @@ func (r *Run) Notes(ctx context.Context) (json.RawMessage, error) {
 // Items returns every item of the run's queue, done or pending, first
 // pages and following pages alike, in seq order: what it has asked for
 // so far.
-func (r *Run) Items(ctx context.Context) ([]extract.Item, error) {
+func (st Staged) Items(ctx context.Context) ([]extract.Item, error) {
+	r := st.r
 	if err := r.usable(); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func TestAddChecks(t *testing.T) {
 	require.NoError(t, r.AddChecks(ctx, info, Check{Name: "change_signals", Subject: "verification", Detail: "first", Severity: SeverityWarning}))
 	info.Detail = "answered 404; fell back"
 	require.NoError(t, r.AddChecks(ctx, info))
-	got, err := r.Checks(ctx)
+	got, err := r.checks(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []Check{info, {Name: "change_signals", Subject: "verification", Detail: "first", Severity: SeverityWarning}}, got)
 
@@ -72,20 +72,20 @@ func TestOverallStatsSeen(t *testing.T) {
 		return r.ID()
 	}
 	first := night([]OverallCell{a, b}, []transform.OverallStat{row(1, a, 30), row(2, a, 60), row(1, b, 9)})
-	cells, rows, err := s.OverallStatsSeen(ctx)
+	cells, rows, err := s.Held().OverallStats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []OverallCell{{a.Start, a.End, first}, {b.Start, b.End, first}}, cells)
 	require.Equal(t, []transform.OverallStat{row(1, a, 30), row(2, a, 60), row(1, b, 9)}, rows)
 
 	b2 := cell("2026-11-01", 28) // the newest range grew by a day
 	second := night([]OverallCell{b2}, []transform.OverallStat{row(2, b2, 3)})
-	cells, rows, err = s.OverallStatsSeen(ctx)
+	cells, rows, err = s.Held().OverallStats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []OverallCell{{a.Start, a.End, first}, {b2.Start, b2.End, second}}, cells)
 	require.Equal(t, []transform.OverallStat{row(1, a, 30), row(2, a, 60), row(2, b2, 3)}, rows, "campaign 1 left the range read again")
 
 	night(nil, nil)
-	_, again, err := s.OverallStatsSeen(ctx)
+	_, again, err := s.Held().OverallStats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, rows, again, "a night that read none keeps the memory")
 

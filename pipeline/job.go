@@ -220,14 +220,14 @@ func planInput(ctx context.Context, store *load.Store, cfg Config, now time.Time
 	if err != nil {
 		return in, err
 	}
-	if in.DaysHeld, err = store.DaysHeld(ctx, now.AddDate(0, 0, -max(cfg.Days, cfg.BackfillDays)), now); err != nil {
+	if in.DaysHeld, err = store.Held().Days(ctx, now.AddDate(0, 0, -max(cfg.Days, cfg.BackfillDays)), now); err != nil {
 		return in, err
 	}
 	if prev == nil {
 		return in, nil
 	}
 	in.Prev, in.PrevMode = prev, prev.Mode
-	if in.States, err = store.CampaignStates(ctx, prev.RunID); err != nil {
+	if in.States, err = store.Held().CampaignStates(ctx, prev.RunID); err != nil {
 		return in, err
 	}
 	if in.PrevRequests, err = store.RequestCounts(ctx, prev.RunID); err != nil {
@@ -294,11 +294,11 @@ func (j *job) emit(p extract.Page) error {
 // were deleted or moved, which no filter can show. Their leads and
 // statistics are re-read in full. It returns how many it queued.
 func (j *job) refreshMismatches(ctx context.Context) (int, error) {
-	merged, err := j.run.MergedCounts(ctx, string(extract.StreamLeads))
+	merged, err := j.run.Staged().MergedCounts(ctx, string(extract.StreamLeads))
 	if err != nil {
 		return 0, err
 	}
-	totals, err := j.run.StagedLeadsTotals(ctx)
+	totals, err := j.run.Staged().LeadsTotals(ctx)
 	if err != nil {
 		return 0, err
 	}

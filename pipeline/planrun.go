@@ -120,7 +120,7 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 		if prev == nil {
 			return nil, fmt.Errorf("the rate limit allows no request before %s and there is no snapshot to plan from", slot.Local().Format(time.TimeOnly))
 		}
-		states, err := store.CampaignStates(ctx, prev.RunID)
+		states, err := store.Held().CampaignStates(ctx, prev.RunID)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func Plan(ctx context.Context, cfg Config) (*Forecast, error) {
 	} else {
 		// No request to spare: the signals' pages are estimated (one page
 		// of activities, the overall-stats ranges a night reads).
-		cells, _, err := store.OverallStatsSeen(ctx)
+		cells, _, err := store.Held().OverallStats(ctx)
 		if err != nil {
 			return nil, err
 		}

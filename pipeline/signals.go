@@ -278,7 +278,7 @@ func gatherSignals(ctx context.Context, client *extract.Client, store *load.Stor
 	full := in.FullRefresh || in.Prev == nil
 	if !full && store != nil {
 		var err error
-		if sig.SeenCells, sig.Seen, err = store.OverallStatsSeen(ctx); err != nil {
+		if sig.SeenCells, sig.Seen, err = store.Held().OverallStats(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -308,7 +308,7 @@ func gatherSignals(ctx context.Context, client *extract.Client, store *load.Stor
 	if store == nil {
 		return sig, nil
 	}
-	if sig.Hooks, err = store.EventCampaigns(ctx, sig.ActivitiesSince); err != nil {
+	if sig.Hooks, err = store.Held().EventCampaigns(ctx, sig.ActivitiesSince); err != nil {
 		return nil, err
 	}
 
@@ -317,7 +317,7 @@ func gatherSignals(ctx context.Context, client *extract.Client, store *load.Stor
 	for _, a := range acts {
 		mapIDs = append(mapIDs, a.CampaignLeadMapID)
 	}
-	if sig.HeldLeads, err = store.HeldLeads(ctx, in.Prev.RunID, mapIDs); err != nil {
+	if sig.HeldLeads, err = store.Held().Leads(ctx, in.Prev.RunID, mapIDs); err != nil {
 		return nil, err
 	}
 	campaigns := map[int64]bool{}
@@ -331,7 +331,7 @@ func gatherSignals(ctx context.Context, client *extract.Client, store *load.Stor
 		emails = append(emails, l.Email)
 	}
 	if len(emails) > 0 {
-		if sig.HeldEmails, err = store.HeldEmails(ctx, in.Prev.RunID, ids, emails); err != nil {
+		if sig.HeldEmails, err = store.Held().Emails(ctx, in.Prev.RunID, ids, emails); err != nil {
 			return nil, err
 		}
 	}
@@ -344,7 +344,7 @@ func gatherSignals(ctx context.Context, client *extract.Client, store *load.Stor
 			since = append(since, ca.statsSince())
 		}
 	}
-	if sig.HeldSince, err = store.HeldEmailsSince(ctx, in.Prev.RunID, ids, since); err != nil {
+	if sig.HeldSince, err = store.Held().EmailsSince(ctx, in.Prev.RunID, ids, since); err != nil {
 		return nil, err
 	}
 	return sig, nil

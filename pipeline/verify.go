@@ -104,28 +104,28 @@ func (j *job) verifyState(ctx context.Context, n *planNotes) (*verifyState, erro
 	v := &verifyState{notes: *n, has: map[extract.Stream]map[int64]bool{}, fullStat: map[int64]bool{}, fullNow: map[int64]bool{}}
 	var err error
 	if j.held == nil {
-		if j.held, err = j.store.CampaignStates(ctx, n.PrevRun); err != nil {
+		if j.held, err = j.store.Held().CampaignStates(ctx, n.PrevRun); err != nil {
 			return nil, err
 		}
 	}
 	v.held = j.held
-	if v.analytic, err = j.run.StagedAnalytics(ctx); err != nil {
+	if v.analytic, err = j.run.Staged().Analytics(ctx); err != nil {
 		return nil, err
 	}
-	if v.leads, err = j.run.StagedCounts(ctx, string(extract.StreamLeads)); err != nil {
+	if v.leads, err = j.run.Staged().Counts(ctx, string(extract.StreamLeads)); err != nil {
 		return nil, err
 	}
-	if v.seqs, err = j.run.StagedCounts(ctx, string(extract.StreamSequences)); err != nil {
+	if v.seqs, err = j.run.Staged().Counts(ctx, string(extract.StreamSequences)); err != nil {
 		return nil, err
 	}
 	today, err := time.Parse(time.DateOnly, n.Today)
 	if err != nil {
 		return nil, fmt.Errorf("plan notes: today %q: %w", n.Today, err)
 	}
-	if v.today, err = j.run.StagedDaily(ctx, today); err != nil {
+	if v.today, err = j.run.Staged().Daily(ctx, today); err != nil {
 		return nil, err
 	}
-	items, err := j.run.Items(ctx)
+	items, err := j.run.Staged().Items(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (j *job) verify(ctx context.Context, round int) (int, error) {
 				want = append(want, e.StatsID)
 			}
 		}
-		rows, err := j.run.StagedEmails(ctx, want)
+		rows, err := j.run.Staged().Emails(ctx, want)
 		if err != nil {
 			return 0, err
 		}
@@ -265,7 +265,7 @@ func (j *job) verify(ctx context.Context, round int) (int, error) {
 	// activity whose leads moved after all: the analytics too.
 	var more []extract.Item
 	if len(n.Quiet) > 0 {
-		moved, err := j.run.ChangedLeads(ctx, n.PrevRun)
+		moved, err := j.run.Staged().ChangedLeads(ctx, n.PrevRun)
 		if err != nil {
 			return 0, err
 		}
@@ -290,7 +290,7 @@ func (j *job) verify(ctx context.Context, round int) (int, error) {
 		}
 	}
 	// A category that moved: read the lead rows, or every email of it.
-	drift, err := j.run.CategoryDrift(ctx, n.PrevRun)
+	drift, err := j.run.Staged().CategoryDrift(ctx, n.PrevRun)
 	if err != nil {
 		return 0, err
 	}
