@@ -234,11 +234,17 @@ func TestQuotaMemoryAcrossKills(t *testing.T) {
 	last := start()
 	require.NoError(t, last.Wait(), "the last start finishes the run")
 
+	// At the server, arrivals stay within the documented limits (no 429).
+	// The headroom is checked on the send times the starts recorded (the
+	// ledger, from their journals), which is what the quota memory holds:
+	// an arrival may trail its send by the journal's fsync and scheduling,
+	// which under -race on a loaded machine once passed the limiter's
+	// 250 ms guard (17 arrivals in a 1 s window allowed 16, 20 documented).
 	sent := fake.AdmittedOurs()
-	for _, w := range allowed {
+	for _, w := range raw {
 		most := mostInWindow(sent, w.Len)
-		t.Logf("window %s: at most %d requests at the server (allowed %d)", w.Len, most, w.Max)
-		assert.LessOrEqual(t, most, int(w.Max), "window %s overshot across a kill", w.Len)
+		t.Logf("window %s: at most %d requests at the server (documented %d)", w.Len, most, w.Max)
+		assert.LessOrEqual(t, most, int(w.Max), "window %s overshot at the server across a kill", w.Len)
 	}
 	total := len(sent)
 	t.Logf("%d requests over 6 starts; uninterrupted: %d", total, want)
@@ -254,6 +260,21 @@ func TestQuotaMemoryAcrossKills(t *testing.T) {
 	t.Logf("ledger: %d rows, %d without a recorded answer", ledger, noAnswer)
 	require.GreaterOrEqual(t, ledger, total, "the ledger never under-counts")
 	require.LessOrEqual(t, ledger, total+len(kills)*inFlight)
+
+	var recorded []time.Time
+	rows, err := conn.Query(`SELECT "at" FROM api_requests ORDER BY "at"`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var at time.Time
+		require.NoError(t, rows.Scan(&at))
+		recorded = append(recorded, at)
+	}
+	require.NoError(t, rows.Err())
+	for _, w := range allowed {
+		most := mostInWindow(recorded, w.Len)
+		t.Logf("window %s: at most %d requests sent as recorded (allowed %d)", w.Len, most, w.Max)
+		assert.LessOrEqual(t, most, int(w.Max), "window %s overshot across a kill", w.Len)
+	}
 }
 
 // mostInWindow is the largest number of times in any rolling window of
