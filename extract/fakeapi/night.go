@@ -76,11 +76,7 @@ func (s *Server) Night(nc NightChange) NightReport {
 				continue
 			}
 			misses = 0
-			j := r.IntN(len(c.Leads))
-			l := c.Leads[j]
-			c.Leads = slices.Delete(c.Leads, j, j+1)
-			c.Stats = slices.DeleteFunc(c.Stats, func(row StatRow) bool { return row.CampaignLeadMapID == l.CampaignLeadMapID })
-			acc.Deleted = append(acc.Deleted, DeletedLead{CampaignID: c.ID, CampaignLeadMapID: l.CampaignLeadMapID, LeadID: l.ID, At: now})
+			acc.deleteLead(c, r.IntN(len(c.Leads)), now)
 			rep.DeletedLeads++
 		}
 	}
@@ -236,4 +232,13 @@ func event(r *rand.Rand, l *Lead, row *StatRow, now time.Time, maxAge time.Durat
 	if recent {
 		row.LeadCategory = categoryName(l.CategoryID)
 	}
+}
+
+// deleteLead removes lead j of campaign c (one of the account's) with its
+// statistics rows, and records the deletion for the deleted-leads view.
+func (acc *Account) deleteLead(c *Campaign, j int, at time.Time) {
+	l := c.Leads[j]
+	c.Leads = slices.Delete(c.Leads, j, j+1)
+	c.Stats = slices.DeleteFunc(c.Stats, func(row StatRow) bool { return row.CampaignLeadMapID == l.CampaignLeadMapID })
+	acc.Deleted = append(acc.Deleted, DeletedLead{CampaignID: c.ID, CampaignLeadMapID: l.CampaignLeadMapID, LeadID: l.ID, At: at})
 }

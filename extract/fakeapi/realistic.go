@@ -172,11 +172,7 @@ func (s *Server) RealisticNight(rn RealisticNight) NightReport {
 			continue
 		}
 		c := &acc.Campaigns[ci]
-		j := r.IntN(len(c.Leads))
-		l := c.Leads[j]
-		c.Leads = slices.Delete(c.Leads, j, j+1)
-		c.Stats = slices.DeleteFunc(c.Stats, func(row StatRow) bool { return row.CampaignLeadMapID == l.CampaignLeadMapID })
-		acc.Deleted = append(acc.Deleted, DeletedLead{CampaignID: c.ID, CampaignLeadMapID: l.CampaignLeadMapID, LeadID: l.ID, At: now})
+		acc.deleteLead(c, r.IntN(len(c.Leads)), now)
 		rep.DeletedLeads++
 		touched[ci] = true
 	}
