@@ -439,7 +439,11 @@ func helperLoad(kind string) error {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return err
 	}
-	res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	// The child's own peak (VmHWM), not ru_maxrss: os/exec starts it with
+	// vfork, and exec folds the parent's peak into ru_maxrss.
+	if res.MaxRSS, err = ownPeakRSS(); err != nil {
+		return err
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res.GoSys = ms.Sys
@@ -560,4 +564,20 @@ func TestSplitLeadsPage(t *testing.T) {
 		_, _, _, err := splitLeadsPage([]byte(bad))
 		require.Error(t, err, bad)
 	}
+}
+
+// ownPeakRSS is the process's peak resident set in bytes (VmHWM).
+func ownPeakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			_, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
 }
