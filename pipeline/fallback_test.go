@@ -29,7 +29,7 @@ func nightAndCompare(t *testing.T, e *env, full string, before func()) string {
 	if before != nil {
 		before()
 	}
-	_, err := e.run(t, e.cfg)
+	incr, err := e.run(t, e.cfg)
 	if err != nil {
 		dumpChecks(t, e.cfg.DB)
 	}
@@ -37,8 +37,9 @@ func nightAndCompare(t *testing.T, e *env, full string, before func()) string {
 	for _, ep := range []string{fakeapi.PathLeadActivities, fakeapi.PathOverallStats} {
 		e.fake.SetEndpointFault(ep, fakeapi.FaultNone)
 	}
-	_, err = e.run(t, e.with(full, func(c *Config) { c.FullRefresh = true }))
+	n, err := e.run(t, e.with(full, func(c *Config) { c.FullRefresh = true }))
 	require.NoError(t, err)
+	t.Logf("requests: incremental night %d, full refresh %d", incr, n)
 	requireSameSnapshot(t, e.cfg.DB, filepath.Join(e.dir, full), LookbackDays(time.Now(), 2))
 	db, err := sql.Open("duckdb", e.cfg.DB)
 	require.NoError(t, err)
@@ -77,7 +78,7 @@ func TestSignalFallbacks(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(2 * time.Hour)
-		e := newEnv(t, dir, fakeapi.AgencyConfig(19, 30))
+		e := newEnv(t, dir, fakeapi.AgencyConfig(19, 20))
 		_, err := e.run(t, e.cfg)
 		require.NoError(t, err)
 		type fault struct {

@@ -27,7 +27,8 @@ import (
 func TestFirstPlanPredictsTheFirstRun(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, dir, fakeapi.Config{Seed: 16, Campaigns: 60, LeadsPerCampaign: 300})
+		const campaigns = 30
+		e := newEnv(t, dir, fakeapi.Config{Seed: 16, Campaigns: campaigns, LeadsPerCampaign: 100})
 		var f *Forecast
 		for i := range 3 {
 			start := time.Now()
@@ -43,7 +44,7 @@ func TestFirstPlanPredictsTheFirstRun(t *testing.T) {
 			t.Logf("plan %d: %d requests", i+1, f.SpentPlanning)
 		}
 		require.Equal(t, 1, f.PerStream[extract.StreamCampaigns])
-		require.Equal(t, 60, f.PerStream[extract.StreamCampaignAnalytics])
+		require.Equal(t, campaigns, f.PerStream[extract.StreamCampaignAnalytics])
 
 		_, err := os.Stat(e.cfg.DB)
 		require.ErrorIs(t, err, os.ErrNotExist, "plan created the warehouse")
