@@ -30,8 +30,8 @@ import (
 // incremental, and the peak RSS of each night.
 
 var (
-	carrySizes = flag.String("carry.campaigns", "1000,3000", "account sizes BenchmarkCarryNights runs, in campaigns")
-	carryLeads = flag.Int("carry.leads", 30, "average leads per campaign of BenchmarkCarryNights' accounts")
+	carrySizes  = flag.String("carry.campaigns", "1000,3000", "account sizes BenchmarkCarryNights runs, in campaigns")
+	carryLeads  = flag.Int("carry.leads", 30, "average leads per campaign of BenchmarkCarryNights' accounts")
 	carryRepeat = flag.Int("carry.repeat", 5, "incremental nights BenchmarkCarryNights plays per size (the median's peak RSS counts)")
 	// Issue 19's accounts: fakeapi.AgencyConfig (seed 19) and its
 	// realistic night, fakeapi.AgencyNight (-carry.leads is then the
