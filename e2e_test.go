@@ -354,6 +354,15 @@ func TestResumedRunCountsEveryInvocation(t *testing.T) {
 	assert.LessOrEqual(t, ran, took.Seconds(), "the summary also counts the commit")
 	span := scalar[float64](t, conn, "SELECT epoch(finished_at - started_at) FROM etl_runs")
 	assert.Greater(t, span, time.Hour.Seconds(), "etl_runs' span is the wall clock from the first start")
+	// run_history's duration is the run's time as the summary gives it.
+	rep := runBinary(t, []string{"report", "run_history", "--db", db, "--format", "json"})
+	require.Zero(t, rep.code, rep.all())
+	var hist []struct {
+		Duration float64 `json:"duration_s"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(rep.stdout), &hist), rep.stdout)
+	require.Len(t, hist, 1)
+	assert.InDelta(t, ran, hist[0].Duration, 0.051, "run_history's duration_s is run_seconds")
 }
 
 // listen runs in the foreground, logs JSON without a terminal, refuses a

@@ -5,7 +5,9 @@
 --   $until  DATE  only runs whose snapshot_date is on or before this day; NULL = no bound.
 -- Without $since and $until: the 30 most recent runs. With either: every run in range.
 --
---   duration_s   finished_at - started_at in seconds (NULL while running)
+--   duration_s   how long the run's invocations ran, summed, in seconds, as its requests and
+--                wait_s count them (a run stopped and continued later leaves out the time in
+--                between, which finished_at - started_at holds); NULL while running
 --   throttled    429 responses seen; wait_s: time spent waiting on the rate limiter
 --   rows         rows loaded over every table
 SELECT
@@ -14,7 +16,9 @@ SELECT
     snapshot_date,
     started_at,
     finished_at,
-    round(epoch(finished_at) - epoch(started_at), 1)                   AS duration_s,
+    -- Runs recorded before run_seconds existed have only their span.
+    round(CASE WHEN finished_at IS NOT NULL
+        THEN coalesce(run_seconds, epoch(finished_at) - epoch(started_at)) END, 1) AS duration_s,
     requests,
     throttled,
     retries,
