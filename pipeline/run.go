@@ -231,17 +231,17 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 			pending, done, _ := run.QueueStats(actx)
 			log.Warn("run incomplete", "reason", j.stopReason(), "pages_done", done, "pages_left", pending)
 		}
-		j.summary(string(status), counters, nil, started)
+		j.summary(status, counters, nil, started)
 		return nil, err
 	}
 
 	sum, err := run.Commit(ctx, counters)
 	if errors.Is(err, load.ErrCommitDeferred) {
-		j.summary("staged", counters, sum, started)
+		j.summary(statusStaged, counters, sum, started)
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	if err != nil {
-		j.summary(string(load.StatusFailed), counters, sum, started)
+		j.summary(load.StatusFailed, counters, sum, started)
 		return sum, fmt.Errorf("commit snapshot: %w", err)
 	}
 	for _, c := range sum.Checks {
@@ -250,7 +250,7 @@ func runLocked(ctx context.Context, cfg Config, log *slog.Logger, started time.T
 		}
 	}
 	track.Finish()
-	j.summary(string(sum.Status), counters, sum, started)
+	j.summary(sum.Status, counters, sum, started)
 	if sum.Partial() {
 		return sum, ErrPartial
 	}
@@ -308,21 +308,25 @@ type Ended interface {
 	Ended(succeeded bool)
 }
 
+// statusStaged is the summary line's status for a snapshot that waits to
+// be published (ErrCommitDeferred); etl_runs has no such status.
+const statusStaged load.Status = "staged"
+
 // summary writes the run's one summary line. status is the run's
-// load.Status, or "staged" for a snapshot that waits to be published. Its
+// load.Status, or statusStaged. Its
 // counters and its duration cover the same invocations of the run:
 // duration sums the time they ran (not the hours between a stop and a
 // resume), so waited, the wall-clock time the rate limit held requests
 // back in them, never exceeds it; invocation is this process's share. worker_waits sums each worker's waits (limiter
 // and retry backoff) in this invocation, so it exceeds the wall clock
 // when several workers wait at once.
-func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked time.Time) {
+func (j *job) summary(status load.Status, c load.Counters, sum *load.Summary, invoked time.Time) {
 	if e, ok := j.prog.(Ended); ok {
-		e.Ended(status == string(load.StatusSucceeded))
+		e.Ended(status == load.StatusSucceeded)
 	}
 	now := time.Now()
 	attrs := []any{
-		"status", status, "requests", c.Requests, "throttled", c.Throttled,
+		"status", string(status), "requests", c.Requests, "throttled", c.Throttled,
 		"retries", c.Retries, "waited", c.Waited.Round(time.Second).String(),
 		"worker_waits", j.client.Stats().Waited.Round(time.Second).String(),
 		"duration", (j.prior.Elapsed + now.Sub(invoked)).Round(time.Millisecond).String(),
@@ -334,7 +338,7 @@ func (j *job) summary(status string, c load.Counters, sum *load.Summary, invoked
 		attrs = append(attrs, "rejected", sum.Rejected, "warnings", sum.Warnings, "rows", FormatRows(sum.Rows))
 	}
 	level := slog.LevelInfo
-	if status != string(load.StatusSucceeded) {
+	if status != load.StatusSucceeded {
 		level = slog.LevelError
 	}
 	j.log.Log(context.Background(), level, "run summary", attrs...)
