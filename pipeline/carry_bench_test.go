@@ -30,14 +30,15 @@ import (
 // incremental, and the peak RSS of each night.
 
 var (
-	carrySizes = flag.String("carry.campaigns", "1000,3000", "account sizes BenchmarkCarryNights runs, in campaigns")
-	carryLeads = flag.Int("carry.leads", 30, "average leads per campaign of BenchmarkCarryNights' accounts")
+	carrySizes  = flag.String("carry.campaigns", "1000,3000", "account sizes BenchmarkCarryNights runs, in campaigns")
+	carryLeads  = flag.Int("carry.leads", 30, "average leads per campaign of BenchmarkCarryNights' accounts")
+	carryRepeat = flag.Int("carry.repeat", 5, "incremental nights BenchmarkCarryNights plays per size (the median's peak RSS counts)")
 	// Issue 19's accounts: fakeapi.AgencyConfig (seed 19) and its
-	// realistic night, fakeapi.AgencyNight, instead of the simple
-	// account and fakeapi.NightChange (-carry.leads is then the agency's
-	// ~30).
-	carryRepeat = flag.Int("carry.repeat", 3, "incremental nights BenchmarkCarryNights plays per size (the median's peak RSS counts)")
-	carryAgency = flag.Bool("carry.agency", false, "BenchmarkCarryNights on agency accounts with a realistic night (issue 19)")
+	// realistic night, fakeapi.AgencyNight (-carry.leads is then the
+	// agency's ~30); -carry.agency=false plays the simple account and
+	// fakeapi.NightChange, whose night changes 2% of every changeable
+	// campaign's leads (a night that costs in proportion to the account).
+	carryAgency = flag.Bool("carry.agency", true, "BenchmarkCarryNights on agency accounts with a realistic night (issue 19)")
 )
 
 // nightReport is what a night's process reports.

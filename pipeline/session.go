@@ -132,7 +132,7 @@ func quotaMemory(ctx context.Context, store *load.Store, recover bool, db string
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := journal.Read(path)
+	st, err := journal.ReadSince(path, from)
 	if err == nil && recover {
 		st, err = recoverOrphans(ctx, store, jr, st, log)
 	}

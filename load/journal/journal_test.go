@@ -2,9 +2,11 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -312,4 +314,113 @@ func BenchmarkSending(b *testing.B) {
 		j.Answered(id, a)
 		_ = strconv.Itoa(i)
 	}
+}
+
+// BenchmarkReadAfterFullRun reads the journal a night opens with after a
+// first full run of a 3,000-campaign account: 18,000 requests, answered
+// and flushed, all sent before the longest window. It reports the heap
+// the State keeps per request, for Read (all of them) and ReadSince the
+// window (what a night reads), and with -benchmem what reading
+// allocates: a journal's length follows the previous run's requests, so
+// what a night keeps of it must not.
+func BenchmarkReadAfterFullRun(b *testing.B) {
+	const n = 18_000
+	path := filepath.Join(b.TempDir(), "w.duckdb.requests")
+	var buf bytes.Buffer
+	at := time.Now().Add(-2 * time.Hour)
+	buf.Write(mustLine(record{Kind: "h", Since: at.UnixNano()}))
+	ids := make([]string, 0, n)
+	for i := range n {
+		id := "7f3a9c.12345." + strconv.FormatUint(uint64(i+1), 36)
+		ids = append(ids, id)
+		buf.Write(mustLine(record{Kind: "s", ID: id, PID: 12345, Run: "20261207T020000Z-abcdef", At: at.Add(time.Duration(i) * 100 * time.Millisecond).UnixNano(),
+			EP: "/campaigns/{id}/leads", Camp: 3_000_000_000 + int64(i%3000), N: 1, Boot: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", Mono: int64(i) * 1e8}))
+		rr := 10
+		buf.Write(mustLine(record{Kind: "a", ID: id, St: 200, Dur: int64(80 * time.Millisecond), RR: &rr}))
+		if len(ids) == 500 {
+			buf.Write(mustLine(record{Kind: "f", IDs: ids}))
+			ids = ids[:0]
+		}
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		from time.Time
+		want int
+	}{{"all", time.Time{}, n}, {"window", time.Now().Add(-time.Hour), 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			var kept int64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				st, err := ReadSince(path, c.from)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if len(st.Entries) != c.want {
+					b.Fatalf("read %d requests, want %d", len(st.Entries), c.want)
+				}
+				kept = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+				runtime.KeepAlive(st)
+			}
+			b.ReportMetric(float64(kept)/n, "kept-B/request")
+		})
+	}
+}
+
+// TestReadSinceDropsOnlyWhatTheLedgerHolds: ReadSince leaves out the
+// requests that are both flushed and sent before the cutoff, and keeps
+// the rest as Read does: unflushed ones of any age (orphans to recover),
+// flushed ones since the cutoff (they count against the windows). A
+// dropped request recorded before the header still lowers Since, so that
+// the ledger does not count it a second time.
+func TestReadSinceDropsOnlyWhatTheLedgerHolds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb.requests")
+	now := time.Now()
+	header := now.Add(-3 * time.Hour)
+	var buf bytes.Buffer
+	buf.Write(mustLine(record{Kind: "h", Since: header.UnixNano()}))
+	sent := func(id string, at time.Time) {
+		buf.Write(mustLine(record{Kind: "s", ID: id, PID: 1, Run: "r", At: at.UnixNano(), EP: "/campaigns"}))
+	}
+	answered := func(id string) { buf.Write(mustLine(record{Kind: "a", ID: id, St: 200})) }
+	send := func(id string, at time.Time) { sent(id, at); answered(id) }
+	// One request answered only after 3,000 flushed old ones, which are
+	// dropped while reading: its answer must still find it.
+	sent("old-unflushed", now.Add(-2*time.Hour))
+	for i := range 3000 {
+		id := "bulk-" + strconv.Itoa(i)
+		send(id, now.Add(-2*time.Hour))
+		buf.Write(mustLine(record{Kind: "f", IDs: []string{id}}))
+	}
+	answered("old-unflushed")
+	send("old-flushed", now.Add(-2*time.Hour))
+	send("stepped-back", header.Add(-time.Hour)) // recorded before the header: the clock was stepped back
+	send("new-flushed", now.Add(-time.Minute))
+	send("new-unflushed", now.Add(-time.Second))
+	buf.Write(mustLine(record{Kind: "f", IDs: []string{"old-flushed", "stepped-back", "new-flushed"}}))
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+
+	all, err := Read(path)
+	require.NoError(t, err)
+	require.Len(t, all.Entries, 3005)
+	st, err := ReadSince(path, now.Add(-time.Hour))
+	require.NoError(t, err)
+	var ids []string
+	flushed := map[string]bool{}
+	for _, e := range st.Entries {
+		ids = append(ids, e.ID)
+		flushed[e.ID] = e.Flushed
+		assert.True(t, e.Answered, e.ID)
+	}
+	assert.Equal(t, []string{"old-unflushed", "new-flushed", "new-unflushed"}, ids)
+	assert.Equal(t, map[string]bool{"old-unflushed": false, "new-flushed": true, "new-unflushed": false}, flushed)
+	assert.True(t, st.Since.Equal(time.Unix(0, header.Add(-time.Hour).UnixNano())), "Since %v", st.Since)
+	assert.Equal(t, all.Since, st.Since)
+	assert.Equal(t, all.SentSince(now.Add(-time.Hour)), st.SentSince(now.Add(-time.Hour)))
 }
