@@ -152,6 +152,7 @@ func changedStatRows(b, a *fakeapi.Campaign) int {
 // pipeline; the 1,000-campaign night's floor is what its 1.25 ratio is
 // measured against.
 func TestAgencyNightFloor(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		campaigns int
 		most      int

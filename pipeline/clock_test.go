@@ -59,6 +59,9 @@ func shiftJournal(t *testing.T, path string, d time.Duration) {
 // is gone and only the wall-clock times are left: a journal from the
 // future then costs at most the ten minutes between the two, never the
 // hour.
+//
+// Not parallel (as most tests here are): it swaps the process-wide boot
+// clock that the journal of every run in the process reads.
 func TestClockStepsBetweenRuns(t *testing.T) {
 	for _, c := range []struct {
 		name     string

@@ -107,7 +107,8 @@ func crashChild() int {
 // the kill more than the uninterrupted run.
 //
 // It runs in parallel with TestQuotaMemoryAcrossKills, which spends most
-// of its time waiting on its windows.
+// of its time waiting on its windows, as do the package's other tests
+// that run the pipeline on an account of their own.
 func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
@@ -169,6 +170,13 @@ func TestKilledRunResumesToTheSameSnapshot(t *testing.T) {
 // starts is what holds them). The warehouse ends exactly as an
 // uninterrupted run's, and the ledger holds at least every request the
 // server saw.
+//
+// Its ~30 s are mostly waits on those windows: the package's tests that
+// run the pipeline on an account of their own are parallel too, so that
+// their work fills the waits (virtual-time tests included: on two cores
+// they gain little from each other, but a lot from this test's idle
+// core). TestClockStepsBetweenRuns is not: it swaps the process-wide
+// boot clock.
 func TestQuotaMemoryAcrossKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")

@@ -75,6 +75,7 @@ func signalChecks(t *testing.T, path, runID string) map[string][2]string {
 // why (severity info: the fallback completed, exit 0), and the next
 // night, healed, trusts the endpoints again.
 func TestSignalFallbacks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(2 * time.Hour)

@@ -25,6 +25,7 @@ import (
 // count and finish time are within 10% of the run that follows (which
 // counts the plans' requests against the hourly window).
 func TestFirstPlanPredictsTheFirstRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		const campaigns = 30

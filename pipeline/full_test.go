@@ -64,6 +64,7 @@ func (f *fillAt) RoundTrip(r *http.Request) (*http.Response, error) {
 // views show the previous snapshot unchanged, no lock file is left, and
 // the next run succeeds once space is back.
 func TestRunOnFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := tmpfs.Mount(t, 64<<20)
 	fake := fakeapi.New(fakeapi.Config{Seed: 3, APIKey: testKey, Campaigns: 3, LeadsPerCampaign: 30})
 	db := filepath.Join(dir, "w.duckdb")

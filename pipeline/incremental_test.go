@@ -221,6 +221,7 @@ func TestBuildPlanIncremental(t *testing.T) {
 // new and deleted leads, new sends), the incremental run's snapshot equals
 // a full refresh taken at the same moment, for far fewer requests.
 func TestIncrementalEqualsFullRefresh(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, dir, fakeapi.Config{Seed: 11, Campaigns: 12, LeadsPerCampaign: 220})
@@ -263,6 +264,7 @@ func TestIncrementalEqualsFullRefresh(t *testing.T) {
 // continues where it stopped (no page fetched twice) and ends with the
 // snapshot an uninterrupted run makes.
 func TestBudgetStopsCleanlyAndNextRunContinues(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, dir, fakeapi.Config{Seed: 12, Campaigns: 10, LeadsPerCampaign: 100})
@@ -292,6 +294,7 @@ func TestBudgetStopsCleanlyAndNextRunContinues(t *testing.T) {
 // finish within the hour; with a deadline it stops before the wait
 // instead of overrunning it.
 func TestDeadlineStopsBeforeTheHourlyWindow(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnvLimits(t, dir, fakeapi.Config{Seed: 13, Campaigns: 40, LeadsPerCampaign: 20}, smallHour(t))
@@ -312,6 +315,7 @@ func TestDeadlineStopsBeforeTheHourlyWindow(t *testing.T) {
 // speed into a 429 (smallHour's windows: the hour is what the two runs
 // exceed together).
 func TestTwoRunsTenMinutesApartSeeNo429(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		raw := smallHour(t)
@@ -334,6 +338,7 @@ func TestTwoRunsTenMinutesApartSeeNo429(t *testing.T) {
 // 5% of the run that follows, and plan itself spends the campaign list and
 // the account-wide signals' few pages (which the run reads again).
 func TestPlanPredictsTheRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, dir, fakeapi.Config{Seed: 15, Campaigns: 30, LeadsPerCampaign: 100})

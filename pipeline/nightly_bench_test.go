@@ -446,6 +446,7 @@ func BenchmarkNightly(b *testing.B) {
 // it remembers; no run sees a 429, and each finishes within 2% of its
 // theoretical minimum time.
 func TestNightlyFloorsSmall(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		res := runNightly(t, dir, nightScale{Seed: 16, Campaigns: 20, LeadsPerCampaign: 150, Night: fakeapi.NightChange{

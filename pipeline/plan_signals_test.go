@@ -19,6 +19,7 @@ import (
 // predicts the night's requests within 10%. On a night when a signal
 // endpoint fails, plan names it and why.
 func TestPlanFlagsPerSignal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(2 * time.Hour)

@@ -78,6 +78,7 @@ func (p *estimates) run(t *testing.T, name string, cfg Config) {
 // (60 campaigns, AgencyNight with more late activity) is sized up front:
 // see estimates.run (virtual time, the standard tier at 80%).
 func TestAgencyProgressIsSizedUpFront(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		raw := ratelimit.MustPreset(ratelimit.TierStandard)

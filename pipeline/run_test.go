@@ -44,6 +44,7 @@ func count(t *testing.T, db *sql.DB, q string, args ...any) int64 {
 }
 
 func TestRunLoadsTheWholeAccount(t *testing.T) {
+	t.Parallel()
 	fake := fakeapi.New(fakeapi.Config{Seed: 3, APIKey: testKey, Campaigns: 5, LeadsPerCampaign: 150})
 	dbPath := filepath.Join(t.TempDir(), "w.duckdb")
 	sum, err := Run(context.Background(), testConfig(t, fake, dbPath))
