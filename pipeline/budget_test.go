@@ -60,8 +60,12 @@ func TestBudgetIsExactWithEightWorkers(t *testing.T) {
 // answering. net/http re-sends those requests on its own; each one is in
 // api_requests and etl_runs.requests, and no rolling second at the server
 // holds more than the limit.
+//
+// Not parallel: it is the one test here whose check (sends in a rolling
+// second of real time) the CPU-bound tests beside it can disturb, and it
+// failed once in ten package runs once they all ran in parallel (the
+// message was not kept); serial, it runs before them, alone.
 func TestLedgerMatchesServerWithDroppedConnections(t *testing.T) {
-	t.Parallel()
 	fake := fakeapi.New(fakeapi.Config{Seed: 23, APIKey: testKey, Campaigns: 4, LeadsPerCampaign: 120})
 	var mu sync.Mutex
 	var at []time.Time
