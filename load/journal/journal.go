@@ -53,6 +53,7 @@ type Entry struct {
 	Attempt  extract.Attempt
 	Answered bool // false: the process stopped before recording an answer
 	Flushed  bool // already in the warehouse's api_requests
+	gone     bool // while reading: flushed and sent before the cutoff, dropped
 	// Sent is when it was sent on the clock of the process that read the
 	// journal: Attempt.At is the wall-clock time recorded then (what the
 	// ledger keeps), which a clock step since has made wrong; Sent is
@@ -62,7 +63,6 @@ type Entry struct {
 
 	boot string
 	mono int64
-	gone bool // read: flushed and sent before the cutoff, dropped
 }
 
 // Journal is the open journal of one warehouse. It is safe for concurrent

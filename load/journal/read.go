@@ -82,10 +82,9 @@ func (r *reader) add(rec *record) {
 	if r.since.IsZero() || e.Attempt.At.Before(r.since) {
 		r.since = e.Attempt.At
 	}
-	if i, ok := r.at[rec.ID]; ok { // rewritten by Compact with its answer after it
-		if i >= 0 {
-			r.entries[i] = e
-		}
+	if _, ok := r.at[rec.ID]; ok {
+		// Ids are unique (the process's prefix and a sequence number), so
+		// a second line for one repeats the first: keep what was read.
 		return
 	}
 	r.at[rec.ID] = len(r.entries)
@@ -181,7 +180,8 @@ func read(rd io.Reader, path string, from time.Time) (*State, error) {
 	}
 	r.compact()
 	sort.SliceStable(r.entries, func(a, b int) bool { return r.entries[a].Sent.Before(r.entries[b].Sent) })
-	st := &State{Since: header, Entries: slices.Clip(r.entries)}
+	// A copy: the reading array may have held the whole journal.
+	st := &State{Since: header, Entries: slices.Clone(r.entries)}
 	if !r.since.IsZero() && r.since.Before(st.Since) {
 		st.Since = r.since
 	}
