@@ -93,6 +93,9 @@ func BenchmarkCarryNights(b *testing.B) {
 	if testing.Short() {
 		sizes, leads, repeat = []int{20, 60}, 10, 1
 	}
+	if *carryAgency {
+		leads = 30 // fakeapi.AgencyConfig's
+	}
 	var res []carryNights
 	for b.Loop() {
 		res = res[:0]
@@ -215,7 +218,10 @@ func nightChild(db, base string) int {
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.Rows, r.Carried, r.CommitWindow = sum.Rows, sum.Carried, sum.CommitWindow
-	r.MaxRSS = procStatusKB("VmHWM:")
+	if r.MaxRSS = procStatusKB("VmHWM:"); r.MaxRSS == 0 {
+		fmt.Fprintln(os.Stderr, "no VmHWM in /proc/self/status: the night's peak RSS is unknown")
+		return 1
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r.GoSys = ms.Sys
