@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,7 +349,9 @@ func TestResumeIncomplete(t *testing.T) {
 	_, err = r2.Commit(ctx, Counters{Waited: 3 * time.Second, Elapsed: 9 * time.Second})
 	require.NoError(t, err)
 	qAssertSnapshot(t, s, r.ID())
-	assert.Equal(t, "3|9", count2str(t, s, "SELECT wait_seconds::INT || '|' || run_seconds::INT FROM etl_runs"))
+	// The commit's own time (real here: the store has no test clock) adds
+	// to the 9 s the invocations report.
+	assert.Equal(t, "3|true", count2str(t, s, "SELECT wait_seconds::INT || '|' || (run_seconds >= 9 AND run_seconds < 60) FROM etl_runs"))
 	runs, err := s.runs(ctx, 5)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
@@ -525,4 +528,30 @@ func BenchmarkCompleteItem(b *testing.B) {
 		}
 	}
 	require.NoError(b, r.Abort(b.Context(), StatusFailed, nil, Counters{}))
+}
+
+// TestRunSecondsCountTheCommit: a run's time (etl_runs.run_seconds)
+// includes its commit's carrying and comparing, measured on the store's
+// clock, on top of what the invocations report.
+func TestRunSecondsCountTheCommit(t *testing.T) {
+	var mu sync.Mutex
+	clock := t0
+	tick := func() time.Time { // each reading a second later
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Second)
+		return clock
+	}
+	s, _ := openTest(t, Options{Now: tick})
+	ctx := t.Context()
+	r, err := s.BeginRun(ctx, RunStart{SnapshotDate: day(1), StartedAt: t0, Mode: ModeFull})
+	require.NoError(t, err)
+	require.NoError(t, r.SetPlan(ctx, ModeFull, qPlan(), nil))
+	qDrain(t, r, nil)
+	_, err = r.Commit(ctx, Counters{Elapsed: 5 * time.Second})
+	require.NoError(t, err)
+	var ran float64
+	require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT run_seconds FROM etl_runs").Scan(&ran))
+	assert.Greater(t, ran, 5.0, "the commit's time is part of the run's")
+	assert.Less(t, ran, 5.0+3600, "but not more than the clock moved")
 }

@@ -16,7 +16,9 @@ SELECT
     snapshot_date,
     started_at,
     finished_at,
-    -- Runs recorded before run_seconds existed have only their span.
+    -- Without run_seconds (a run recorded before it existed, or one whose
+    -- only invocation was killed and marked failed by the next run) the
+    -- span is all there is.
     round(CASE WHEN finished_at IS NOT NULL
         THEN coalesce(run_seconds, epoch(finished_at) - epoch(started_at)) END, 1) AS duration_s,
     requests,
