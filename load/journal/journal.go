@@ -283,6 +283,8 @@ func (j *Journal) Compact(keepFrom time.Time) error {
 	if !same(old, j.path) {
 		return nil // another process compacted it just now
 	}
+	// Reading with keepFrom leaves out what is dropped: the requests
+	// flushed to the ledger and sent before keepFrom.
 	st, err := read(io.NewSectionReader(old, 0, 1<<62), j.path, keepFrom)
 	if err != nil {
 		return err
