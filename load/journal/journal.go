@@ -296,9 +296,6 @@ func (j *Journal) Compact(keepFrom time.Time) error {
 	var body bytes.Buffer
 	var flushed []string
 	for _, e := range st.Entries {
-		if e.Flushed && e.Sent.Before(keepFrom) {
-			continue
-		}
 		a := e.Attempt
 		if a.At.Before(since) {
 			since = a.At
